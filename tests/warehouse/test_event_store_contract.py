@@ -1,0 +1,197 @@
+"""Contract of the event store, run against every storage backend (DuckDB file and in-memory)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import duckdb
+import polars as pl
+import pytest
+
+from warehouse.store import ConcurrencyError, EventStore, NewEvent, Upcasters
+
+T0 = datetime(2026, 3, 2, 18, 4, tzinfo=UTC)
+
+
+def ev(record_id: str, stream: str = "interview-a", firm: str = "north-star", **payload):
+    return NewEvent(
+        stream_id=stream,
+        event_type="DebriefSubmitted",
+        occurred_at=T0,
+        firm_id=firm,
+        record_id=record_id,
+        payload=payload or {"stage": "final"},
+        client_key="c1",
+        source_file="f.jsonl",
+        source_line=1,
+    )
+
+
+@pytest.fixture(params=["memory", "file"])
+def store(request, tmp_path):
+    database = ":memory:" if request.param == "memory" else tmp_path / "warehouse.duckdb"
+    with EventStore(database) as s:
+        yield s
+
+
+def positions(store: EventStore) -> list[int]:
+    return store.read_frame()["position"].to_list()
+
+
+def test_append_assigns_gap_free_positions_and_stream_versions(store):
+    r1 = store.append([ev("d-1"), ev("d-2", stream="interview-b"), ev("d-3")])
+    r2 = store.append([ev("d-4", stream="interview-b")])
+    assert (r1.appended, r1.first_position, r1.last_position) == (3, 1, 3)
+    assert (r2.first_position, r2.last_position) == (4, 4)
+    assert positions(store) == [1, 2, 3, 4]
+    assert [e.stream_version for e in store.read_stream("interview-a")] == [1, 2]
+    assert [e.stream_version for e in store.read_stream("interview-b")] == [1, 2]
+    assert [e.record_id for e in store.read_stream("interview-b")] == ["d-2", "d-4"]
+
+
+def test_stored_event_carries_metadata_and_payload(store):
+    store.append([ev("d-1", stage="panel", asked=True)])
+    (e,) = store.read()
+    assert e.event_type == "DebriefSubmitted"
+    assert e.firm_id == "north-star" and e.record_id == "d-1"
+    assert e.source_file == "f.jsonl" and e.source_line == 1
+    assert e.occurred_at == T0
+    assert e.recorded_at.tzinfo is not None
+    assert e.payload == {"stage": "panel", "asked": True}
+    assert len(e.content_hash) == 64
+
+
+def test_duplicate_record_adds_nothing(store):
+    store.append([ev("d-1")])
+    again = store.append([ev("d-1"), ev("d-1")])
+    assert (again.appended, again.duplicates, again.conflicts) == (0, 2, 0)
+    assert positions(store) == [1]
+
+
+def test_duplicate_within_one_batch_is_appended_once(store):
+    r = store.append([ev("d-1"), ev("d-1")])
+    assert (r.appended, r.duplicates) == (1, 1)
+    assert positions(store) == [1]
+
+
+def test_same_key_same_content_in_other_firm_is_a_different_record(store):
+    r = store.append([ev("d-1"), ev("d-1", firm="blue-peak")])
+    assert r.appended == 2
+
+
+def test_conflicting_record_is_recorded_and_never_overwrites(store):
+    store.append([ev("d-1", stage="final")])
+    r = store.append([ev("d-1", stage="panel"), ev("d-2")])
+    assert (r.appended, r.duplicates, r.conflicts) == (1, 0, 1)
+    assert [e.payload for e in store.read_stream("interview-a")][0] == {"stage": "final"}
+    rows = store.con.execute(
+        "SELECT firm_id, record_id, existing_position FROM eventstore.conflicts"
+    ).fetchall()
+    assert rows == [("north-star", "d-1", 1)]
+    # Seeing the same conflict again is not a second conflict row.
+    store.append([ev("d-1", stage="panel")])
+    assert store.con.execute("SELECT count(*) FROM eventstore.conflicts").fetchone()[0] == 1
+
+
+def test_failed_batch_leaves_nothing_behind(store):
+    store.append([ev("d-1")])
+    bad = pl.DataFrame(
+        {
+            "stream_id": ["interview-x", None],  # a NULL stream id violates NOT NULL
+            "event_type": ["DebriefSubmitted"] * 2,
+            "schema_version": [1, 1],
+            "occurred_at": [T0, T0],
+            "firm_id": ["north-star"] * 2,
+            "client_key": ["c"] * 2,
+            "record_id": ["d-7", "d-8"],
+            "source_file": ["g.jsonl"] * 2,
+            "source_line": [1, 2],
+            "payload": ["{}", "{}"],
+        }
+    )
+    with pytest.raises(duckdb.Error):
+        store.append(bad)
+    assert positions(store) == [1]
+    assert store.read_stream("interview-x") == []
+    # The store is still usable and positions stay gap-free.
+    store.append([ev("d-9")])
+    assert positions(store) == [1, 2]
+
+
+def test_expected_version_mismatch_is_rejected_with_clear_error(store):
+    store.append([ev("d-1")], expected_versions={"interview-a": 0})
+    with pytest.raises(ConcurrencyError, match="interview-a is at v1, expected v0"):
+        store.append([ev("d-2")], expected_versions={"interview-a": 0})
+    assert positions(store) == [1]
+    store.append([ev("d-2")], expected_versions={"interview-a": 1})
+    assert positions(store) == [1, 2]
+
+
+def test_concurrent_appends_to_one_stream_are_rejected(store):
+    store.append([ev("d-0")])
+    w1, w2 = store.con.cursor(), store.con.cursor()
+    s1 = EventStore(store.database, connection=w1)
+    s2 = EventStore(store.database, connection=w2)
+    w1.begin()
+    w2.begin()
+    s1.append_in(w1, [ev("d-1")], expected_versions={"interview-a": 1})
+    s2.append_in(w2, [ev("d-2")], expected_versions={"interview-a": 1})
+    w1.commit()
+    with pytest.raises(duckdb.TransactionException, match="constraint violation"):
+        w2.commit()
+    assert [e.record_id for e in store.read_stream("interview-a")] == ["d-0", "d-1"]
+    assert positions(store) == [1, 2]
+
+
+def test_concurrent_append_via_transaction_raises_concurrency_error(store):
+    store.append([ev("d-0")])
+    other = EventStore(store.database, connection=store.con.cursor())
+    with pytest.raises(ConcurrencyError, match="another writer"):  # noqa: SIM117
+        with store.transaction() as con:
+            store.append_in(con, [ev("d-1")])
+            other.append([ev("d-2")])  # commits first, taking position 2
+    assert [e.record_id for e in store.read()] == ["d-0", "d-2"]
+
+
+def test_read_by_position_range(store):
+    store.append([ev(f"d-{i}", stream=f"interview-{i % 3}") for i in range(10)])
+    assert store.read_frame(4, 6)["position"].to_list() == [4, 5, 6]
+    assert store.read_frame(9)["position"].to_list() == [9, 10]
+    assert store.max_position() == 10
+
+
+def test_tracking_commits_with_projection_writes_or_not_at_all(store):
+    store.append([ev("d-1"), ev("d-2")])
+    store.con.execute("CREATE TABLE proj (n INT)")
+    with store.transaction() as con:
+        con.execute("INSERT INTO proj VALUES (1)")
+        store.track_in(con, "demo", 2)
+    assert store.tracked_position("demo") == 2
+    with pytest.raises(RuntimeError), store.transaction() as con:
+        con.execute("INSERT INTO proj VALUES (2)")
+        store.track_in(con, "demo", 5)
+        raise RuntimeError("projection crashed")
+    assert store.tracked_position("demo") == 2
+    assert store.con.execute("SELECT count(*) FROM proj").fetchone()[0] == 1
+
+
+def test_upcasters_lift_old_payloads_on_read(store):
+    store.append([ev("d-1", stage="final")])
+    up = Upcasters()
+    up.register("DebriefSubmitted", 1, lambda p: {"round": p["stage"]})
+    reader = EventStore(store.database, connection=store.con.cursor(), upcasters=up)
+    (e,) = reader.read()
+    assert (e.schema_version, e.payload) == (2, {"round": "final"})
+    # The stored event itself is never rewritten.
+    raw = store.con.execute("SELECT schema_version, payload FROM eventstore.events").fetchone()
+    assert (raw[0], json.loads(raw[1])) == (1, {"stage": "final"})
+
+
+def test_file_backend_persists_across_connections(tmp_path):
+    path = tmp_path / "w.duckdb"
+    with EventStore(path) as s:
+        s.append([ev("d-1")])
+    with EventStore(path) as s:
+        assert s.append([ev("d-1")]).duplicates == 1
+        assert s.max_position() == 1

@@ -1,0 +1,75 @@
+-- The append-only event log. Every landing record becomes one immutable event here; everything
+-- else in the warehouse is a projection that can be rebuilt from this table.
+CREATE SCHEMA IF NOT EXISTS eventstore;
+
+CREATE TABLE IF NOT EXISTS eventstore.events (
+    position        BIGINT      PRIMARY KEY,
+    stream_id       VARCHAR     NOT NULL,
+    stream_version  INTEGER     NOT NULL,
+    event_type      VARCHAR     NOT NULL,
+    schema_version  SMALLINT    NOT NULL,
+    occurred_at     TIMESTAMPTZ NOT NULL,
+    recorded_at     TIMESTAMPTZ NOT NULL,
+    firm_id         VARCHAR     NOT NULL,
+    client_key      VARCHAR,
+    record_id       VARCHAR     NOT NULL,
+    source_file     VARCHAR,
+    source_line     BIGINT,
+    content_hash    VARCHAR     NOT NULL,
+    payload         JSON        NOT NULL,
+    -- Optimistic concurrency: two writers cannot both take the same version of a stream.
+    UNIQUE (stream_id, stream_version),
+    -- Idempotency: a firm's record id is appended at most once.
+    UNIQUE (firm_id, record_id)
+);
+
+COMMENT ON TABLE eventstore.events IS 'Append-only event log: one immutable event per accepted landing record, in gap-free global order. All other tables are projections of it.';
+COMMENT ON COLUMN eventstore.events.position IS 'Global, gap-free, strictly increasing position of the event in the log (1, 2, 3, ...). Projections track how far they have read by this number.';
+COMMENT ON COLUMN eventstore.events.stream_id IS 'The aggregate the event belongs to: interview-<interview_key> for debriefs and outcomes, client-<client_key> for erasures.';
+COMMENT ON COLUMN eventstore.events.stream_version IS 'Version of the stream after this event (1 for the first event of a stream); unique per stream.';
+COMMENT ON COLUMN eventstore.events.event_type IS 'What happened, in the past tense: DebriefSubmitted, OutcomeRecorded, ErasureRequested.';
+COMMENT ON COLUMN eventstore.events.schema_version IS 'Version of the payload schema of this event type; older versions are upcast on read.';
+COMMENT ON COLUMN eventstore.events.occurred_at IS 'When it happened in the world: submitted_at of a debrief, decided_at of an outcome, requested_at of an erasure (UTC).';
+COMMENT ON COLUMN eventstore.events.recorded_at IS 'When SealDeal appended the event (UTC).';
+COMMENT ON COLUMN eventstore.events.firm_id IS 'The coaching firm (tenant) the record came from.';
+COMMENT ON COLUMN eventstore.events.client_key IS 'Pseudonym of the client: keyed HMAC-SHA256 of the firm''s client_ref, keyed per firm. Never the raw reference.';
+COMMENT ON COLUMN eventstore.events.record_id IS 'The firm''s own id of the landing record; with firm_id, the idempotency key.';
+COMMENT ON COLUMN eventstore.events.source_file IS 'Name of the landing file the record came from.';
+COMMENT ON COLUMN eventstore.events.source_line IS 'Line (JSONL) or record start line (CSV) of the record in its landing file.';
+COMMENT ON COLUMN eventstore.events.content_hash IS 'SHA-256 of the event''s type, stream and anonymised payload: tells a harmless re-delivery from a conflicting one.';
+COMMENT ON COLUMN eventstore.events.payload IS 'The anonymised record as JSON: pseudonyms, banded experience, scrubbed notes; never a raw client_ref, e-mail, name or phone number.';
+
+-- Same idempotency key, different content: kept for review, never applied.
+CREATE TABLE IF NOT EXISTS eventstore.conflicts (
+    firm_id             VARCHAR     NOT NULL,
+    record_id           VARCHAR     NOT NULL,
+    incoming_hash       VARCHAR     NOT NULL,
+    existing_position   BIGINT,
+    existing_hash       VARCHAR     NOT NULL,
+    source_file         VARCHAR,
+    source_line         BIGINT,
+    detected_at         TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (firm_id, record_id, incoming_hash)
+);
+
+COMMENT ON TABLE eventstore.conflicts IS 'Records whose (firm_id, record_id) was already appended with different content. The original event is kept; the conflicting one is only noted here.';
+COMMENT ON COLUMN eventstore.conflicts.firm_id IS 'The coaching firm (tenant).';
+COMMENT ON COLUMN eventstore.conflicts.record_id IS 'The firm''s record id that arrived twice with different content.';
+COMMENT ON COLUMN eventstore.conflicts.incoming_hash IS 'Content hash of the rejected, conflicting record.';
+COMMENT ON COLUMN eventstore.conflicts.existing_position IS 'Position of the event that was kept (null when the conflict was inside one batch and neither was stored before).';
+COMMENT ON COLUMN eventstore.conflicts.existing_hash IS 'Content hash of the kept event.';
+COMMENT ON COLUMN eventstore.conflicts.source_file IS 'Landing file of the conflicting record.';
+COMMENT ON COLUMN eventstore.conflicts.source_line IS 'Line of the conflicting record in its landing file.';
+COMMENT ON COLUMN eventstore.conflicts.detected_at IS 'When the conflict was first seen (UTC).';
+
+-- Where each projection has read up to; written in the same transaction as its output.
+CREATE TABLE IF NOT EXISTS eventstore.tracking (
+    projection  VARCHAR     PRIMARY KEY,
+    position    BIGINT      NOT NULL,
+    updated_at  TIMESTAMPTZ NOT NULL
+);
+
+COMMENT ON TABLE eventstore.tracking IS 'Per projection, the last event position it has processed; updated atomically with the projection''s own writes.';
+COMMENT ON COLUMN eventstore.tracking.projection IS 'Name of the projection.';
+COMMENT ON COLUMN eventstore.tracking.position IS 'Last event position included in the projection.';
+COMMENT ON COLUMN eventstore.tracking.updated_at IS 'When the projection last advanced (UTC).';

@@ -1,0 +1,417 @@
+"""The event store: an append-only, gap-free event log in DuckDB.
+
+Modelled on how the `eventsourcing` library records events: a global position for every event
+(the notification log projections follow), per-stream versions checked optimistically, a tracking
+table so a projection records its position in the same transaction as its writes, and upcasters
+that lift old payload versions on read.
+
+The store is storage only: it knows nothing of debriefs. Callers hand it frames of new events.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+SQL_DIR = Path(__file__).parent / "sql"
+
+# Columns a caller provides for each new event; the store adds position, stream_version,
+# recorded_at and content_hash.
+NEW_EVENT_SCHEMA: dict[str, pl.DataType] = {
+    "stream_id": pl.String(),
+    "event_type": pl.String(),
+    "schema_version": pl.Int16(),
+    "occurred_at": pl.Datetime("us", "UTC"),
+    "firm_id": pl.String(),
+    "client_key": pl.String(),
+    "record_id": pl.String(),
+    "source_file": pl.String(),
+    "source_line": pl.Int64(),
+    "payload": pl.String(),
+}
+
+EVENT_COLUMNS = (
+    "position",
+    "stream_id",
+    "stream_version",
+    "event_type",
+    "schema_version",
+    "occurred_at",
+    "recorded_at",
+    "firm_id",
+    "client_key",
+    "record_id",
+    "source_file",
+    "source_line",
+    "content_hash",
+    "payload",
+)
+
+
+class EventStoreError(Exception):
+    """Base class of the store's own errors."""
+
+
+class ConcurrencyError(EventStoreError):
+    """Another writer changed a stream (or the log) between our read and our commit."""
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    stream_id: str
+    event_type: str
+    occurred_at: datetime
+    firm_id: str
+    record_id: str
+    payload: dict[str, Any]
+    schema_version: int = 1
+    client_key: str | None = None
+    source_file: str | None = None
+    source_line: int | None = None
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    position: int
+    stream_id: str
+    stream_version: int
+    event_type: str
+    schema_version: int
+    occurred_at: datetime
+    recorded_at: datetime
+    firm_id: str
+    client_key: str | None
+    record_id: str
+    source_file: str | None
+    source_line: int | None
+    content_hash: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    appended: int
+    duplicates: int
+    conflicts: int
+    first_position: int | None
+    last_position: int | None
+
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass
+class Upcasters:
+    """Lifts payloads written under an older schema version to the current one, on read.
+
+    Register one function per (event_type, from_version); they are chained until the event
+    type's current version is reached, so stored events are never rewritten.
+    """
+
+    current: dict[str, int] = field(default_factory=dict)
+    steps: dict[tuple[str, int], Upcaster] = field(default_factory=dict)
+
+    def register(self, event_type: str, from_version: int, fn: Upcaster) -> None:
+        self.steps[(event_type, from_version)] = fn
+        self.current[event_type] = max(self.current.get(event_type, 1), from_version + 1)
+
+    def upcast(self, event_type: str, version: int, payload: dict[str, Any]) -> tuple[int, dict]:
+        target = self.current.get(event_type, version)
+        while version < target:
+            step = self.steps.get((event_type, version))
+            if step is None:
+                raise EventStoreError(f"no upcaster for {event_type} v{version}")
+            payload = step(payload)
+            version += 1
+        return version, payload
+
+
+def new_events_frame(events: Iterable[NewEvent]) -> pl.DataFrame:
+    """Turn NewEvent objects into the frame `EventStore.append` takes."""
+    rows = [
+        {
+            "stream_id": e.stream_id,
+            "event_type": e.event_type,
+            "schema_version": e.schema_version,
+            "occurred_at": e.occurred_at,
+            "firm_id": e.firm_id,
+            "client_key": e.client_key,
+            "record_id": e.record_id,
+            "source_file": e.source_file,
+            "source_line": e.source_line,
+            "payload": json.dumps(e.payload, sort_keys=True, separators=(",", ":")),
+        }
+        for e in events
+    ]
+    return pl.DataFrame(rows, schema=NEW_EVENT_SCHEMA)
+
+
+def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Run every schema file in warehouse/sql in name order; each is idempotent."""
+    for sql_file in sorted(SQL_DIR.glob("*.sql")):
+        con.execute(sql_file.read_text())
+
+
+class EventStore:
+    """Event log on one DuckDB connection (a file path, or ':memory:')."""
+
+    def __init__(
+        self,
+        database: str | Path = ":memory:",
+        *,
+        upcasters: Upcasters | None = None,
+        read_only: bool = False,
+        connection: duckdb.DuckDBPyConnection | None = None,
+    ):
+        self.database = str(database)
+        self.con = connection or duckdb.connect(self.database, read_only=read_only)
+        self.upcasters = upcasters or Upcasters()
+        if not read_only:
+            apply_schema(self.con)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One atomic unit: everything done on the yielded connection commits or none of it."""
+        self.con.begin()
+        try:
+            yield self.con
+        except BaseException:
+            self.con.rollback()
+            raise
+        try:
+            self.con.commit()
+        except duckdb.TransactionException as exc:
+            raise ConcurrencyError(
+                f"another writer committed first ({exc}); nothing was written, retry the batch"
+            ) from exc
+
+    def append(
+        self,
+        events: pl.DataFrame | Iterable[NewEvent],
+        expected_versions: dict[str, int] | None = None,
+    ) -> AppendResult:
+        """Append a batch atomically: all of it (less duplicates and conflicts) or nothing.
+
+        Idempotent on (firm_id, record_id): an identical event already stored counts as a
+        duplicate; the same key with different content is recorded in eventstore.conflicts and
+        never overwrites. `expected_versions` maps stream ids to the version the caller last saw
+        (0 = new stream); a mismatch raises ConcurrencyError and writes nothing.
+        """
+        with self.transaction() as con:
+            return self.append_in(con, events, expected_versions)
+
+    def append_in(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        events: pl.DataFrame | Iterable[NewEvent] | duckdb.DuckDBPyRelation,
+        expected_versions: dict[str, int] | None = None,
+    ) -> AppendResult:
+        """`append` inside a transaction the caller owns (to commit other writes with it)."""
+        if isinstance(events, duckdb.DuckDBPyRelation):
+            # Bulk path (e.g. staged Parquet): the relation must carry a batch_order column.
+            events.create_view("_incoming_raw", replace=True)
+        else:
+            frame = events if isinstance(events, pl.DataFrame) else new_events_frame(events)
+            frame = frame.select(
+                [pl.col(c).cast(t) for c, t in NEW_EVENT_SCHEMA.items()]
+            ).with_row_index("batch_order")
+            con.register("_incoming_raw", frame.to_arrow())
+        try:
+            if expected_versions:
+                self._check_expected_versions(con, expected_versions)
+            return self._append_staged(con)
+        except duckdb.ConstraintException as exc:
+            raise ConcurrencyError(
+                f"another writer appended first ({exc}); nothing was written, retry the batch"
+            ) from exc
+        finally:
+            con.execute("DROP VIEW IF EXISTS _incoming_raw")
+            con.execute("DROP TABLE IF EXISTS _incoming")
+
+    def _check_expected_versions(self, con: duckdb.DuckDBPyConnection, expected: dict[str, int]):
+        rows = con.execute(
+            "SELECT s.stream_id, coalesce(max(e.stream_version), 0) "
+            "FROM unnest(?::VARCHAR[]) AS s(stream_id) "
+            "LEFT JOIN eventstore.events e USING (stream_id) GROUP BY s.stream_id",
+            [list(expected)],
+        ).fetchall()
+        stale = {sid: v for sid, v in rows if v != expected[sid]}
+        if stale:
+            detail = ", ".join(f"{s} is at v{v}, expected v{expected[s]}" for s, v in stale.items())
+            raise ConcurrencyError(f"stream changed since it was read: {detail}")
+
+    def _append_staged(self, con: duckdb.DuckDBPyConnection) -> AppendResult:
+        # Stage once, with hashes, and classify every incoming row against the log and the batch.
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE _incoming AS
+            WITH hashed AS (
+                SELECT *, sha256(event_type || chr(31) || stream_id || chr(31) || payload)
+                          AS content_hash
+                FROM _incoming_raw
+            ), ranked AS (
+                SELECT *, row_number() OVER (PARTITION BY firm_id, record_id ORDER BY batch_order)
+                          AS key_rank,
+                       first_value(content_hash) OVER (
+                           PARTITION BY firm_id, record_id ORDER BY batch_order) AS first_hash
+                FROM hashed
+            )
+            SELECT r.*, e.position AS existing_position, e.content_hash AS existing_hash
+            FROM ranked r
+            LEFT JOIN eventstore.events e USING (firm_id, record_id)
+            """
+        )
+        counts = con.execute(
+            """
+            SELECT
+              count(*) FILTER (WHERE existing_hash IS NULL AND key_rank = 1),
+              count(*) FILTER (WHERE coalesce(existing_hash, first_hash) = content_hash
+                               AND NOT (existing_hash IS NULL AND key_rank = 1)),
+              count(*) FILTER (WHERE coalesce(existing_hash, first_hash) <> content_hash)
+            FROM _incoming
+            """
+        ).fetchone()
+        new, duplicates, conflicts = (int(x) for x in counts)
+        con.execute(
+            """
+            INSERT INTO eventstore.conflicts
+            SELECT firm_id, record_id, content_hash, existing_position,
+                   coalesce(existing_hash, first_hash), source_file, source_line, now()
+            FROM _incoming
+            WHERE coalesce(existing_hash, first_hash) <> content_hash
+            ON CONFLICT DO NOTHING
+            """
+        )
+        if new == 0:
+            return AppendResult(0, duplicates, conflicts, None, None)
+        base = con.execute("SELECT coalesce(max(position), 0) FROM eventstore.events").fetchone()[0]
+        # Positions and stream versions continue where the log ends; a concurrent writer that
+        # takes the same numbers makes one of the two commits fail (primary key / unique).
+        con.execute(
+            """
+            INSERT INTO eventstore.events
+            WITH fresh AS (
+                SELECT * FROM _incoming WHERE existing_hash IS NULL AND key_rank = 1
+            ), heads AS (
+                SELECT stream_id, max(stream_version) AS head
+                FROM eventstore.events
+                WHERE stream_id IN (SELECT DISTINCT stream_id FROM fresh)
+                GROUP BY stream_id
+            )
+            SELECT
+                ? + row_number() OVER (ORDER BY batch_order) AS position,
+                f.stream_id,
+                coalesce(h.head, 0)
+                    + row_number() OVER (PARTITION BY f.stream_id ORDER BY batch_order),
+                f.event_type, f.schema_version, f.occurred_at, now(), f.firm_id, f.client_key,
+                f.record_id, f.source_file, f.source_line, f.content_hash, f.payload
+            FROM fresh f LEFT JOIN heads h USING (stream_id)
+            """,
+            [base],
+        )
+        return AppendResult(new, duplicates, conflicts, base + 1, base + new)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def max_position(self) -> int:
+        return self.con.execute(
+            "SELECT coalesce(max(position), 0) FROM eventstore.events"
+        ).fetchone()[0]
+
+    def stream_version(self, stream_id: str) -> int:
+        return self.con.execute(
+            "SELECT coalesce(max(stream_version), 0) FROM eventstore.events WHERE stream_id = ?",
+            [stream_id],
+        ).fetchone()[0]
+
+    def read_frame(self, from_position: int = 1, to_position: int | None = None) -> pl.DataFrame:
+        """Events with from_position <= position <= to_position, in order, as a Polars frame.
+
+        Payloads stay JSON text (projections decode only the fields they need); rows whose
+        schema_version is behind are upcast here so readers only ever see current payloads.
+        """
+        frame = self.con.sql(
+            f"SELECT {', '.join(EVENT_COLUMNS)} FROM eventstore.events "
+            "WHERE position >= ? AND position <= ? ORDER BY position",
+            params=[from_position, to_position if to_position is not None else 2**62],
+        ).pl()
+        return self._upcast_frame(frame)
+
+    def _upcast_frame(self, frame: pl.DataFrame) -> pl.DataFrame:
+        if not self.upcasters.current or frame.is_empty():
+            return frame
+        behind = pl.lit(False)
+        for event_type, version in self.upcasters.current.items():
+            behind = behind | (
+                (pl.col("event_type") == event_type) & (pl.col("schema_version") < version)
+            )
+        mask = frame.select(behind.alias("b"))["b"]
+        if not mask.any():
+            return frame
+        versions, payloads = [], []
+        for row in frame.filter(mask).iter_rows(named=True):
+            v, p = self.upcasters.upcast(
+                row["event_type"], row["schema_version"], json.loads(row["payload"])
+            )
+            versions.append(v)
+            payloads.append(json.dumps(p, sort_keys=True, separators=(",", ":")))
+        idx = mask.arg_true()
+        return frame.with_columns(
+            frame["schema_version"].scatter(idx, pl.Series(versions, dtype=pl.Int16)),
+            frame["payload"].scatter(idx, pl.Series(payloads, dtype=pl.String)),
+        )
+
+    def read(self, from_position: int = 1, to_position: int | None = None) -> list[StoredEvent]:
+        return _to_events(self.read_frame(from_position, to_position))
+
+    def read_stream(self, stream_id: str) -> list[StoredEvent]:
+        frame = self.con.sql(
+            f"SELECT {', '.join(EVENT_COLUMNS)} FROM eventstore.events "
+            "WHERE stream_id = ? ORDER BY stream_version",
+            params=[stream_id],
+        ).pl()
+        return _to_events(self._upcast_frame(frame))
+
+    # -- tracking --------------------------------------------------------------------------
+
+    def tracked_position(self, projection: str) -> int:
+        row = self.con.execute(
+            "SELECT position FROM eventstore.tracking WHERE projection = ?", [projection]
+        ).fetchone()
+        return row[0] if row else 0
+
+    @staticmethod
+    def track_in(con: duckdb.DuckDBPyConnection, projection: str, position: int) -> None:
+        """Record a projection's position; call inside the transaction that wrote its output."""
+        con.execute(
+            "INSERT INTO eventstore.tracking VALUES (?, ?, now()) "
+            "ON CONFLICT (projection) DO UPDATE SET position = excluded.position, "
+            "updated_at = excluded.updated_at",
+            [projection, position],
+        )
+
+
+def _to_events(frame: pl.DataFrame) -> list[StoredEvent]:
+    return [
+        StoredEvent(**{**row, "payload": json.loads(row["payload"])})
+        for row in frame.iter_rows(named=True)
+    ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -11,68 +10,12 @@ import pytest
 
 from pipelines import spec
 from pipelines.records import FileUnusable, iter_raw_chunks, typed_records
-
-DEBRIEF = {
-    "record_type": "debrief",
-    "record_id": "d-1",
-    "firm_id": "north-star",
-    "client_ref": "jane.doe@example.com",
-    "interview_ref": "int-77",
-    "submitted_at": "2026-03-02T18:04:00Z",
-    "interview_date": "2026-03-02",
-    "stage": "hiring_manager",
-    "interviewer_role": "hiring_manager",
-    "industry": "software",
-    "role_family": "engineering",
-    "seniority": "senior",
-    "experience_years": 9,
-    "duration_min": 60,
-    "asked_fit_question": True,
-    "fit_question_kinds": ["concerns", "ideal_candidate"],
-    "asked_at_pct": 75,
-    "rapport_before_ask": 4,
-    "concerns_raised": ["industry_gap"],
-    "concerns_addressed": True,
-    "self_rating": 3,
-    "notes": "Asked Tom (tom@acme.io) if he had concerns.",
-}
-
+from tests.samples import DEBRIEF, write_csv, write_jsonl
 
 def read(path: Path, chunk_rows: int = 1000) -> pl.DataFrame:
     return pl.concat(
         typed_records(c.lazy()).collect() for c in iter_raw_chunks(path, chunk_rows)
     )
-
-
-def write_jsonl(path: Path, lines: list) -> Path:
-    path.write_text(
-        "\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n",
-        encoding="utf-8",
-    )
-    return path
-
-
-def csv_cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return ";".join(value)
-    return str(value)
-
-
-def write_csv(path: Path, records: list[dict], bom: bool = False) -> Path:
-    import csv
-    import io
-
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(spec.CSV_COLUMNS)
-    for r in records:
-        w.writerow([csv_cell(r.get(c)) for c in spec.CSV_COLUMNS])
-    path.write_text(("\ufeff" if bom else "") + buf.getvalue(), encoding="utf-8")
-    return path
 
 
 def test_jsonl_record_is_typed_per_spec(tmp_path):

@@ -1,0 +1,104 @@
+"""Mapping anonymised records to events.
+
+One record is one event, named in the past tense after what happened. Events are facts as
+reported: a corrected debrief is simply a later DebriefSubmitted on the same interview stream,
+and a later outcome a later OutcomeRecorded; which one wins is the projections' decision
+(latest submitted_at / decided_at), so arrival order never changes the result.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines import spec
+
+DEBRIEF_SUBMITTED = "DebriefSubmitted"
+OUTCOME_RECORDED = "OutcomeRecorded"
+ERASURE_REQUESTED = "ErasureRequested"
+
+EVENT_TYPE_BY_RECORD = {
+    "debrief": DEBRIEF_SUBMITTED,
+    "outcome": OUTCOME_RECORDED,
+    "erasure": ERASURE_REQUESTED,
+}
+
+# Current payload schema version of each event type (bump with an upcaster in warehouse.store).
+EVENT_SCHEMA_VERSIONS = {
+    DEBRIEF_SUBMITTED: 1,
+    OUTCOME_RECORDED: 1,
+    ERASURE_REQUESTED: 1,
+}
+
+# Payload fields per event type, in the order they are serialised (the order is part of the
+# content hash, so it must never change for a given schema version).
+PAYLOAD_FIELDS = {
+    DEBRIEF_SUBMITTED: (
+        "interview_key",
+        "client_key",
+        "submitted_at",
+        "interview_date",
+        "stage",
+        "interviewer_role",
+        "industry",
+        "role_family",
+        "seniority",
+        "experience_band",
+        "duration_min",
+        "asked_fit_question",
+        "fit_question_kinds",
+        "asked_at_pct",
+        "rapport_before_ask",
+        "concerns_raised",
+        "concerns_addressed",
+        "self_rating",
+        "notes",
+    ),
+    OUTCOME_RECORDED: ("interview_key", "client_key", "decided_at", "outcome", "referral"),
+    ERASURE_REQUESTED: ("client_key", "requested_at"),
+}
+
+OCCURRED_AT = {
+    DEBRIEF_SUBMITTED: "submitted_at",
+    OUTCOME_RECORDED: "decided_at",
+    ERASURE_REQUESTED: "requested_at",
+}
+
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S%.6fZ"
+
+
+def _json_value(name: str) -> pl.Expr:
+    kind = spec.FIELD_KINDS.get(name)
+    col = pl.col(name)
+    if kind == "timestamp":
+        return col.dt.to_string(TIMESTAMP_FORMAT).alias(name)
+    if kind == "date":
+        return col.dt.to_string("%Y-%m-%d").alias(name)
+    return col
+
+
+def _stream_id(event_type: str) -> pl.Expr:
+    if event_type == ERASURE_REQUESTED:
+        return pl.lit("client-") + pl.col("client_key")
+    return pl.lit("interview-") + pl.col("interview_key")
+
+
+def events_from_records(records: pl.LazyFrame, source_file: str) -> pl.LazyFrame:
+    """Anonymised, validated records -> new-event rows for `EventStore.append` (in file order)."""
+    parts = []
+    for record_type, event_type in EVENT_TYPE_BY_RECORD.items():
+        fields = PAYLOAD_FIELDS[event_type]
+        parts.append(
+            records.filter(pl.col("record_type") == record_type).select(
+                _stream_id(event_type).alias("stream_id"),
+                pl.lit(event_type).alias("event_type"),
+                pl.lit(EVENT_SCHEMA_VERSIONS[event_type], dtype=pl.Int16).alias("schema_version"),
+                pl.col(OCCURRED_AT[event_type]).alias("occurred_at"),
+                pl.col("firm_id"),
+                pl.col("client_key"),
+                pl.col("record_id"),
+                pl.lit(source_file).alias("source_file"),
+                pl.col("source_line"),
+                pl.struct([_json_value(f) for f in fields]).struct.json_encode().alias("payload"),
+            )
+        )
+    return pl.concat(parts).sort("source_line")

@@ -1,0 +1,95 @@
+"""Small inline landing records (from the spec's own example) and writers for both formats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from pipelines import spec
+
+DEBRIEF = {
+    "record_type": "debrief",
+    "record_id": "d-1",
+    "firm_id": "north-star",
+    "client_ref": "jane.doe@example.com",
+    "interview_ref": "int-77",
+    "submitted_at": "2026-03-02T18:04:00Z",
+    "interview_date": "2026-03-02",
+    "stage": "hiring_manager",
+    "interviewer_role": "hiring_manager",
+    "industry": "software",
+    "role_family": "engineering",
+    "seniority": "senior",
+    "experience_years": 9,
+    "duration_min": 60,
+    "asked_fit_question": True,
+    "fit_question_kinds": ["concerns", "ideal_candidate"],
+    "asked_at_pct": 75,
+    "rapport_before_ask": 4,
+    "concerns_raised": ["industry_gap"],
+    "concerns_addressed": True,
+    "self_rating": 3,
+    "notes": "Asked Tom (tom@acme.io) if he had concerns; call him on +1 (415) 555-0132.",
+}
+
+OUTCOME = {
+    "record_type": "outcome",
+    "record_id": "o-1",
+    "firm_id": "north-star",
+    "client_ref": "jane.doe@example.com",
+    "interview_ref": "int-77",
+    "decided_at": "2026-03-20T09:00:00Z",
+    "outcome": "offer",
+    "referral": False,
+}
+
+ERASURE = {
+    "record_type": "erasure",
+    "record_id": "e-1",
+    "firm_id": "north-star",
+    "client_ref": "jane.doe@example.com",
+    "requested_at": "2026-09-01T00:00:00Z",
+}
+
+
+def debrief(i: int, **changes) -> dict:
+    """A valid debrief with its own ids and client."""
+    return {
+        **DEBRIEF,
+        "record_id": f"d-{i}",
+        "interview_ref": f"int-{i}",
+        "client_ref": f"Client Number{i} <client{i}@example.org>",
+        **changes,
+    }
+
+
+def write_jsonl(path: Path, lines: list) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def csv_cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ";".join(value)
+    return str(value)
+
+
+def write_csv(path: Path, records: list[dict], bom: bool = False) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(spec.CSV_COLUMNS)
+    for record in records:
+        writer.writerow([csv_cell(record.get(c)) for c in spec.CSV_COLUMNS])
+    path.write_text(("\ufeff" if bom else "") + buf.getvalue(), encoding="utf-8")
+    return path

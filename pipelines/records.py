@@ -46,6 +46,7 @@ TYPED_SCHEMA: dict[str, pl.DataType] = {
     "source_line": pl.Int64(),
     **{f: _KIND_DTYPES[k] for f, k in spec.FIELD_KINDS.items()},
     "parse_errors": pl.List(pl.String()),
+    "is_unreadable": pl.Boolean(),
 }
 
 # Values are echoed back in error messages only when they cannot be personal data: a short
@@ -294,6 +295,9 @@ def typed_records(raw: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("source_line"),
         *values,
         all_errors.alias("parse_errors"),
+        # The line itself could not be read as a record (not JSON, ragged CSV row): its field
+        # rules would only repeat that, so validation reports just this.
+        (pl.col("parse_errors").list.len() > 0).alias("is_unreadable"),
     ).with_columns(
         # Absent schema_version means 1 (spec).
         pl.col("schema_version").fill_null(spec.CURRENT_SCHEMA_VERSION)

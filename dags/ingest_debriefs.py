@@ -1,0 +1,85 @@
+"""
+### Ingest debriefs
+
+Turns landing files (`$SEALDEAL_HOME/landing`, format: `shared/spec/debrief-export-v1.md`) into
+anonymised, validated events in the DuckDB event store.
+
+1. **find_new_files** lists landing files whose content hash is not in `ingest.files` yet.
+2. **ingest_file** (mapped, one task per file) parses, anonymises, validates with Great
+   Expectations and appends the file's events in one transaction; bad records go to
+   `ingest.quarantine`. A file that is unusable as a whole is held and its task fails (no
+   retries: the file will not change).
+3. **build_quality_docs** rebuilds the GX Data Docs in `$SEALDEAL_HOME/quality` and marks the
+   event-log Asset as updated, which schedules the insights DAG.
+4. **all_files_ingested** fails the run when any file was held, after the good files are in.
+
+Every task that opens the warehouse takes the single slot of the `sealdeal_duckdb_writer` pool:
+DuckDB allows one writing process per file. The logic lives in `pipelines/`; this file only wires.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Asset, dag, task
+
+from pipelines.airflow_env import EVENT_LOG_ASSET, WRITER_POOL
+
+EVENT_LOG = Asset(**EVENT_LOG_ASSET)
+
+default_args = {
+    "owner": "sealdeal",
+    "retries": 2,
+    "retry_delay": timedelta(seconds=20),
+    "retry_exponential_backoff": True,
+}
+
+
+@dag(
+    dag_id="ingest_debriefs",
+    schedule=timedelta(minutes=15),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args,
+    doc_md=__doc__,
+    tags=["sealdeal", "ingest"],
+)
+def ingest_debriefs():
+    @task(pool=WRITER_POOL)
+    def find_new_files() -> list[str]:
+        from pipelines.tasks import new_landing_files
+
+        return new_landing_files()
+
+    @task(pool=WRITER_POOL, map_index_template="{{ landing_file }}")
+    def ingest_file(path: str) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+        from airflow.sdk import get_current_context
+
+        from pipelines.ingest import FileHeld
+        from pipelines.tasks import ingest_landing_file
+
+        get_current_context()["landing_file"] = path.rsplit("/", 1)[-1]
+        try:
+            return ingest_landing_file(path)
+        except FileHeld as exc:
+            raise AirflowFailException(f"file held: {exc}") from exc
+
+    @task(pool=WRITER_POOL, trigger_rule="all_done", outlets=[EVENT_LOG])
+    def build_quality_docs() -> dict:
+        from pipelines.tasks import build_quality_docs, event_log_position
+
+        return {"data_docs": build_quality_docs(), "event_log_position": event_log_position()}
+
+    @task
+    def all_files_ingested(reports: list[dict]) -> int:
+        return sum(r["events_appended"] for r in reports)
+
+    reports = ingest_file.expand(path=find_new_files())
+    reports >> build_quality_docs()
+    all_files_ingested(reports)
+
+
+ingest_debriefs()

@@ -1,0 +1,74 @@
+"""Airflow's own settings for SealDeal: a project-local home on SQLite under SEALDEAL_HOME.
+
+Plain environment handling, no Airflow import: the CLI and the tests set these before Airflow
+is imported (or started as a subprocess), so every run uses the same home, DAGs and pool.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from pipelines.config import Settings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DAGS_FOLDER = PROJECT_ROOT / "dags"
+
+# DuckDB allows one writing process per file: every task that opens the warehouse for writing
+# takes this pool's single slot.
+WRITER_POOL = "sealdeal_duckdb_writer"
+
+# The event-log Asset: ingestion updates it, the insights DAG is scheduled on it. DAG files build
+# `Asset(name=..., uri=...)` from these so producer and consumers always agree.
+EVENT_LOG_ASSET = {"name": "sealdeal_event_log", "uri": "file:///sealdeal/warehouse/eventstore/events"}
+
+
+def airflow_environ(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ if base is None else base)
+    home = settings.home / "airflow"
+    env.update(
+        {
+            "SEALDEAL_HOME": str(settings.home),
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": env.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"),
+            "GX_ANALYTICS_ENABLED": "False",
+        }
+    )
+    return env
+
+
+def apply_airflow_environ(settings: Settings) -> None:
+    """Set Airflow's variables in this process (before `import airflow`)."""
+    os.environ.update(airflow_environ(settings))
+
+
+def _airflow(*args: str, settings: Settings, check: bool = True) -> subprocess.CompletedProcess:
+    airflow_bin = Path(sys.executable).with_name("airflow")
+    return subprocess.run(
+        [str(airflow_bin), *args], env=airflow_environ(settings), check=check, text=True
+    )
+
+
+def setup_airflow(settings: Settings) -> None:
+    """Create or migrate the metadata DB and the writer pool; idempotent."""
+    (settings.home / "airflow").mkdir(parents=True, exist_ok=True)
+    _airflow("db", "migrate", settings=settings)
+    _airflow(
+        "pools", "set", WRITER_POOL, "1", "DuckDB warehouse writes (one writer at a time)",
+        settings=settings,
+    )
+
+
+def run_dag(dag_id: str, settings: Settings) -> int:
+    """Run one DAG to completion in-process of the `airflow dags test` command."""
+    return _airflow("dags", "test", dag_id, settings=settings, check=False).returncode
+
+
+def standalone(settings: Settings) -> None:
+    _airflow("standalone", settings=settings)

@@ -1,0 +1,87 @@
+"""Pseudonymisation: nothing that identifies a person goes past this module.
+
+- `client_ref` and `interview_ref` become keyed HMAC-SHA256 pseudonyms. The key is derived per
+  firm from the master key, so the same person at two firms gets unrelated pseudonyms and one
+  firm's key says nothing about another's.
+- `experience_years` (a quasi-identifier) becomes a band.
+- `notes` are scrubbed of e-mails, phone numbers, URLs and person names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import polars as pl
+
+from pipelines import spec
+from pipelines.scrub import scrubbed_notes
+
+PSEUDONYM_HEX_CHARS = 32  # 128 bits: collisions are out of reach at any realistic scale
+
+IDENTIFYING_COLUMNS = ("client_ref", "interview_ref", "experience_years")
+
+
+def firm_key(master_key: bytes, firm_id: str) -> bytes:
+    return hmac.new(master_key, b"firm\x1f" + firm_id.encode(), hashlib.sha256).digest()
+
+
+def normalise_ref(value: str) -> str:
+    """The same client written twice must get one pseudonym: trim, and case-fold e-mails
+    (their case carries no meaning); names and opaque ids keep their case."""
+    value = value.strip()
+    return value.casefold() if "@" in value else value
+
+
+def _digest(key: bytes, kind: str, value: str) -> str:
+    material = kind.encode() + b"\x1f" + normalise_ref(value).encode()
+    return hmac.new(key, material, hashlib.sha256).hexdigest()[:PSEUDONYM_HEX_CHARS]
+
+
+def pseudonym(master_key: bytes, firm_id: str, kind: str, value: str) -> str:
+    """The pseudonym of one value (e.g. to find a client named in an erasure request)."""
+    return _digest(firm_key(master_key, firm_id), kind, value)
+
+
+def _pseudonym_column(frame: pl.DataFrame, master_key: bytes, kind: str, column: str) -> pl.Series:
+    # HMAC runs once per distinct (firm, value), not once per row.
+    pairs = frame.select("firm_id", column).unique().drop_nulls()
+    keys: dict[str, bytes] = {}
+    out = []
+    for firm, value in pairs.iter_rows():
+        key = keys.get(firm) or keys.setdefault(firm, firm_key(master_key, firm))
+        out.append(_digest(key, kind, value))
+    lookup = pairs.with_columns(pl.Series("_key", out, dtype=pl.String))
+    return frame.select("firm_id", column).join(
+        lookup, on=["firm_id", column], how="left", maintain_order="left"
+    )["_key"]
+
+
+def experience_band(years: pl.Expr) -> pl.Expr:
+    expr = pl.lit(None, dtype=pl.String)
+    for low, high, label in reversed(spec.EXPERIENCE_BANDS):
+        expr = pl.when(years.is_between(low, high)).then(pl.lit(label)).otherwise(expr)
+    return expr
+
+
+def with_experience_bands(lf: pl.LazyFrame) -> pl.LazyFrame:
+    return lf.with_columns(experience_band(pl.col("experience_years")).alias("experience_band"))
+
+
+def anonymised_records(typed: pl.DataFrame, master_key: bytes) -> pl.DataFrame:
+    """Valid typed records -> records with pseudonyms, bands and scrubbed notes only.
+
+    Needs the data in memory (the HMAC is keyed per firm and computed per distinct value), so it
+    takes a DataFrame chunk rather than a LazyFrame; the column transforms stay lazy.
+    """
+    keyed = typed.with_columns(
+        _pseudonym_column(typed, master_key, "client", "client_ref").alias("client_key"),
+        _pseudonym_column(typed, master_key, "interview", "interview_ref").alias("interview_key"),
+    )
+    return (
+        keyed.lazy()
+        .pipe(with_experience_bands)
+        .pipe(scrubbed_notes, "notes")
+        .drop(IDENTIFYING_COLUMNS)
+        .collect()
+    )

@@ -1,0 +1,180 @@
+"""`sealdeal`: the command line of every SealDeal pipeline, runnable without a scheduler."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from pipelines.config import Settings, load_secret_key
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.obj
+
+
+@click.group()
+@click.option(
+    "--home",
+    type=click.Path(path_type=Path),
+    envvar="SEALDEAL_HOME",
+    default="data",
+    show_default=True,
+    help="Where SealDeal keeps all its state (env SEALDEAL_HOME).",
+)
+@click.pass_context
+def main(ctx: click.Context, home: Path) -> None:
+    """SealDeal: which interview tactics seal the deal."""
+    ctx.obj = Settings.from_env(home)
+
+
+@main.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create SEALDEAL_HOME, its folders and (if none is configured) the pseudonymisation key."""
+    settings = _settings(ctx)
+    settings.ensure_dirs()
+    load_secret_key(settings, create=True)
+    click.echo(f"SealDeal home ready: {settings.home}")
+
+
+@main.command()
+@click.option("--out", type=click.Path(path_type=Path), required=True)
+@click.option("--interviews", type=click.IntRange(min=1), default=10_000, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl")
+@click.option("--firms", type=click.IntRange(min=1), default=3, show_default=True)
+def generate(out: Path, interviews: int, seed: int, fmt: str, firms: int) -> None:
+    """Write synthetic landing files (and truth.json with the planted effects) to OUT."""
+    from pipelines.generate import generate as run
+
+    summary = run(out, interviews=interviews, seed=seed, fmt=fmt, firms=firms)
+    click.echo(json.dumps(summary, indent=2, default=str))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+@click.pass_context
+def ingest(ctx: click.Context, paths: tuple[Path, ...], progress: bool) -> None:
+    """Ingest landing files or folders into the event store (the DAG's code, no scheduler)."""
+    from tqdm import tqdm
+
+    from pipelines.ingest import ingest_paths
+
+    settings = _settings(ctx)
+    key = load_secret_key(settings, create=True)
+    bar = tqdm(unit=" records", disable=not progress, file=sys.stderr)
+    summary = ingest_paths(
+        list(paths),
+        settings,
+        key,
+        on_file=lambda p: bar.set_description(p.name),
+        on_records=bar.update,
+    )
+    bar.close()
+    print_ingest_summary(summary)
+    if summary.held:
+        sys.exit(1)
+
+
+def print_ingest_summary(summary) -> None:
+    totals = summary.totals()
+    click.echo(
+        "files: {files} ({files_skipped} already ingested, {files_held} held)\n"
+        "records: {records}\nevents appended: {events_appended}\n"
+        "duplicates: {duplicates}\nconflicts: {conflicts}\nquarantined: {quarantined}".format(
+            **totals
+        )
+    )
+    reasons = summary.quarantine_reasons()
+    if reasons:
+        click.echo("quarantined by reason:")
+        for reason, count in reasons.most_common():
+            click.echo(f"  {count:>7}  {reason}")
+    for report in summary.held:
+        click.echo(f"HELD {report.file}: {report.reason}", err=True)
+
+
+@main.group()
+def airflow() -> None:
+    """Airflow on a project-local home (SQLite) under SEALDEAL_HOME."""
+
+
+@airflow.command("setup")
+@click.pass_context
+def airflow_setup(ctx: click.Context) -> None:
+    """Migrate Airflow's metadata DB and create the DuckDB writer pool (idempotent)."""
+    from pipelines.airflow_env import setup_airflow
+
+    setup_airflow(_settings(ctx))
+
+
+@airflow.command("test")
+@click.argument("dag_id")
+@click.pass_context
+def airflow_test(ctx: click.Context, dag_id: str) -> None:
+    """Run one DAG to completion with `airflow dags test` (no scheduler needed)."""
+    from pipelines.airflow_env import run_dag
+
+    sys.exit(run_dag(dag_id, _settings(ctx)))
+
+
+@airflow.command("standalone")
+@click.pass_context
+def airflow_standalone(ctx: click.Context) -> None:
+    """Start Airflow (UI, scheduler) on the project's DAGs and home, to watch and trigger runs."""
+    from pipelines.airflow_env import setup_airflow, standalone
+
+    settings = _settings(ctx)
+    setup_airflow(settings)
+    standalone(settings)
+
+
+@main.command()
+@click.option("--interviews", type=click.IntRange(min=1), default=20_000, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.pass_context
+def demo(ctx: click.Context, interviews: int, seed: int) -> None:
+    """End to end: generate landing files, then ingest them through the Airflow DAG."""
+    from pipelines.airflow_env import run_dag, setup_airflow
+
+    settings = _settings(ctx)
+    settings.ensure_dirs()
+    load_secret_key(settings, create=True)
+    batch = settings.landing_dir / f"demo-seed{seed}"
+    if not batch.exists():
+        ctx.invoke(generate, out=batch, interviews=interviews, seed=seed, fmt="jsonl", firms=3)
+    setup_airflow(settings)
+    click.echo("running DAG ingest_debriefs ...")
+    if run_dag("ingest_debriefs", settings) != 0:
+        raise click.ClickException("DAG ingest_debriefs failed; see the log above")
+    ctx.invoke(status)
+
+
+@main.command()
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """What the warehouse holds: events, files, quarantine."""
+    import duckdb
+
+    settings = _settings(ctx)
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        for label, sql in (
+            ("events by type", "SELECT event_type, count(*) FROM eventstore.events GROUP BY 1 ORDER BY 1"),
+            ("files by status", "SELECT status, count(*) FROM ingest.files GROUP BY 1 ORDER BY 1"),
+            ("quarantined records", "SELECT 'records', count(*) FROM ingest.quarantine"),
+            ("conflicts", "SELECT 'records', count(*) FROM eventstore.conflicts"),
+        ):
+            click.echo(f"{label}:")
+            for key, count in con.execute(sql).fetchall():
+                click.echo(f"  {key:<20} {count:>10}")
+    finally:
+        con.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,269 @@
+"""Ingestion of landing files: parse -> type -> validate -> anonymise -> events -> append.
+
+A file is read in chunks; each chunk's events and quarantined records are staged as Parquet
+(already anonymised, so nothing identifying touches the disk). Only when the whole file has been
+read is it appended, in ONE transaction with its quarantine rows and its manifest entry: a crash
+at any point leaves either all of the file or none of it, and a rerun redoes it from scratch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from pipelines import spec
+from pipelines.anonymise import anonymised_records
+from pipelines.config import Settings
+from pipelines.events import events_from_records
+from pipelines.records import FileUnusable, iter_raw_chunks, landing_format, typed_records
+from pipelines.validate import RecordValidator
+from warehouse.store import EventStore
+
+MAX_BAD_SHARE = 0.5  # above this a file is held whole: it is more likely the wrong file
+FAILPOINT_ENV = "SEALDEAL_FAILPOINT"
+LANDING_PATTERNS = ("*.jsonl", "*.ndjson", "*.csv")
+
+
+class FileHeld(Exception):
+    """A whole file was refused; nothing of it was appended. The message says why."""
+
+
+@dataclass
+class FileReport:
+    file: str
+    content_hash: str
+    status: str  # ingested | already_ingested | held
+    reason: str | None = None
+    records: int = 0
+    events_appended: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    quarantined: int = 0
+    quarantine_reasons: Counter = field(default_factory=Counter)
+
+
+def file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def landing_files(paths: Iterable[Path]) -> list[Path]:
+    """Files named directly, plus landing files found in folders, in name order."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for pat in LANDING_PATTERNS for p in path.rglob(pat)))
+        else:
+            found.append(path)
+    return found
+
+
+def already_ingested(store: EventStore, content_hash: str) -> bool:
+    row = store.con.execute(
+        "SELECT 1 FROM ingest.files WHERE content_hash = ? AND status = 'ingested'",
+        [content_hash],
+    ).fetchone()
+    return row is not None
+
+
+def with_reasons(typed: pl.DataFrame, failures: pl.DataFrame) -> pl.DataFrame:
+    """Typed records with `reasons`: every value that could not be read, every rule broken."""
+    rules = pl.when(pl.col("is_unreadable")).then([]).otherwise(pl.col("failed_rules"))
+    return typed.join(failures, on="source_line", how="left", maintain_order="left").select(
+        pl.exclude("parse_errors", "failed_rules", "is_unreadable"),
+        pl.concat_list("parse_errors", rules.fill_null([]))
+        .list.unique(maintain_order=True)
+        .alias("reasons"),
+    )
+
+
+def quarantine_rows(rejected: pl.DataFrame) -> pl.DataFrame:
+    """Rows for ingest.quarantine: where the record is and why, never what it said."""
+    well_formed_id = pl.col("record_id").str.contains(r"^[A-Za-z0-9._:/#-]{1,128}$")
+    return rejected.select(
+        "source_line",
+        pl.when(pl.col("firm_id").str.contains(spec.FIRM_ID_PATTERN)).then("firm_id"),
+        pl.when(well_formed_id).then("record_id").alias("record_id"),
+        pl.when(pl.col("record_type").is_in(spec.RECORD_TYPES)).then("record_type"),
+        "reasons",
+    )
+
+
+def _failpoint(name: str) -> None:
+    # Fault injection for the crash tests: the process dies here, mid-transaction, for real.
+    if os.environ.get(FAILPOINT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def ingest_file(
+    path: Path,
+    *,
+    store: EventStore,
+    master_key: bytes,
+    validator: RecordValidator,
+    settings: Settings,
+    on_records: Callable[[int], None] | None = None,
+) -> FileReport:
+    content_hash = file_hash(path)
+    report = FileReport(file=path.name, content_hash=content_hash, status="ingested")
+    if already_ingested(store, content_hash):
+        report.status = "already_ingested"
+        return report
+
+    stage = settings.staging_dir / content_hash
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    try:
+        fmt = landing_format(path)
+        for n, raw in enumerate(iter_raw_chunks(path)):
+            typed = typed_records(raw.lazy()).collect()
+            checked = with_reasons(typed, validator.validate(typed, f"{path.name}#{n}"))
+            is_valid = pl.col("reasons").list.len() == 0
+            valid = checked.filter(is_valid).drop("reasons")
+            events = events_from_records(
+                anonymised_records(valid, master_key).lazy(), path.name
+            ).collect()
+            events.write_parquet(stage / f"events-{n:05d}.parquet")
+            bad = quarantine_rows(checked.filter(~is_valid))
+            bad.write_parquet(stage / f"quarantine-{n:05d}.parquet")
+            report.records += typed.height
+            report.quarantined += bad.height
+            for reasons in bad["reasons"].to_list():
+                report.quarantine_reasons.update(_reason_kind(r) for r in reasons)
+            if on_records:
+                on_records(typed.height)
+        if report.records and report.quarantined / report.records > MAX_BAD_SHARE:
+            raise FileUnusable(
+                f"{path.name}: {report.quarantined} of {report.records} records are invalid "
+                f"(more than {MAX_BAD_SHARE:.0%}); the file looks wrong as a whole, so none of "
+                "it was used. Most common problems: "
+                + "; ".join(f"{k} ({v})" for k, v in report.quarantine_reasons.most_common(3))
+            )
+        _commit_file(store, path, fmt, content_hash, stage, report)
+    except FileUnusable as exc:
+        report.status, report.reason = "held", str(exc)
+        _record_held(store, path, content_hash, report)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return report
+
+
+def _reason_kind(reason: str) -> str:
+    """Group messages by rule (drop the echoed value) for summaries."""
+    return reason.split(" (got ")[0]
+
+
+def _commit_file(
+    store: EventStore, path: Path, fmt: str, content_hash: str, stage: Path, report: FileReport
+) -> None:
+    events_glob = str(stage / "events-*.parquet")
+    quarantine_glob = str(stage / "quarantine-*.parquet")
+    with store.transaction() as con:
+        incoming = con.sql(
+            "SELECT *, row_number() OVER (ORDER BY source_line) AS batch_order "
+            f"FROM read_parquet('{events_glob}')"
+        )
+        result = store.append_in(con, incoming)
+        _failpoint("mid_append")
+        con.execute(
+            "INSERT INTO ingest.quarantine "
+            "SELECT ?, ?, source_line, firm_id, record_id, record_type, reasons, now() "
+            f"FROM read_parquet('{quarantine_glob}')",
+            [content_hash, path.name],
+        )
+        report.events_appended = result.appended
+        report.duplicates = result.duplicates
+        report.conflicts = result.conflicts
+        _upsert_manifest(con, path, fmt, content_hash, report, result.first_position,
+                         result.last_position)
+
+
+def _record_held(store: EventStore, path: Path, content_hash: str, report: FileReport) -> None:
+    fmt = path.suffix.lstrip(".").lower() or None
+    with store.transaction() as con:
+        _upsert_manifest(con, path, fmt, content_hash, report, None, None)
+
+
+def _upsert_manifest(con, path, fmt, content_hash, report, first, last) -> None:
+    con.execute(
+        "INSERT OR REPLACE INTO ingest.files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+        [
+            content_hash,
+            path.name,
+            fmt,
+            path.stat().st_size,
+            report.status,
+            report.reason,
+            report.records,
+            report.events_appended,
+            report.duplicates,
+            report.conflicts,
+            report.quarantined,
+            first,
+            last,
+        ],
+    )
+
+
+@dataclass
+class IngestSummary:
+    reports: list[FileReport]
+
+    @property
+    def held(self) -> list[FileReport]:
+        return [r for r in self.reports if r.status == "held"]
+
+    def totals(self) -> dict[str, int]:
+        keys = ("records", "events_appended", "duplicates", "conflicts", "quarantined")
+        out = {k: sum(getattr(r, k) for r in self.reports) for k in keys}
+        out["files"] = len(self.reports)
+        out["files_skipped"] = sum(r.status == "already_ingested" for r in self.reports)
+        out["files_held"] = len(self.held)
+        return out
+
+    def quarantine_reasons(self) -> Counter:
+        total: Counter = Counter()
+        for r in self.reports:
+            total.update(r.quarantine_reasons)
+        return total
+
+
+def ingest_paths(
+    paths: Iterable[Path],
+    settings: Settings,
+    master_key: bytes,
+    *,
+    on_file: Callable[[Path], None] | None = None,
+    on_records: Callable[[int], None] | None = None,
+) -> IngestSummary:
+    """Ingest files and folders into the warehouse; the same code the DAG's tasks run."""
+    settings.ensure_dirs()
+    validator = RecordValidator(settings.quality_dir)
+    reports = []
+    with EventStore(settings.warehouse_path) as store:
+        for path in landing_files(paths):
+            if on_file:
+                on_file(path)
+            reports.append(
+                ingest_file(
+                    path,
+                    store=store,
+                    master_key=master_key,
+                    validator=validator,
+                    settings=settings,
+                    on_records=on_records,
+                )
+            )
+    validator.build_docs()
+    return IngestSummary(reports)

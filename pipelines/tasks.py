@@ -1,0 +1,71 @@
+"""Entry points the Airflow tasks call: one function per task, plain Python, no Airflow import.
+
+Each takes and returns only small JSON-able values (they travel as XComs): paths and counts,
+never records, pseudonyms or keys.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipelines.config import Settings, load_secret_key
+from pipelines.ingest import (
+    FileHeld,
+    already_ingested,
+    file_hash,
+    ingest_file,
+    landing_files,
+)
+from pipelines.validate import RecordValidator
+from warehouse.store import EventStore
+
+
+def new_landing_files(settings: Settings | None = None) -> list[str]:
+    """Landing files whose content is not in the manifest yet, in name (arrival) order."""
+    settings = settings or Settings.from_env()
+    settings.ensure_dirs()
+    with EventStore(settings.warehouse_path) as store:
+        return [
+            str(p)
+            for p in landing_files([settings.landing_dir])
+            if not already_ingested(store, file_hash(p))
+        ]
+
+
+def ingest_landing_file(path: str, settings: Settings | None = None) -> dict:
+    """Ingest one file; raise FileHeld (after recording why) when the file is refused whole."""
+    settings = settings or Settings.from_env()
+    key = load_secret_key(settings)
+    with EventStore(settings.warehouse_path) as store:
+        report = ingest_file(
+            Path(path),
+            store=store,
+            master_key=key,
+            validator=RecordValidator(settings.quality_dir),
+            settings=settings,
+        )
+    summary = {
+        "file": report.file,
+        "status": report.status,
+        "records": report.records,
+        "events_appended": report.events_appended,
+        "duplicates": report.duplicates,
+        "conflicts": report.conflicts,
+        "quarantined": report.quarantined,
+        "quarantine_reasons": dict(report.quarantine_reasons),
+    }
+    if report.status == "held":
+        raise FileHeld(report.reason)
+    return summary
+
+
+def build_quality_docs(settings: Settings | None = None) -> str | None:
+    settings = settings or Settings.from_env()
+    docs = RecordValidator(settings.quality_dir).build_docs()
+    return str(docs) if docs else None
+
+
+def event_log_position(settings: Settings | None = None) -> int:
+    settings = settings or Settings.from_env()
+    with EventStore(settings.warehouse_path) as store:
+        return store.max_position()

@@ -1,0 +1,67 @@
+"""The real ingest DAG, run with dag.test() on SQLite-backed Airflow."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from tests.samples import DEBRIEF, OUTCOME, debrief, write_csv, write_jsonl
+
+pytestmark = pytest.mark.airflow
+
+
+def run(bag):
+    dag = bag.get_dag("ingest_debriefs")
+    return dag.test()
+
+
+def query(settings, sql):
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def task_states(dag_run) -> dict[str, list[str]]:
+    states: dict[str, list[str]] = {}
+    for ti in dag_run.get_task_instances():
+        states.setdefault(ti.task_id, []).append(str(ti.state))
+    return states
+
+
+def test_dag_ingests_mixed_files_and_a_rerun_adds_nothing(airflow_dagbag, settings):
+    write_jsonl(
+        settings.landing_dir / "firm-a" / "2026-03-01.jsonl",
+        [DEBRIEF, OUTCOME, debrief(2, stage="lunch"), "{broken", debrief(3), debrief(4)],
+    )
+    write_csv(settings.landing_dir / "firm-a" / "2026-03-02.csv", [debrief(5), debrief(6)])
+
+    first = run(airflow_dagbag)
+    assert str(first.state) == "success", task_states(first)
+    assert task_states(first)["ingest_file"] == ["success", "success"]
+    assert query(settings, "SELECT count(*) FROM eventstore.events") == [(6,)]
+    assert query(settings, "SELECT count(*) FROM ingest.quarantine") == [(2,)]
+    assert query(settings, "SELECT status, count(*) FROM ingest.files GROUP BY 1") == [
+        ("ingested", 2)
+    ]
+    assert any(settings.quality_dir.rglob("index.html"))
+
+    second = run(airflow_dagbag)
+    assert str(second.state) == "success", task_states(second)
+    assert query(settings, "SELECT count(*) FROM eventstore.events") == [(6,)]
+    assert query(settings, "SELECT count(*) FROM ingest.quarantine") == [(2,)]
+
+
+def test_dag_fails_loudly_on_a_held_file_after_ingesting_the_good_ones(airflow_dagbag, settings):
+    write_jsonl(settings.landing_dir / "a-good.jsonl", [DEBRIEF, debrief(2)])
+    write_jsonl(settings.landing_dir / "b-wrong.jsonl", ["not json", "{", debrief(3)])
+
+    dag_run = run(airflow_dagbag)
+    states = task_states(dag_run)
+    assert str(dag_run.state) == "failed"
+    assert sorted(states["ingest_file"]) == ["failed", "success"]
+    assert states["build_quality_docs"] == ["success"]
+    assert query(settings, "SELECT count(*) FROM eventstore.events") == [(2,)]
+    held = query(settings, "SELECT file_name, reason FROM ingest.files WHERE status = 'held'")
+    assert held[0][0] == "b-wrong.jsonl" and "2 of 3 records are invalid" in held[0][1]

@@ -1,0 +1,210 @@
+"""Story tests of ingestion without a scheduler: what a firm drops, what the warehouse keeps."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from pipelines.anonymise import pseudonym
+from pipelines.ingest import FAILPOINT_ENV, ingest_paths
+from tests.samples import DEBRIEF, ERASURE, OUTCOME, debrief, write_csv, write_jsonl
+
+
+def rows(settings, sql):
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def count(settings, table):
+    return rows(settings, f"SELECT count(*) FROM {table}")[0][0]
+
+
+def test_good_records_go_through_bad_ones_are_quarantined_with_reasons(settings, master_key):
+    path = write_jsonl(
+        settings.landing_dir / "batch-1.jsonl",
+        [
+            DEBRIEF,
+            OUTCOME,
+            debrief(2, stage="lunch"),
+            debrief(3, asked_fit_question=False),  # still has asked_at_pct etc.
+            "{broken",
+            debrief(4),
+            ERASURE,
+        ],
+    )
+    summary = ingest_paths([path], settings, master_key)
+    totals = summary.totals()
+    assert totals["records"] == 7
+    assert totals["events_appended"] == 4
+    assert totals["quarantined"] == 3
+    types = rows(settings, "SELECT event_type FROM eventstore.events ORDER BY position")
+    assert [t for (t,) in types] == [
+        "DebriefSubmitted",
+        "OutcomeRecorded",
+        "DebriefSubmitted",
+        "ErasureRequested",
+    ]
+    quarantined = rows(
+        settings,
+        "SELECT source_line, record_id, reasons FROM ingest.quarantine ORDER BY source_line",
+    )
+    assert [(line, rid) for line, rid, _ in quarantined] == [(3, "d-2"), (4, "d-3"), (5, None)]
+    assert any("stage" in r and "lunch" in r for r in quarantined[0][2])
+    assert any("asked_at_pct" in r for r in quarantined[1][2])
+    assert quarantined[2][2] == ["line is not valid JSON"]
+    (status,) = rows(settings, "SELECT status FROM ingest.files")
+    assert status == ("ingested",)
+
+
+def test_csv_file_is_ingested_like_jsonl(settings, master_key):
+    path = write_csv(settings.landing_dir / "debriefs.csv", [DEBRIEF, debrief(2)], bom=True)
+    summary = ingest_paths([path], settings, master_key)
+    assert summary.totals()["events_appended"] == 2
+    payload = json.loads(rows(settings, "SELECT payload FROM eventstore.events LIMIT 1")[0][0])
+    assert payload["fit_question_kinds"] == ["concerns", "ideal_candidate"]
+    assert payload["experience_band"] == "6-10"
+
+
+def test_rerun_and_renamed_copy_add_nothing(settings, master_key):
+    path = write_jsonl(settings.landing_dir / "a.jsonl", [DEBRIEF, OUTCOME, debrief(2, stage="x")])
+    first = ingest_paths([path], settings, master_key).totals()
+    copy = settings.landing_dir / "a-copy.jsonl"
+    copy.write_bytes(path.read_bytes())
+    again = ingest_paths([settings.landing_dir], settings, master_key).totals()
+    assert first["events_appended"] == 2
+    assert again["events_appended"] == 0 and again["files_skipped"] == 2
+    assert count(settings, "eventstore.events") == 2
+    assert count(settings, "ingest.quarantine") == 1
+
+
+def test_same_record_in_another_file_is_not_duplicated(settings, master_key):
+    ingest_paths([write_jsonl(settings.landing_dir / "a.jsonl", [DEBRIEF])], settings, master_key)
+    b = write_jsonl(settings.landing_dir / "b.jsonl", [DEBRIEF, debrief(2)])
+    totals = ingest_paths([b], settings, master_key).totals()
+    assert (totals["events_appended"], totals["duplicates"]) == (1, 1)
+    assert count(settings, "eventstore.events") == 2
+
+
+def test_same_key_different_content_is_a_conflict_and_the_original_stays(settings, master_key):
+    ingest_paths([write_jsonl(settings.landing_dir / "a.jsonl", [DEBRIEF])], settings, master_key)
+    changed = dict(DEBRIEF, self_rating=5)
+    b = write_jsonl(settings.landing_dir / "b.jsonl", [changed])
+    totals = ingest_paths([b], settings, master_key).totals()
+    assert (totals["events_appended"], totals["conflicts"]) == (0, 1)
+    payload = json.loads(rows(settings, "SELECT payload FROM eventstore.events")[0][0])
+    assert payload["self_rating"] == 3
+    assert rows(settings, "SELECT record_id, source_file FROM eventstore.conflicts") == [
+        ("d-1", "b.jsonl")
+    ]
+
+
+def test_mostly_bad_file_is_held_whole(settings, master_key):
+    path = write_jsonl(
+        settings.landing_dir / "wrong.jsonl", [DEBRIEF, "{x", "{y", debrief(2, stage="?")]
+    )
+    summary = ingest_paths([path], settings, master_key)
+    (held,) = summary.held
+    assert "3 of 4 records are invalid" in held.reason
+    assert count(settings, "eventstore.events") == 0
+    assert count(settings, "ingest.quarantine") == 0
+    assert rows(settings, "SELECT status FROM ingest.files") == [("held",)]
+
+
+def test_unreadable_file_is_held_and_others_still_go_through(settings, master_key):
+    bad = settings.landing_dir / "a-latin1.csv"
+    bad.write_bytes("record_type,record_id,firm_id,client_ref\ndebrief,1,x,J\xf6rg\n".encode("latin-1"))
+    good = write_jsonl(settings.landing_dir / "b.jsonl", [DEBRIEF])
+    summary = ingest_paths([settings.landing_dir], settings, master_key)
+    assert [r.status for r in summary.reports] == ["held", "ingested"]
+    assert "not UTF-8" in summary.held[0].reason
+    assert count(settings, "eventstore.events") == 1
+    assert good.exists() and bad.exists()  # landing files are never touched
+
+
+def test_pseudonyms_are_keyed_per_firm_and_stable(settings, master_key):
+    other_firm = dict(DEBRIEF, firm_id="blue-peak")
+    path = write_jsonl(settings.landing_dir / "a.jsonl", [DEBRIEF, other_firm, OUTCOME])
+    ingest_paths([path], settings, master_key)
+    keys = [k for (k,) in rows(settings, "SELECT client_key FROM eventstore.events ORDER BY 1")]
+    expected = pseudonym(master_key, "north-star", "client", "jane.doe@example.com")
+    assert keys.count(expected) == 2  # debrief and outcome of the same client link up
+    assert len(set(keys)) == 2  # the same person at another firm is unlinkable
+
+
+def text_cells(settings) -> list[str]:
+    """Every text value in every table of the warehouse (lists flattened)."""
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        cols = con.execute(
+            "SELECT table_schema, table_name, column_name, data_type "
+            "FROM information_schema.columns "
+            "WHERE data_type IN ('VARCHAR', 'JSON', 'VARCHAR[]')"
+        ).fetchall()
+        out: list[str] = []
+        for schema, table, column, dtype in cols:
+            expr = f'array_to_string("{column}", chr(31))' if dtype.endswith("[]") else f'"{column}"::VARCHAR'
+            out += [
+                v for (v,) in con.execute(f'SELECT {expr} FROM "{schema}"."{table}"').fetchall() if v
+            ]
+        return out
+    finally:
+        con.close()
+
+
+def test_no_raw_identifier_reaches_any_table(settings, master_key):
+    records = [DEBRIEF, OUTCOME, ERASURE, debrief(2, notes="Met Priya Sharma, priya@corp.in")]
+    records.append(debrief(3, stage="jane.doe@example.com"))  # PII in a wrong field
+    ingest_paths([write_jsonl(settings.landing_dir / "a.jsonl", records)], settings, master_key)
+    cells = "\n".join(text_cells(settings))
+    assert count(settings, "eventstore.events") == 4
+    for raw in [
+        "jane.doe@example.com",
+        "client2@example.org",
+        "Client Number2",
+        "tom@acme.io",
+        "555-0132",
+        "priya@corp.in",
+        "Priya",
+        "int-77",
+        DEBRIEF["notes"],
+    ]:
+        assert raw not in cells, raw
+    assert "[EMAIL]" in cells and "[PHONE]" in cells
+
+
+@pytest.mark.parametrize("failpoint", ["mid_append"])
+def test_kill_mid_append_then_rerun_equals_a_clean_run(tmp_path, settings, master_key, failpoint):
+    records = [debrief(i) for i in range(50)] + [dict(OUTCOME, record_id="o-9", interview_ref="int-9")]
+    landing = write_jsonl(settings.landing_dir / "a.jsonl", records)
+    env = {**os.environ, FAILPOINT_ENV: failpoint}
+    cmd = [sys.executable, "-m", "pipelines.cli", "ingest", "--no-progress", str(landing)]
+    killed = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert killed.returncode == -9, killed.stderr  # died inside the transaction
+    assert count(settings, "eventstore.events") == 0
+    assert count(settings, "ingest.files") == 0
+
+    env.pop(FAILPOINT_ENV)
+    subprocess.run(cmd, env=env, check=True, capture_output=True)
+
+    clean_home = tmp_path / "clean"
+    subprocess.run(
+        cmd, env={**env, "SEALDEAL_HOME": str(clean_home)}, check=True, capture_output=True
+    )
+    query = (
+        "SELECT position, stream_id, stream_version, event_type, record_id, payload "
+        "FROM eventstore.events ORDER BY position"
+    )
+    recovered = rows(settings, query)
+    clean_con = duckdb.connect(str(clean_home / "warehouse.duckdb"), read_only=True)
+    clean = clean_con.execute(query).fetchall()
+    clean_con.close()
+    assert len(recovered) == 51
+    assert recovered == clean

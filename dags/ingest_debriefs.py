@@ -55,8 +55,8 @@ def ingest_debriefs():
 
     @task(pool=WRITER_POOL, map_index_template="{{ landing_file }}")
     def ingest_file(path: str) -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
         from airflow.sdk import get_current_context
+        from airflow.sdk.exceptions import AirflowFailException
 
         from pipelines.ingest import FileHeld
         from pipelines.tasks import ingest_landing_file

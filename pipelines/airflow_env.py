@@ -22,7 +22,10 @@ WRITER_POOL = "sealdeal_duckdb_writer"
 
 # The event-log Asset: ingestion updates it, the insights DAG is scheduled on it. DAG files build
 # `Asset(name=..., uri=...)` from these so producer and consumers always agree.
-EVENT_LOG_ASSET = {"name": "sealdeal_event_log", "uri": "file:///sealdeal/warehouse/eventstore/events"}
+EVENT_LOG_ASSET = {
+    "name": "sealdeal_event_log",
+    "uri": "file:///sealdeal/warehouse/eventstore/events",
+}
 
 
 def airflow_environ(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -36,7 +39,9 @@ def airflow_environ(settings: Settings, base: dict[str, str] | None = None) -> d
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": env.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"),
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": env.get(
+                "AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"
+            ),
             "GX_ANALYTICS_ENABLED": "False",
         }
     )
@@ -60,7 +65,11 @@ def setup_airflow(settings: Settings) -> None:
     (settings.home / "airflow").mkdir(parents=True, exist_ok=True)
     _airflow("db", "migrate", settings=settings)
     _airflow(
-        "pools", "set", WRITER_POOL, "1", "DuckDB warehouse writes (one writer at a time)",
+        "pools",
+        "set",
+        WRITER_POOL,
+        "1",
+        "DuckDB warehouse writes (one writer at a time)",
         settings=settings,
     )
 

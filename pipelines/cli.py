@@ -98,6 +98,32 @@ def print_ingest_summary(summary) -> None:
         click.echo(f"HELD {report.file}: {report.reason}", err=True)
 
 
+@main.command()
+@click.option("--full", is_flag=True, help="Rebuild every projection from position 0.")
+@click.option(
+    "--as-of",
+    "as_of",
+    metavar="POSITION|TIMESTAMP",
+    help="Reproduce the marts as they were at that point of the log, into a separate file.",
+)
+@click.option("--out", type=click.Path(path_type=Path), help="Where --as-of writes its database.")
+@click.pass_context
+def build(ctx: click.Context, full: bool, as_of: str | None, out: Path | None) -> None:
+    """Bring projections and marts up to date with the event log (incremental by default)."""
+    from pipelines.build import build as run_build
+    from pipelines.build import build_as_of
+
+    settings = _settings(ctx)
+    report = build_as_of(settings, as_of, out) if as_of else run_build(settings, full=full)
+    click.echo(
+        f"events {report.from_position + 1}..{report.to_position} ({report.events} new), "
+        f"{report.interviews_recomputed} interviews recomputed in {report.seconds:.2f}s "
+        f"-> {report.database}"
+    )
+    for table, n in report.rows.items():
+        click.echo(f"  marts.{table:<24} {n:>10} rows")
+
+
 @main.group()
 def airflow() -> None:
     """Airflow on a project-local home (SQLite) under SEALDEAL_HOME."""
@@ -164,7 +190,10 @@ def status(ctx: click.Context) -> None:
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
         for label, sql in (
-            ("events by type", "SELECT event_type, count(*) FROM eventstore.events GROUP BY 1 ORDER BY 1"),
+            (
+                "events by type",
+                "SELECT event_type, count(*) FROM eventstore.events GROUP BY 1 ORDER BY 1",
+            ),
             ("files by status", "SELECT status, count(*) FROM ingest.files GROUP BY 1 ORDER BY 1"),
             ("quarantined records", "SELECT 'records', count(*) FROM ingest.quarantine"),
             ("conflicts", "SELECT 'records', count(*) FROM eventstore.conflicts"),

@@ -137,7 +137,7 @@ INPUT_COLUMNS = {
 }
 
 
-def _treated(tactic: str) -> pl.Expr:
+def treated(tactic: str) -> pl.Expr:
     """Boolean per interview: true = with, false = without, null = not in this tactic's
     population."""
     if tactic == "asked_fit_question":
@@ -161,7 +161,7 @@ def _cell_counts(fct: pl.LazyFrame) -> pl.LazyFrame:
     offer = pl.col("got_offer").fill_null(False)
     aggs = []
     for t in TACTICS:
-        tr = _treated(t)
+        tr = treated(t)
         with_ = (usable & tr).fill_null(False)
         without = (usable & tr.not_()).fill_null(False)
         aggs += [
@@ -206,7 +206,9 @@ def _estimate(cells: pl.DataFrame, min_per_arm: int) -> pl.DataFrame:
             segment_kind=pl.lit("firm"), segment="firm=" + pl.col("firm_id")
         ),
     ]
-    strata = pl.concat([p.select("tactic", "segment_kind", "segment", *_COUNTS) for p in parts])
+    strata = pl.concat(
+        [p.select("tactic", "segment_kind", "segment", *STRATA, *_COUNTS) for p in parts]
+    )
 
     # Every tactic x segment, in a stable order.
     segments = [("all", "all")]
@@ -224,7 +226,11 @@ def _estimate(cells: pl.DataFrame, min_per_arm: int) -> pl.DataFrame:
         schema={"tactic": pl.String, "segment_kind": pl.String, "segment": pl.String},
     ).with_row_index("row", offset=0)
     m = rows.height
-    strata = strata.join(rows, on=["tactic", "segment_kind", "segment"], how="inner")
+    # A fixed row order makes the floating-point sums below, and so every estimate, identical
+    # from one build to the next (a full rebuild must equal the incremental one bit for bit).
+    strata = strata.join(rows, on=["tactic", "segment_kind", "segment"], how="inner").sort(
+        "row", *STRATA, nulls_last=True
+    )
 
     g = strata.get_column("row").cast(pl.Int64).to_numpy()
     n1, x1, n0, x0 = (strata.get_column(c).cast(pl.Float64).to_numpy() for c in _COUNTS)

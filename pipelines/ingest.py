@@ -25,7 +25,7 @@ from pipelines.config import Settings
 from pipelines.events import events_from_records
 from pipelines.records import FileUnusable, iter_raw_chunks, landing_format, typed_records
 from pipelines.validate import RecordValidator
-from warehouse.store import EventStore
+from warehouse.store import EventStore, first_row
 
 MAX_BAD_SHARE = 0.5  # above this a file is held whole: it is more likely the wrong file
 FAILPOINT_ENV = "SEALDEAL_FAILPOINT"
@@ -70,10 +70,11 @@ def landing_files(paths: Iterable[Path]) -> list[Path]:
 
 
 def already_ingested(store: EventStore, content_hash: str) -> bool:
-    row = store.con.execute(
+    row = first_row(
+        store.con,
         "SELECT 1 FROM ingest.files WHERE content_hash = ? AND status = 'ingested'",
         [content_hash],
-    ).fetchone()
+    )
     return row is not None
 
 
@@ -185,8 +186,9 @@ def _commit_file(
         report.events_appended = result.appended
         report.duplicates = result.duplicates
         report.conflicts = result.conflicts
-        _upsert_manifest(con, path, fmt, content_hash, report, result.first_position,
-                         result.last_position)
+        _upsert_manifest(
+            con, path, fmt, content_hash, report, result.first_position, result.last_position
+        )
 
 
 def _record_held(store: EventStore, path: Path, content_hash: str, report: FileReport) -> None:

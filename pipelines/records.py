@@ -270,8 +270,7 @@ def _typed(field: str, kind: str) -> tuple[pl.Expr, pl.Expr | None]:
             "%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us"
         ).dt.convert_time_zone("UTC")
         message = (
-            f"{field} must be an RFC 3339 timestamp with a time zone, "
-            "like 2026-03-02T18:04:00Z"
+            f"{field} must be an RFC 3339 timestamp with a time zone, like 2026-03-02T18:04:00Z"
         )
     elif kind == "date":
         value = raw.str.to_date("%Y-%m-%d", strict=False)

@@ -158,4 +158,10 @@ INT_RANGES = {
 }
 
 # experience_years is a quasi-identifier: it is stored only as one of these bands.
-EXPERIENCE_BANDS = ((0, 2, "0-2"), (3, 5, "3-5"), (6, 10, "6-10"), (11, 20, "11-20"), (21, 60, "21+"))
+EXPERIENCE_BANDS = (
+    (0, 2, "0-2"),
+    (3, 5, "3-5"),
+    (6, 10, "6-10"),
+    (11, 20, "11-20"),
+    (21, 60, "21+"),
+)

@@ -154,6 +154,13 @@ def new_events_frame(events: Iterable[NewEvent]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=NEW_EVENT_SCHEMA)
 
 
+def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> tuple | None:
+    """The first row of a query, with the result fully consumed (DuckDB 2 refuses further work
+    on a connection whose last result was only partly fetched)."""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0] if rows else None
+
+
 def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Run every schema file in warehouse/sql in name order; each is idempotent."""
     for sql_file in sorted(SQL_DIR.glob("*.sql")):
@@ -280,7 +287,8 @@ class EventStore:
             LEFT JOIN eventstore.events e USING (firm_id, record_id)
             """
         )
-        counts = con.execute(
+        counts = first_row(
+            con,
             """
             SELECT
               count(*) FILTER (WHERE existing_hash IS NULL AND key_rank = 1),
@@ -288,8 +296,8 @@ class EventStore:
                                AND NOT (existing_hash IS NULL AND key_rank = 1)),
               count(*) FILTER (WHERE coalesce(existing_hash, first_hash) <> content_hash)
             FROM _incoming
-            """
-        ).fetchone()
+            """,
+        )
         new, duplicates, conflicts = (int(x) for x in counts)
         con.execute(
             """
@@ -303,7 +311,7 @@ class EventStore:
         )
         if new == 0:
             return AppendResult(0, duplicates, conflicts, None, None)
-        base = con.execute("SELECT coalesce(max(position), 0) FROM eventstore.events").fetchone()[0]
+        base = first_row(con, "SELECT coalesce(max(position), 0) FROM eventstore.events")[0]
         # Positions and stream versions continue where the log ends; a concurrent writer that
         # takes the same numbers makes one of the two commits fail (primary key / unique).
         con.execute(
@@ -333,15 +341,14 @@ class EventStore:
     # -- reading ---------------------------------------------------------------------------
 
     def max_position(self) -> int:
-        return self.con.execute(
-            "SELECT coalesce(max(position), 0) FROM eventstore.events"
-        ).fetchone()[0]
+        return first_row(self.con, "SELECT coalesce(max(position), 0) FROM eventstore.events")[0]
 
     def stream_version(self, stream_id: str) -> int:
-        return self.con.execute(
+        return first_row(
+            self.con,
             "SELECT coalesce(max(stream_version), 0) FROM eventstore.events WHERE stream_id = ?",
             [stream_id],
-        ).fetchone()[0]
+        )[0]
 
     def read_frame(self, from_position: int = 1, to_position: int | None = None) -> pl.DataFrame:
         """Events with from_position <= position <= to_position, in order, as a Polars frame.
@@ -394,9 +401,9 @@ class EventStore:
     # -- tracking --------------------------------------------------------------------------
 
     def tracked_position(self, projection: str) -> int:
-        row = self.con.execute(
-            "SELECT position FROM eventstore.tracking WHERE projection = ?", [projection]
-        ).fetchone()
+        row = first_row(
+            self.con, "SELECT position FROM eventstore.tracking WHERE projection = ?", [projection]
+        )
         return row[0] if row else 0
 
     @staticmethod

@@ -32,8 +32,17 @@ def test_dag_files_import_only_light_modules_at_top(path):
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
 def test_dag_files_hold_no_sql_or_dataframe_code(path):
     source = path.read_text()
-    for pattern in (r"\bSELECT\s", r"\bINSERT\s", r"\bduckdb\b", r"\bpolars\b", r"\bpl\.", "pandas"):
-        assert not re.search(pattern, source), f"{path.name} matches {pattern!r}: belongs in pipelines/"
+    for pattern in (
+        r"\bSELECT\s",
+        r"\bINSERT\s",
+        r"\bduckdb\b",
+        r"\bpolars\b",
+        r"\bpl\.",
+        "pandas",
+    ):
+        assert not re.search(pattern, source), (
+            f"{path.name} matches {pattern!r}: belongs in pipelines/"
+        )
 
 
 def test_every_dag_is_documented_tagged_and_retried(airflow_dagbag):

@@ -120,7 +120,9 @@ def test_mostly_bad_file_is_held_whole(settings, master_key):
 
 def test_unreadable_file_is_held_and_others_still_go_through(settings, master_key):
     bad = settings.landing_dir / "a-latin1.csv"
-    bad.write_bytes("record_type,record_id,firm_id,client_ref\ndebrief,1,x,J\xf6rg\n".encode("latin-1"))
+    bad.write_bytes(
+        "record_type,record_id,firm_id,client_ref\ndebrief,1,x,J\xf6rg\n".encode("latin-1")
+    )
     good = write_jsonl(settings.landing_dir / "b.jsonl", [DEBRIEF])
     summary = ingest_paths([settings.landing_dir], settings, master_key)
     assert [r.status for r in summary.reports] == ["held", "ingested"]
@@ -150,9 +152,15 @@ def text_cells(settings) -> list[str]:
         ).fetchall()
         out: list[str] = []
         for schema, table, column, dtype in cols:
-            expr = f'array_to_string("{column}", chr(31))' if dtype.endswith("[]") else f'"{column}"::VARCHAR'
+            expr = (
+                f'array_to_string("{column}", chr(31))'
+                if dtype.endswith("[]")
+                else f'"{column}"::VARCHAR'
+            )
             out += [
-                v for (v,) in con.execute(f'SELECT {expr} FROM "{schema}"."{table}"').fetchall() if v
+                v
+                for (v,) in con.execute(f'SELECT {expr} FROM "{schema}"."{table}"').fetchall()
+                if v
             ]
         return out
     finally:
@@ -182,7 +190,9 @@ def test_no_raw_identifier_reaches_any_table(settings, master_key):
 
 @pytest.mark.parametrize("failpoint", ["mid_append"])
 def test_kill_mid_append_then_rerun_equals_a_clean_run(tmp_path, settings, master_key, failpoint):
-    records = [debrief(i) for i in range(50)] + [dict(OUTCOME, record_id="o-9", interview_ref="int-9")]
+    records = [debrief(i) for i in range(50)] + [
+        dict(OUTCOME, record_id="o-9", interview_ref="int-9")
+    ]
     landing = write_jsonl(settings.landing_dir / "a.jsonl", records)
     env = {**os.environ, FAILPOINT_ENV: failpoint}
     cmd = [sys.executable, "-m", "pipelines.cli", "ingest", "--no-progress", str(landing)]

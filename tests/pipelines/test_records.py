@@ -12,10 +12,9 @@ from pipelines import spec
 from pipelines.records import FileUnusable, iter_raw_chunks, typed_records
 from tests.samples import DEBRIEF, write_csv, write_jsonl
 
+
 def read(path: Path, chunk_rows: int = 1000) -> pl.DataFrame:
-    return pl.concat(
-        typed_records(c.lazy()).collect() for c in iter_raw_chunks(path, chunk_rows)
-    )
+    return pl.concat(typed_records(c.lazy()).collect() for c in iter_raw_chunks(path, chunk_rows))
 
 
 def test_jsonl_record_is_typed_per_spec(tmp_path):
@@ -47,7 +46,9 @@ def test_csv_and_jsonl_give_identical_typed_records(tmp_path):
 
 
 def test_csv_boolean_spellings_and_empty_cells(tmp_path):
-    rows = [dict(DEBRIEF, record_id=f"d-{v}", asked_fit_question=v) for v in ("yes", "NO", "1", "0")]
+    rows = [
+        dict(DEBRIEF, record_id=f"d-{v}", asked_fit_question=v) for v in ("yes", "NO", "1", "0")
+    ]
     rows.append(dict(DEBRIEF, record_id="d-n", notes=None, concerns_raised=[]))
     t = read(write_csv(tmp_path / "b.csv", rows))
     assert t["asked_fit_question"].to_list()[:4] == [True, False, True, False]

@@ -84,7 +84,7 @@ def test_conflicting_record_is_recorded_and_never_overwrites(store):
     store.append([ev("d-1", stage="final")])
     r = store.append([ev("d-1", stage="panel"), ev("d-2")])
     assert (r.appended, r.duplicates, r.conflicts) == (1, 0, 1)
-    assert [e.payload for e in store.read_stream("interview-a")][0] == {"stage": "final"}
+    assert store.read_stream("interview-a")[0].payload == {"stage": "final"}
     rows = store.con.execute(
         "SELECT firm_id, record_id, existing_position FROM eventstore.conflicts"
     ).fetchall()

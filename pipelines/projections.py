@@ -1,0 +1,170 @@
+"""Projections of the event log: pure Polars transforms, LazyFrame -> LazyFrame.
+
+Layers follow dbt's convention:
+
+- staging (`stg_*`): one row per event, the payload decoded into typed columns;
+- intermediate (`int_interviews`): one row per interview, corrections and superseding outcomes
+  resolved — the latest debrief by `submitted_at` and the latest outcome by `decided_at`, ties
+  broken by log position, so the order files arrive in never changes the answer;
+- marts (`fct_interviews`): interviews with a debrief, of clients who have not asked to be
+  erased, with the flags analyses need.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines import spec
+from pipelines.events import DEBRIEF_SUBMITTED, ERASURE_REQUESTED, OUTCOME_RECORDED
+
+UTC_TS = pl.Datetime("us", "UTC")
+
+DEBRIEF_PAYLOAD = pl.Struct(
+    {
+        "interview_key": pl.String,
+        "client_key": pl.String,
+        "submitted_at": pl.String,
+        "interview_date": pl.String,
+        "stage": pl.String,
+        "interviewer_role": pl.String,
+        "industry": pl.String,
+        "role_family": pl.String,
+        "seniority": pl.String,
+        "experience_band": pl.String,
+        "duration_min": pl.Int64,
+        "asked_fit_question": pl.Boolean,
+        "fit_question_kinds": pl.List(pl.String),
+        "asked_at_pct": pl.Int64,
+        "rapport_before_ask": pl.Int64,
+        "concerns_raised": pl.List(pl.String),
+        "concerns_addressed": pl.Boolean,
+        "self_rating": pl.Int64,
+        "notes": pl.String,
+    }
+)
+OUTCOME_PAYLOAD = pl.Struct(
+    {
+        "interview_key": pl.String,
+        "client_key": pl.String,
+        "decided_at": pl.String,
+        "outcome": pl.String,
+        "referral": pl.Boolean,
+    }
+)
+ERASURE_PAYLOAD = pl.Struct({"client_key": pl.String, "requested_at": pl.String})
+
+
+def _timestamp(col: str) -> pl.Expr:
+    return pl.col(col).str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_zone="UTC", time_unit="us")
+
+
+def _decoded(events: pl.LazyFrame, event_type: str, payload: pl.Struct) -> pl.LazyFrame:
+    return (
+        events.filter(pl.col("event_type") == event_type)
+        .select(
+            "position",
+            "firm_id",
+            pl.col("payload").str.json_decode(payload).alias("p"),
+        )
+        .unnest("p")
+    )
+
+
+def stg_debriefs(events: pl.LazyFrame) -> pl.LazyFrame:
+    return _decoded(events, DEBRIEF_SUBMITTED, DEBRIEF_PAYLOAD).with_columns(
+        _timestamp("submitted_at"),
+        pl.col("interview_date").str.to_date("%Y-%m-%d"),
+        pl.col("stage").cast(pl.String),
+        pl.col("duration_min").cast(pl.Int32),
+        pl.col("asked_at_pct").cast(pl.Int32),
+        pl.col("rapport_before_ask").cast(pl.Int32),
+        pl.col("self_rating").cast(pl.Int32),
+    )
+
+
+def stg_outcomes(events: pl.LazyFrame) -> pl.LazyFrame:
+    return _decoded(events, OUTCOME_RECORDED, OUTCOME_PAYLOAD).with_columns(
+        _timestamp("decided_at")
+    )
+
+
+def stg_erasures(events: pl.LazyFrame) -> pl.LazyFrame:
+    return _decoded(events, ERASURE_REQUESTED, ERASURE_PAYLOAD).with_columns(
+        _timestamp("requested_at")
+    )
+
+
+def _latest(frame: pl.LazyFrame, by: str) -> pl.LazyFrame:
+    return frame.sort(by, "position").group_by("firm_id", "interview_key").last()
+
+
+def int_interviews(debriefs: pl.LazyFrame, outcomes: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per interview: its current debrief (if any) and its current outcome (if any)."""
+    latest_debrief = _latest(debriefs, "submitted_at").select(
+        "firm_id",
+        "interview_key",
+        "client_key",
+        pl.col("position").alias("debrief_position"),
+        *[c for c in DEBRIEF_PAYLOAD.to_schema() if c not in ("interview_key", "client_key")],
+    )
+    debrief_counts = debriefs.group_by("firm_id", "interview_key").agg(
+        pl.len().cast(pl.Int32).alias("debrief_versions")
+    )
+    latest_outcome = _latest(outcomes, "decided_at").select(
+        "firm_id",
+        "interview_key",
+        pl.col("client_key").alias("outcome_client_key"),
+        pl.col("position").alias("outcome_position"),
+        "decided_at",
+        "outcome",
+        "referral",
+    )
+    return (
+        latest_debrief.join(debrief_counts, on=["firm_id", "interview_key"], how="left")
+        .join(latest_outcome, on=["firm_id", "interview_key"], how="full", coalesce=True)
+        .with_columns(
+            pl.coalesce("client_key", "outcome_client_key").alias("client_key"),
+            pl.col("debrief_versions").fill_null(0),
+            pl.col("debrief_position").is_not_null().alias("has_debrief"),
+            pl.col("outcome_position").is_not_null().alias("has_outcome"),
+        )
+        .drop("outcome_client_key")
+    )
+
+
+def fct_interviews(interviews: pl.LazyFrame, erasures: pl.LazyFrame) -> pl.LazyFrame:
+    """Analysable interviews: a debrief exists and the client has not asked to be forgotten."""
+    erased = erasures.select("firm_id", "client_key").unique()
+    return (
+        interviews.filter(pl.col("has_debrief"))
+        .join(erased, on=["firm_id", "client_key"], how="anti")
+        .select(
+            "interview_key",
+            "firm_id",
+            "client_key",
+            "interview_date",
+            "stage",
+            "interviewer_role",
+            "industry",
+            "role_family",
+            "seniority",
+            "experience_band",
+            "asked_fit_question",
+            "fit_question_kinds",
+            "asked_at_pct",
+            "rapport_before_ask",
+            "concerns_raised",
+            "concerns_addressed",
+            "self_rating",
+            "outcome",
+            pl.col("has_outcome").alias("is_decided"),
+            (pl.col("outcome") == "offer").fill_null(False).alias("got_offer"),
+            (pl.col("referral").fill_null(False) & pl.col("has_outcome")).alias("got_referral"),
+            "decided_at",
+            pl.col("concerns_raised").list.len().gt(0).alias("has_concerns_raised"),
+        )
+        .sort("firm_id", "interview_date", "interview_key")
+    )
+
+
+STAGE_ORDER = {s: i for i, s in enumerate(spec.STAGES)}

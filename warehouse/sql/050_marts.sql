@@ -1,0 +1,299 @@
+-- Marts: what researchers and dashboards read. Rebuilt by `sealdeal build` from the projections;
+-- the tables are created once here (types and COMMENTs are the data dictionary) and refilled.
+CREATE SCHEMA IF NOT EXISTS marts;
+
+CREATE TABLE IF NOT EXISTS marts.fct_interviews (
+    interview_key                  VARCHAR,
+    firm_id                        VARCHAR,
+    client_key                     VARCHAR,
+    interview_date                 DATE,
+    stage                          VARCHAR,
+    interviewer_role               VARCHAR,
+    industry                       VARCHAR,
+    role_family                    VARCHAR,
+    seniority                      VARCHAR,
+    experience_band                VARCHAR,
+    asked_fit_question             BOOLEAN,
+    fit_question_kinds             VARCHAR[],
+    asked_at_pct                   INTEGER,
+    rapport_before_ask             INTEGER,
+    concerns_raised                VARCHAR[],
+    concerns_addressed             BOOLEAN,
+    self_rating                    INTEGER,
+    outcome                        VARCHAR,
+    is_decided                     BOOLEAN,
+    got_offer                      BOOLEAN,
+    got_referral                   BOOLEAN,
+    decided_at                     TIMESTAMPTZ,
+    has_concerns_raised            BOOLEAN,
+    PRIMARY KEY (firm_id, interview_key)
+);
+COMMENT ON TABLE marts.fct_interviews IS 'One row per interview that has a debrief, of clients who have not asked to be erased: the current debrief (corrections applied) and the current outcome. The base of every other mart.';
+COMMENT ON COLUMN marts.fct_interviews.interview_key IS 'Pseudonym of the interview (HMAC of the firm''s interview_ref, keyed per firm).';
+COMMENT ON COLUMN marts.fct_interviews.firm_id IS 'The coaching firm (tenant).';
+COMMENT ON COLUMN marts.fct_interviews.client_key IS 'Pseudonym of the client (HMAC of the firm''s client_ref, keyed per firm).';
+COMMENT ON COLUMN marts.fct_interviews.interview_date IS 'Date of the interview.';
+COMMENT ON COLUMN marts.fct_interviews.stage IS 'Interview round: phone_screen, recruiter, hiring_manager, panel, final, other.';
+COMMENT ON COLUMN marts.fct_interviews.interviewer_role IS 'Who led the interview: recruiter, hiring_manager, peer, executive, panel, other.';
+COMMENT ON COLUMN marts.fct_interviews.industry IS 'Industry of the employer, as the firm reports it.';
+COMMENT ON COLUMN marts.fct_interviews.role_family IS 'Family of the role, as the firm reports it.';
+COMMENT ON COLUMN marts.fct_interviews.seniority IS 'Level of the role: entry, mid, senior, lead, executive.';
+COMMENT ON COLUMN marts.fct_interviews.experience_band IS 'Client''s years of experience, banded (0-2, 3-5, 6-10, 11-20, 21+).';
+COMMENT ON COLUMN marts.fct_interviews.asked_fit_question IS 'Whether the client asked how they compare, what the ideal candidate looks like, or whether the interviewer has concerns.';
+COMMENT ON COLUMN marts.fct_interviews.fit_question_kinds IS 'Which fit questions were asked: concerns, ideal_candidate, comparison.';
+COMMENT ON COLUMN marts.fct_interviews.asked_at_pct IS 'How far into the interview the question was asked (0-100); null when not asked.';
+COMMENT ON COLUMN marts.fct_interviews.rapport_before_ask IS 'Rapport before asking (1-5); null when not asked.';
+COMMENT ON COLUMN marts.fct_interviews.concerns_raised IS 'Objections the interviewer voiced.';
+COMMENT ON COLUMN marts.fct_interviews.concerns_addressed IS 'Whether the client addressed the objections in the room; null when none were raised.';
+COMMENT ON COLUMN marts.fct_interviews.self_rating IS 'How well the client felt it went (1-5).';
+COMMENT ON COLUMN marts.fct_interviews.outcome IS 'Current outcome (latest by decided_at): offer, next_round, rejected, withdrawn, no_response; null while pending.';
+COMMENT ON COLUMN marts.fct_interviews.is_decided IS 'An outcome has been received (false = pending).';
+COMMENT ON COLUMN marts.fct_interviews.got_offer IS 'The current outcome is an offer.';
+COMMENT ON COLUMN marts.fct_interviews.got_referral IS 'The interviewer referred the client to another opportunity (referral flag of the current outcome).';
+COMMENT ON COLUMN marts.fct_interviews.decided_at IS 'When the client heard the current outcome (UTC).';
+COMMENT ON COLUMN marts.fct_interviews.has_concerns_raised IS 'The interviewer voiced at least one objection.';
+
+CREATE TABLE IF NOT EXISTS marts.tactic_effects (
+    tactic                         VARCHAR,
+    segment                        VARCHAR,
+    segment_kind                   VARCHAR,
+    n_with                         BIGINT,
+    n_without                      BIGINT,
+    offers_with                    BIGINT,
+    offers_without                 BIGINT,
+    rate_with                      DOUBLE,
+    rate_with_ci_low               DOUBLE,
+    rate_with_ci_high              DOUBLE,
+    rate_without                   DOUBLE,
+    rate_without_ci_low            DOUBLE,
+    rate_without_ci_high           DOUBLE,
+    diff                           DOUBLE,
+    diff_ci_low                    DOUBLE,
+    diff_ci_high                   DOUBLE,
+    ratio                          DOUBLE,
+    ratio_ci_low                   DOUBLE,
+    ratio_ci_high                  DOUBLE,
+    adj_diff                       DOUBLE,
+    adj_ci_low                     DOUBLE,
+    adj_ci_high                    DOUBLE,
+    p_value                        DOUBLE,
+    q_value                        DOUBLE,
+    enough_data                    BOOLEAN
+);
+COMMENT ON TABLE marts.tactic_effects IS 'Per tactic and segment: offer rate with and without the tactic among decided interviews, crude risk difference (Newcombe CI), risk ratio (log CI), Mantel-Haenszel risk difference adjusted for stage, seniority, industry and experience band (Sato variance), p-value of the adjusted comparison and Benjamini-Hochberg q-value over every row with enough data. Rows below the minimum per arm keep their counts and show no estimate.';
+COMMENT ON COLUMN marts.tactic_effects.tactic IS 'Tactic id: asked_fit_question, asked_about_concerns, asked_about_ideal_candidate, asked_how_compare, addressed_concerns (the last among interviews where concerns were raised).';
+COMMENT ON COLUMN marts.tactic_effects.segment IS 'Population the row describes: all, or stage=..., seniority=..., firm=....';
+COMMENT ON COLUMN marts.tactic_effects.segment_kind IS 'all, stage, seniority or firm.';
+COMMENT ON COLUMN marts.tactic_effects.n_with IS 'Decided interviews with the tactic.';
+COMMENT ON COLUMN marts.tactic_effects.n_without IS 'Decided interviews without the tactic.';
+COMMENT ON COLUMN marts.tactic_effects.offers_with IS 'Offers among interviews with the tactic.';
+COMMENT ON COLUMN marts.tactic_effects.offers_without IS 'Offers among interviews without the tactic.';
+COMMENT ON COLUMN marts.tactic_effects.rate_with IS 'Offer rate with the tactic; null without enough data.';
+COMMENT ON COLUMN marts.tactic_effects.rate_with_ci_low IS 'Lower bound of the Wilson 95% interval of rate_with.';
+COMMENT ON COLUMN marts.tactic_effects.rate_with_ci_high IS 'Upper bound of the Wilson 95% interval of rate_with.';
+COMMENT ON COLUMN marts.tactic_effects.rate_without IS 'Offer rate without the tactic; null without enough data.';
+COMMENT ON COLUMN marts.tactic_effects.rate_without_ci_low IS 'Lower bound of the Wilson 95% interval of rate_without.';
+COMMENT ON COLUMN marts.tactic_effects.rate_without_ci_high IS 'Upper bound of the Wilson 95% interval of rate_without.';
+COMMENT ON COLUMN marts.tactic_effects.diff IS 'Crude risk difference rate_with - rate_without.';
+COMMENT ON COLUMN marts.tactic_effects.diff_ci_low IS 'Lower bound of the Newcombe (hybrid score) 95% interval of diff.';
+COMMENT ON COLUMN marts.tactic_effects.diff_ci_high IS 'Upper bound of the Newcombe (hybrid score) 95% interval of diff.';
+COMMENT ON COLUMN marts.tactic_effects.ratio IS 'Risk ratio rate_with / rate_without (crude).';
+COMMENT ON COLUMN marts.tactic_effects.ratio_ci_low IS 'Lower bound of the 95% log (Katz) interval of the ratio.';
+COMMENT ON COLUMN marts.tactic_effects.ratio_ci_high IS 'Upper bound of the 95% log (Katz) interval of the ratio.';
+COMMENT ON COLUMN marts.tactic_effects.adj_diff IS 'Risk difference adjusted for stage, seniority, industry and experience band (Mantel-Haenszel weights).';
+COMMENT ON COLUMN marts.tactic_effects.adj_ci_low IS 'Lower bound of the 95% interval of adj_diff (Sato variance).';
+COMMENT ON COLUMN marts.tactic_effects.adj_ci_high IS 'Upper bound of the 95% interval of adj_diff (Sato variance).';
+COMMENT ON COLUMN marts.tactic_effects.p_value IS 'Two-sided p-value of the adjusted comparison (Wald test with the Sato variance).';
+COMMENT ON COLUMN marts.tactic_effects.q_value IS 'Benjamini-Hochberg adjusted p-value over every row of the table with enough data.';
+COMMENT ON COLUMN marts.tactic_effects.enough_data IS 'Every arm or cell has at least the minimum number of interviews (30); when false no rate or estimate is given.';
+
+CREATE TABLE IF NOT EXISTS marts.offer_rate_by_timing (
+    timing_bin                     VARCHAR,
+    n                              BIGINT,
+    offers                         BIGINT,
+    offer_rate                     DOUBLE,
+    offer_rate_ci_low              DOUBLE,
+    offer_rate_ci_high             DOUBLE,
+    enough_data                    BOOLEAN,
+    bin_order                      BIGINT
+);
+COMMENT ON TABLE marts.offer_rate_by_timing IS 'Offer rate among decided interviews by how far into the interview the fit question was asked (bins of asked_at_pct), next to not asking at all: tests the ''about three-quarters in'' advice.';
+COMMENT ON COLUMN marts.offer_rate_by_timing.timing_bin IS 'Bin of asked_at_pct (0-39, 40-69, 70-80, 81-100) or "not asked".';
+COMMENT ON COLUMN marts.offer_rate_by_timing.n IS 'Decided interviews in the cell.';
+COMMENT ON COLUMN marts.offer_rate_by_timing.offers IS 'Offers in the cell.';
+COMMENT ON COLUMN marts.offer_rate_by_timing.offer_rate IS 'offers / decided interviews; null without enough data.';
+COMMENT ON COLUMN marts.offer_rate_by_timing.offer_rate_ci_low IS 'Lower bound of the Wilson 95% interval of offer_rate.';
+COMMENT ON COLUMN marts.offer_rate_by_timing.offer_rate_ci_high IS 'Upper bound of the Wilson 95% interval of offer_rate.';
+COMMENT ON COLUMN marts.offer_rate_by_timing.enough_data IS 'Every arm or cell has at least the minimum number of interviews (30); when false no rate or estimate is given.';
+COMMENT ON COLUMN marts.offer_rate_by_timing.bin_order IS 'Sort order of the bins (-1 = not asked).';
+
+CREATE TABLE IF NOT EXISTS marts.offer_rate_by_rapport (
+    rapport_before_ask             INTEGER,
+    n                              BIGINT,
+    offers                         BIGINT,
+    offer_rate                     DOUBLE,
+    offer_rate_ci_low              DOUBLE,
+    offer_rate_ci_high             DOUBLE,
+    enough_data                    BOOLEAN
+);
+COMMENT ON TABLE marts.offer_rate_by_rapport IS 'Offer rate among decided interviews by the rapport the client felt before asking (1-5; 0 = did not ask).';
+COMMENT ON COLUMN marts.offer_rate_by_rapport.rapport_before_ask IS 'Rapport before asking (1-5); 0 = did not ask.';
+COMMENT ON COLUMN marts.offer_rate_by_rapport.n IS 'Decided interviews in the cell.';
+COMMENT ON COLUMN marts.offer_rate_by_rapport.offers IS 'Offers in the cell.';
+COMMENT ON COLUMN marts.offer_rate_by_rapport.offer_rate IS 'offers / decided interviews; null without enough data.';
+COMMENT ON COLUMN marts.offer_rate_by_rapport.offer_rate_ci_low IS 'Lower bound of the Wilson 95% interval of offer_rate.';
+COMMENT ON COLUMN marts.offer_rate_by_rapport.offer_rate_ci_high IS 'Upper bound of the Wilson 95% interval of offer_rate.';
+COMMENT ON COLUMN marts.offer_rate_by_rapport.enough_data IS 'Every arm or cell has at least the minimum number of interviews (30); when false no rate or estimate is given.';
+
+CREATE TABLE IF NOT EXISTS marts.objections (
+    concern                        VARCHAR,
+    concerns_addressed             BOOLEAN,
+    n                              BIGINT,
+    offers                         BIGINT,
+    next_rounds                    BIGINT,
+    rejections                     BIGINT,
+    advanced                       BIGINT,
+    offer_rate                     DOUBLE,
+    offer_rate_ci_low              DOUBLE,
+    offer_rate_ci_high             DOUBLE,
+    advance_rate                   DOUBLE,
+    advance_rate_ci_low            DOUBLE,
+    advance_rate_ci_high           DOUBLE,
+    enough_data                    BOOLEAN
+);
+COMMENT ON TABLE marts.objections IS 'Per objection category raised by the interviewer, split by whether the client addressed it in the room: what happened next (''objections are not game over''). An interview with several concerns counts once per concern.';
+COMMENT ON COLUMN marts.objections.concern IS 'Objection category.';
+COMMENT ON COLUMN marts.objections.concerns_addressed IS 'Whether the client addressed the objections in the room.';
+COMMENT ON COLUMN marts.objections.n IS 'Decided interviews where this concern was raised (and addressed or not).';
+COMMENT ON COLUMN marts.objections.offers IS 'Offers in the cell.';
+COMMENT ON COLUMN marts.objections.next_rounds IS 'Interviews whose current outcome is next_round.';
+COMMENT ON COLUMN marts.objections.rejections IS 'Interviews whose current outcome is rejected.';
+COMMENT ON COLUMN marts.objections.advanced IS 'Offers plus next rounds.';
+COMMENT ON COLUMN marts.objections.offer_rate IS 'offers / decided interviews; null without enough data.';
+COMMENT ON COLUMN marts.objections.offer_rate_ci_low IS 'Lower bound of the Wilson 95% interval of offer_rate.';
+COMMENT ON COLUMN marts.objections.offer_rate_ci_high IS 'Upper bound of the Wilson 95% interval of offer_rate.';
+COMMENT ON COLUMN marts.objections.advance_rate IS 'advanced / decided interviews; null without enough data.';
+COMMENT ON COLUMN marts.objections.advance_rate_ci_low IS 'Lower bound of the Wilson 95% interval of advance_rate.';
+COMMENT ON COLUMN marts.objections.advance_rate_ci_high IS 'Upper bound of the Wilson 95% interval of advance_rate.';
+COMMENT ON COLUMN marts.objections.enough_data IS 'Every arm or cell has at least the minimum number of interviews (30); when false no rate or estimate is given.';
+
+CREATE TABLE IF NOT EXISTS marts.perception_gap (
+    self_rating                    INTEGER,
+    n                              BIGINT,
+    offers                         BIGINT,
+    offer_rate                     DOUBLE,
+    offer_rate_ci_low              DOUBLE,
+    offer_rate_ci_high             DOUBLE,
+    enough_data                    BOOLEAN
+);
+COMMENT ON TABLE marts.perception_gap IS 'Offer rate among decided interviews by the client''s own rating of how it went (1-5): does the feeling predict the outcome?';
+COMMENT ON COLUMN marts.perception_gap.self_rating IS 'How well the client felt it went (1-5).';
+COMMENT ON COLUMN marts.perception_gap.n IS 'Decided interviews in the cell.';
+COMMENT ON COLUMN marts.perception_gap.offers IS 'Offers in the cell.';
+COMMENT ON COLUMN marts.perception_gap.offer_rate IS 'offers / decided interviews; null without enough data.';
+COMMENT ON COLUMN marts.perception_gap.offer_rate_ci_low IS 'Lower bound of the Wilson 95% interval of offer_rate.';
+COMMENT ON COLUMN marts.perception_gap.offer_rate_ci_high IS 'Upper bound of the Wilson 95% interval of offer_rate.';
+COMMENT ON COLUMN marts.perception_gap.enough_data IS 'Every arm or cell has at least the minimum number of interviews (30); when false no rate or estimate is given.';
+
+CREATE TABLE IF NOT EXISTS marts.warm_prospects (
+    tactic                         VARCHAR,
+    n_with                         BIGINT,
+    n_without                      BIGINT,
+    referrals_with                 BIGINT,
+    referrals_without              BIGINT,
+    referral_rate_with             DOUBLE,
+    referral_rate_with_ci_low      DOUBLE,
+    referral_rate_with_ci_high     DOUBLE,
+    referral_rate_without          DOUBLE,
+    referral_rate_without_ci_low   DOUBLE,
+    referral_rate_without_ci_high  DOUBLE,
+    diff                           DOUBLE,
+    diff_ci_low                    DOUBLE,
+    diff_ci_high                   DOUBLE,
+    enough_data                    BOOLEAN
+);
+COMMENT ON TABLE marts.warm_prospects IS 'Among decided interviews that did not end in an offer: how often the interviewer referred the client to another opportunity, with and without each tactic (crude, Newcombe CI).';
+COMMENT ON COLUMN marts.warm_prospects.tactic IS 'Tactic id: asked_fit_question, asked_about_concerns, asked_about_ideal_candidate, asked_how_compare, addressed_concerns (the last among interviews where concerns were raised).';
+COMMENT ON COLUMN marts.warm_prospects.n_with IS 'Decided non-offer interviews with the tactic.';
+COMMENT ON COLUMN marts.warm_prospects.n_without IS 'Decided non-offer interviews without the tactic.';
+COMMENT ON COLUMN marts.warm_prospects.referrals_with IS 'Referrals among non-offers with the tactic.';
+COMMENT ON COLUMN marts.warm_prospects.referrals_without IS 'Referrals among non-offers without the tactic.';
+COMMENT ON COLUMN marts.warm_prospects.referral_rate_with IS 'Referral rate among non-offers with the tactic; null without enough data.';
+COMMENT ON COLUMN marts.warm_prospects.referral_rate_with_ci_low IS 'Lower bound of the Wilson 95% interval of referral_rate_with.';
+COMMENT ON COLUMN marts.warm_prospects.referral_rate_with_ci_high IS 'Upper bound of the Wilson 95% interval of referral_rate_with.';
+COMMENT ON COLUMN marts.warm_prospects.referral_rate_without IS 'Referral rate among non-offers without the tactic; null without enough data.';
+COMMENT ON COLUMN marts.warm_prospects.referral_rate_without_ci_low IS 'Lower bound of the Wilson 95% interval of referral_rate_without.';
+COMMENT ON COLUMN marts.warm_prospects.referral_rate_without_ci_high IS 'Upper bound of the Wilson 95% interval of referral_rate_without.';
+COMMENT ON COLUMN marts.warm_prospects.diff IS 'Crude difference of referral rates, with minus without.';
+COMMENT ON COLUMN marts.warm_prospects.diff_ci_low IS 'Lower bound of the Newcombe 95% interval of diff.';
+COMMENT ON COLUMN marts.warm_prospects.diff_ci_high IS 'Upper bound of the Newcombe 95% interval of diff.';
+COMMENT ON COLUMN marts.warm_prospects.enough_data IS 'Every arm or cell has at least the minimum number of interviews (30); when false no rate or estimate is given.';
+
+CREATE TABLE IF NOT EXISTS marts.funnel_by_stage (
+    stage                          VARCHAR,
+    interviews                     BIGINT,
+    decided                        BIGINT,
+    offers                         BIGINT,
+    next_rounds                    BIGINT,
+    rejections                     BIGINT,
+    withdrawals                    BIGINT,
+    no_responses                   BIGINT,
+    pending                        BIGINT,
+    advanced                       BIGINT,
+    offer_rate                     DOUBLE,
+    offer_rate_ci_low              DOUBLE,
+    offer_rate_ci_high             DOUBLE,
+    advance_rate                   DOUBLE,
+    advance_rate_ci_low            DOUBLE,
+    advance_rate_ci_high           DOUBLE,
+    enough_data                    BOOLEAN,
+    stage_order                    BIGINT
+);
+COMMENT ON TABLE marts.funnel_by_stage IS 'Per interview stage: interviews, decided, how they ended, offer and advance rates.';
+COMMENT ON COLUMN marts.funnel_by_stage.stage IS 'Interview round: phone_screen, recruiter, hiring_manager, panel, final, other.';
+COMMENT ON COLUMN marts.funnel_by_stage.interviews IS 'Interviews (decided or pending).';
+COMMENT ON COLUMN marts.funnel_by_stage.decided IS 'Interviews with an outcome.';
+COMMENT ON COLUMN marts.funnel_by_stage.offers IS 'Interviews whose current outcome is an offer.';
+COMMENT ON COLUMN marts.funnel_by_stage.next_rounds IS 'Interviews whose current outcome is next_round.';
+COMMENT ON COLUMN marts.funnel_by_stage.rejections IS 'Interviews whose current outcome is rejected.';
+COMMENT ON COLUMN marts.funnel_by_stage.withdrawals IS 'Interviews whose current outcome is withdrawn.';
+COMMENT ON COLUMN marts.funnel_by_stage.no_responses IS 'Interviews whose current outcome is no_response.';
+COMMENT ON COLUMN marts.funnel_by_stage.pending IS 'Interviews still waiting for an outcome.';
+COMMENT ON COLUMN marts.funnel_by_stage.advanced IS 'Offers plus next rounds.';
+COMMENT ON COLUMN marts.funnel_by_stage.offer_rate IS 'offers / decided interviews; null without enough data.';
+COMMENT ON COLUMN marts.funnel_by_stage.offer_rate_ci_low IS 'Lower bound of the Wilson 95% interval of offer_rate.';
+COMMENT ON COLUMN marts.funnel_by_stage.offer_rate_ci_high IS 'Upper bound of the Wilson 95% interval of offer_rate.';
+COMMENT ON COLUMN marts.funnel_by_stage.advance_rate IS 'advanced / decided interviews; null without enough data.';
+COMMENT ON COLUMN marts.funnel_by_stage.advance_rate_ci_low IS 'Lower bound of the Wilson 95% interval of advance_rate.';
+COMMENT ON COLUMN marts.funnel_by_stage.advance_rate_ci_high IS 'Upper bound of the Wilson 95% interval of advance_rate.';
+COMMENT ON COLUMN marts.funnel_by_stage.enough_data IS 'At least 30 decided interviews; when false no rate is given.';
+COMMENT ON COLUMN marts.funnel_by_stage.stage_order IS 'Sort order of the stage in the interview process.';
+
+CREATE TABLE IF NOT EXISTS marts.trends_by_month (
+    month                          DATE,
+    interviews                     BIGINT,
+    asked                          BIGINT,
+    decided                        BIGINT,
+    offers                         BIGINT,
+    ask_rate                       DOUBLE,
+    ask_rate_ci_low                DOUBLE,
+    ask_rate_ci_high               DOUBLE,
+    offer_rate                     DOUBLE,
+    offer_rate_ci_low              DOUBLE,
+    offer_rate_ci_high             DOUBLE,
+    enough_data                    BOOLEAN
+);
+COMMENT ON TABLE marts.trends_by_month IS 'Per month of interview date: interviews, how often the fit question was asked, offer rate.';
+COMMENT ON COLUMN marts.trends_by_month.month IS 'First day of the month of the interview date.';
+COMMENT ON COLUMN marts.trends_by_month.interviews IS 'Interviews (decided or pending).';
+COMMENT ON COLUMN marts.trends_by_month.asked IS 'Interviews where the fit question was asked.';
+COMMENT ON COLUMN marts.trends_by_month.decided IS 'Interviews with an outcome.';
+COMMENT ON COLUMN marts.trends_by_month.offers IS 'Offers among the month''s interviews.';
+COMMENT ON COLUMN marts.trends_by_month.ask_rate IS 'asked / interviews; null without enough data.';
+COMMENT ON COLUMN marts.trends_by_month.ask_rate_ci_low IS 'Lower bound of the Wilson 95% interval of ask_rate.';
+COMMENT ON COLUMN marts.trends_by_month.ask_rate_ci_high IS 'Upper bound of the Wilson 95% interval of ask_rate.';
+COMMENT ON COLUMN marts.trends_by_month.offer_rate IS 'offers / decided; null without enough data.';
+COMMENT ON COLUMN marts.trends_by_month.offer_rate_ci_low IS 'Lower bound of the Wilson 95% interval of offer_rate.';
+COMMENT ON COLUMN marts.trends_by_month.offer_rate_ci_high IS 'Upper bound of the Wilson 95% interval of offer_rate.';
+COMMENT ON COLUMN marts.trends_by_month.enough_data IS 'At least 30 decided interviews in the month; when false the offer rate is not given.';
+

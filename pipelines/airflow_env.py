@@ -22,6 +22,10 @@ WRITER_POOL = "sealdeal_duckdb_writer"
 
 # The event-log Asset: ingestion updates it, the insights DAG is scheduled on it. DAG files build
 # `Asset(name=..., uri=...)` from these so producer and consumers always agree.
+INSIGHTS_ASSET = {
+    "name": "sealdeal_published_snapshot",
+    "uri": "file:///sealdeal/published/current",
+}
 EVENT_LOG_ASSET = {
     "name": "sealdeal_event_log",
     "uri": "file:///sealdeal/warehouse/eventstore/events",

@@ -164,7 +164,7 @@ def airflow_standalone(ctx: click.Context) -> None:
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.pass_context
 def demo(ctx: click.Context, interviews: int, seed: int) -> None:
-    """End to end: generate landing files, then ingest them through the Airflow DAG."""
+    """End to end: generate landing files, ingest them and build insights through Airflow."""
     from pipelines.airflow_env import run_dag, setup_airflow
 
     settings = _settings(ctx)
@@ -174,9 +174,10 @@ def demo(ctx: click.Context, interviews: int, seed: int) -> None:
     if not batch.exists():
         ctx.invoke(generate, out=batch, interviews=interviews, seed=seed, fmt="jsonl", firms=3)
     setup_airflow(settings)
-    click.echo("running DAG ingest_debriefs ...")
-    if run_dag("ingest_debriefs", settings) != 0:
-        raise click.ClickException("DAG ingest_debriefs failed; see the log above")
+    for dag_id in ("ingest_debriefs", "build_insights"):
+        click.echo(f"running DAG {dag_id} ...")
+        if run_dag(dag_id, settings) != 0:
+            raise click.ClickException(f"DAG {dag_id} failed; see the log above")
     ctx.invoke(status)
 
 
@@ -197,10 +198,20 @@ def status(ctx: click.Context) -> None:
             ("files by status", "SELECT status, count(*) FROM ingest.files GROUP BY 1 ORDER BY 1"),
             ("quarantined records", "SELECT 'records', count(*) FROM ingest.quarantine"),
             ("conflicts", "SELECT 'records', count(*) FROM eventstore.conflicts"),
+            (
+                "tactic effects (all clients, adjusted offer-rate difference)",
+                "SELECT tactic, coalesce(printf('%+.1f pts [%+.1f, %+.1f]', 100 * adj_diff, "
+                "100 * adj_ci_low, 100 * adj_ci_high), 'not enough data') "
+                "FROM marts.tactic_effects WHERE segment = 'all' ORDER BY adj_diff DESC",
+            ),
         ):
             click.echo(f"{label}:")
-            for key, count in con.execute(sql).fetchall():
-                click.echo(f"  {key:<20} {count:>10}")
+            try:
+                rows = con.execute(sql).fetchall()
+            except duckdb.CatalogException:
+                continue  # not built yet
+            for key, value in rows:
+                click.echo(f"  {key:<28} {value:>10}")
     finally:
         con.close()
 

@@ -213,7 +213,9 @@ def mantel_haenszel_risk_difference(x1, n1, x2, n2, alpha: float = 0.05, groups=
         var = (rd * sP + sQ) / sw**2
         se = np.where(var > 0, np.sqrt(np.where(var > 0, var, 1.0)), np.nan)
         z = _z(alpha)
-        low, high = rd - z * se, rd + z * se
+        # A risk difference lives in [-1, 1]; the Wald interval can overshoot in small strata,
+        # so it is truncated there rather than reporting impossible bounds.
+        low, high = np.maximum(rd - z * se, -1.0), np.minimum(rd + z * se, 1.0)
         p = 2 * sps.norm.sf(np.abs(rd / se))
     if groups is None:
         return float(rd[0]), float(low[0]), float(high[0]), float(p[0])

@@ -69,3 +69,35 @@ def event_log_position(settings: Settings | None = None) -> int:
     settings = settings or Settings.from_env()
     with EventStore(settings.warehouse_path) as store:
         return store.max_position()
+
+
+def build_projections(settings: Settings | None = None, full: bool = False) -> dict:
+    from pipelines.build import build
+
+    report = build(settings or Settings.from_env(), full=full)
+    return {
+        "from_position": report.from_position,
+        "to_position": report.to_position,
+        "events": report.events,
+        "seconds": round(report.seconds, 3),
+        "rows": report.rows,
+    }
+
+
+def check_marts(settings: Settings | None = None) -> int:
+    """GX checks on the marts; raises MartCheckFailed (nothing gets published) when one fails."""
+    from pipelines.mart_checks import check_marts as run_checks
+
+    settings = settings or Settings.from_env()
+    with EventStore(settings.warehouse_path) as store:
+        return len(run_checks(store.con, settings.quality_dir / "marts"))
+
+
+def publish_snapshot(settings: Settings | None = None) -> dict:
+    from pipelines.build import TRACKING_NAME
+    from warehouse.publish import publish
+
+    settings = settings or Settings.from_env()
+    with EventStore(settings.warehouse_path) as store:
+        snap = publish(store.con, settings.published_dir, store.tracked_position(TRACKING_NAME))
+    return {"snapshot_id": snap.snapshot_id, "path": str(snap.path), "rows": snap.row_counts}

@@ -290,3 +290,12 @@ def test_bh_nan_safe():
     )
     assert np.isnan(stats.benjamini_hochberg([np.nan, np.nan])).all()
     assert stats.benjamini_hochberg([]).shape == (0,)
+
+
+def test_mh_risk_difference_interval_stays_within_minus_one_to_one():
+    # Two tiny strata with extreme rates: the untruncated Wald interval would pass 1.
+    rd, low, high, _ = stats.mantel_haenszel_risk_difference(
+        np.array([2.0, 3.0]), np.array([2.0, 3.0]), np.array([0.0, 1.0]), np.array([2.0, 3.0])
+    )
+    assert -1.0 <= low <= rd <= high <= 1.0
+    assert high == 1.0

@@ -1,0 +1,69 @@
+"""
+### Build insights
+
+Scheduled on the event-log Asset that `ingest_debriefs` updates: whenever new events may have
+arrived, bring the projections and marts up to date and publish them.
+
+1. **build** — incremental projections (`staging` → `intermediate` → `marts`), each advancing
+   its tracked log position in the same transaction as its rows.
+2. **check_marts** — Great Expectations on every mart (unique keys, counts ≥ 0, rates and
+   p/q-values in [0, 1], every interval contains its estimate, q ≥ p). A failure stops here:
+   nothing unchecked is ever published.
+3. **publish** — an immutable DuckDB snapshot of the marts plus Parquet, swapped in atomically as
+   the `current` snapshot under `published/`; updates the published-snapshot Asset.
+
+All three open the warehouse for writing, so they share the one-slot DuckDB writer pool with
+ingestion. The logic lives in `pipelines/`; this file only wires.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Asset, dag, task
+
+from pipelines.airflow_env import EVENT_LOG_ASSET, INSIGHTS_ASSET, WRITER_POOL
+
+default_args = {
+    "owner": "sealdeal",
+    "retries": 2,
+    "retry_delay": timedelta(seconds=20),
+    "retry_exponential_backoff": True,
+    "pool": WRITER_POOL,
+}
+
+
+@dag(
+    dag_id="build_insights",
+    schedule=[Asset(**EVENT_LOG_ASSET)],
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args,
+    doc_md=__doc__,
+    tags=["sealdeal", "insights"],
+)
+def build_insights():
+    @task
+    def build() -> dict:
+        from pipelines.tasks import build_projections
+
+        return build_projections()
+
+    @task
+    def check_marts() -> int:
+        from pipelines.tasks import check_marts as run
+
+        return run()
+
+    @task(outlets=[Asset(**INSIGHTS_ASSET)])
+    def publish() -> dict:
+        from pipelines.tasks import publish_snapshot
+
+        return publish_snapshot()
+
+    build() >> check_marts() >> publish()
+
+
+build_insights()

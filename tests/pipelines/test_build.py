@@ -79,13 +79,23 @@ def test_built_marts_recover_the_planted_truth(settings, master_key, landing):
     build(settings)
     truth = json.loads((landing / "truth.json").read_text())
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    # The generator writes only valid records: nothing may be quarantined.
+    assert con.execute("SELECT count(*) FROM ingest.quarantine").fetchone()[0] == 0
     n_fct = con.execute("SELECT count(*) FROM marts.fct_interviews WHERE is_decided").fetchone()[0]
     assert n_fct == truth["tactics"]["asked_fit_question"]["n"]
-    row = con.execute(
-        "SELECT diff, adj_diff, adj_ci_low, adj_ci_high FROM marts.tactic_effects "
-        "WHERE tactic = 'asked_fit_question' AND segment = 'all'"
-    ).fetchone()
+    effects = {
+        tactic: (diff, adj, low, high, q)
+        for tactic, diff, adj, low, high, q in con.execute(
+            "SELECT tactic, diff, adj_diff, adj_ci_low, adj_ci_high, q_value "
+            "FROM marts.tactic_effects WHERE segment = 'all'"
+        ).fetchall()
+    }
     con.close()
     planted = truth["tactics"]["asked_fit_question"]
-    assert row[0] == pytest.approx(planted["crude_rd"], abs=1e-6)  # truth.json rounds to 1e-6
-    assert row[2] <= planted["ate_rd"] <= row[3]
+    crude, adjusted, low, high, _ = effects["asked_fit_question"]
+    assert crude == pytest.approx(planted["crude_rd"], abs=1e-6)  # truth.json rounds to 1e-6
+    assert low <= planted["ate_rd"] <= high  # the adjusted CI covers the planted effect ...
+    assert not low <= crude <= high  # ... and the crude difference is visibly biased
+    # The planted null (asking how one compares) stays null after adjustment and BH.
+    _, null_adj, null_low, null_high, null_q = effects["asked_how_compare"]
+    assert null_low <= 0 <= null_high and null_q > 0.05

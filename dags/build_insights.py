@@ -18,20 +18,12 @@ ingestion. The logic lives in `pipelines/`; this file only wires.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import Asset, dag, task
 
-from pipelines.airflow_env import EVENT_LOG_ASSET, INSIGHTS_ASSET, WRITER_POOL
+from pipelines.airflow_env import DEFAULT_ARGS, EVENT_LOG_ASSET, INSIGHTS_ASSET, WRITER_POOL
 
-default_args = {
-    "owner": "sealdeal",
-    "retries": 2,
-    "retry_delay": timedelta(seconds=20),
-    "retry_exponential_backoff": True,
-    "pool": WRITER_POOL,
-}
+default_args = {**DEFAULT_ARGS, "pool": WRITER_POOL}
 
 
 @dag(

@@ -24,16 +24,9 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Asset, dag, task
 
-from pipelines.airflow_env import EVENT_LOG_ASSET, WRITER_POOL
+from pipelines.airflow_env import DEFAULT_ARGS, EVENT_LOG_ASSET, WRITER_POOL
 
 EVENT_LOG = Asset(**EVENT_LOG_ASSET)
-
-default_args = {
-    "owner": "sealdeal",
-    "retries": 2,
-    "retry_delay": timedelta(seconds=20),
-    "retry_exponential_backoff": True,
-}
 
 
 @dag(
@@ -42,7 +35,7 @@ default_args = {
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args=default_args,
+    default_args=DEFAULT_ARGS,
     doc_md=__doc__,
     tags=["sealdeal", "ingest"],
 )

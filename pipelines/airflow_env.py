@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from pipelines.config import Settings
@@ -19,6 +20,14 @@ DAGS_FOLDER = PROJECT_ROOT / "dags"
 # DuckDB allows one writing process per file: every task that opens the warehouse for writing
 # takes this pool's single slot.
 WRITER_POOL = "sealdeal_duckdb_writer"
+
+# Every SealDeal task: retried (transient I/O, a busy pool), backing off, owned by the product.
+DEFAULT_ARGS = {
+    "owner": "sealdeal",
+    "retries": 2,
+    "retry_delay": timedelta(seconds=20),
+    "retry_exponential_backoff": True,
+}
 
 # The event-log Asset: ingestion updates it, the insights DAG is scheduled on it. DAG files build
 # `Asset(name=..., uri=...)` from these so producer and consumers always agree.

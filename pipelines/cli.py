@@ -124,6 +124,78 @@ def build(ctx: click.Context, full: bool, as_of: str | None, out: Path | None) -
         click.echo(f"  marts.{table:<24} {n:>10} rows")
 
 
+@main.command()
+@click.pass_context
+def publish(ctx: click.Context) -> None:
+    """Check the marts with GX and publish them as a new read-only snapshot."""
+    from pipelines.tasks import check_marts, publish_snapshot
+
+    settings = _settings(ctx)
+    check_marts(settings)
+    snap = publish_snapshot(settings)
+    click.echo(f"published {snap['snapshot_id']} -> {snap['path']}")
+
+
+@main.command()
+@click.argument("query")
+@click.option("--snapshot", "snapshot_id", help="A snapshot id (default: the current one).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
+@click.pass_context
+def sql(ctx: click.Context, query: str, snapshot_id: str | None, fmt: str) -> None:
+    """Run a read-only SQL query on the published snapshot (writes are refused)."""
+    import duckdb
+    import polars as pl
+
+    from warehouse.publish import NoSnapshot, open_snapshot
+
+    try:
+        con = open_snapshot(_settings(ctx).published_dir, snapshot_id)
+    except NoSnapshot as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        frame = con.sql(query).pl()
+    except duckdb.InvalidInputException as exc:
+        if "read-only" in str(exc):
+            raise click.ClickException(
+                "snapshots are read-only: only queries that read (SELECT, DESCRIBE, ...) are "
+                "allowed"
+            ) from exc
+        raise click.ClickException(str(exc)) from exc
+    except duckdb.Error as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        con.close()
+    if fmt == "csv":
+        click.echo(frame.write_csv(), nl=False)
+    elif fmt == "json":
+        click.echo(frame.write_json())
+    else:
+        with pl.Config(tbl_rows=100, tbl_cols=30, tbl_width_chars=200):
+            click.echo(frame)
+
+
+@main.command()
+@click.option("--check", is_flag=True, help="Only check the doc is up to date; exit 1 if stale.")
+@click.option(
+    "--path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The researchers' doc (default: docs/researchers.md of this checkout).",
+)
+def docs(check: bool, path: Path | None) -> None:
+    """Regenerate the data dictionary in docs/researchers.md from the table/column COMMENTs."""
+    from warehouse.dictionary import DOC_PATH, is_stale, write_researchers_doc
+
+    path = path or DOC_PATH
+    if check:
+        if is_stale(path):
+            raise click.ClickException(f"{path} is stale: run `sealdeal docs` and commit it")
+        click.echo(f"{path} is up to date")
+    else:
+        changed = write_researchers_doc(path)
+        click.echo(f"{path}: {'regenerated' if changed else 'already up to date'}")
+
+
 @main.group()
 def airflow() -> None:
     """Airflow on a project-local home (SQLite) under SEALDEAL_HOME."""

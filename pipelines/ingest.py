@@ -29,7 +29,7 @@ from warehouse.store import EventStore, first_row
 
 MAX_BAD_SHARE = 0.5  # above this a file is held whole: it is more likely the wrong file
 FAILPOINT_ENV = "SEALDEAL_FAILPOINT"
-LANDING_PATTERNS = ("*.jsonl", "*.ndjson", "*.csv")
+LANDING_SUFFIXES = (".jsonl", ".ndjson", ".csv")
 
 
 class FileHeld(Exception):
@@ -59,11 +59,20 @@ def file_hash(path: Path) -> str:
 
 
 def landing_files(paths: Iterable[Path]) -> list[Path]:
-    """Files named directly, plus landing files found in folders, in name order."""
+    """Files named directly, plus landing files found in folders (any case of the suffix,
+    hidden files skipped), in name order."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(p for pat in LANDING_PATTERNS for p in path.rglob(pat)))
+            found.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.is_file()
+                    and p.suffix.lower() in LANDING_SUFFIXES
+                    and not p.name.startswith(".")
+                )
+            )
         else:
             found.append(path)
     return found

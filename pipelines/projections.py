@@ -15,43 +15,41 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines import spec
-from pipelines.events import DEBRIEF_SUBMITTED, ERASURE_REQUESTED, OUTCOME_RECORDED
+from pipelines.events import (
+    DEBRIEF_SUBMITTED,
+    ERASURE_REQUESTED,
+    OUTCOME_RECORDED,
+    PAYLOAD_FIELDS,
+)
 
 UTC_TS = pl.Datetime("us", "UTC")
 
-DEBRIEF_PAYLOAD = pl.Struct(
-    {
-        "interview_key": pl.String,
-        "client_key": pl.String,
-        "submitted_at": pl.String,
-        "interview_date": pl.String,
-        "stage": pl.String,
-        "interviewer_role": pl.String,
-        "industry": pl.String,
-        "role_family": pl.String,
-        "seniority": pl.String,
-        "experience_band": pl.String,
-        "duration_min": pl.Int64,
-        "asked_fit_question": pl.Boolean,
-        "fit_question_kinds": pl.List(pl.String),
-        "asked_at_pct": pl.Int64,
-        "rapport_before_ask": pl.Int64,
-        "concerns_raised": pl.List(pl.String),
-        "concerns_addressed": pl.Boolean,
-        "self_rating": pl.Int64,
-        "notes": pl.String,
-    }
-)
-OUTCOME_PAYLOAD = pl.Struct(
-    {
-        "interview_key": pl.String,
-        "client_key": pl.String,
-        "decided_at": pl.String,
-        "outcome": pl.String,
-        "referral": pl.Boolean,
-    }
-)
-ERASURE_PAYLOAD = pl.Struct({"client_key": pl.String, "requested_at": pl.String})
+_PAYLOAD_DTYPES = {
+    "int": pl.Int64,
+    "bool": pl.Boolean,
+    "list": pl.List(pl.String),
+}
+
+
+def payload_struct(event_type: str) -> pl.Struct:
+    """The JSON shape of an event type's payload (timestamps and dates are ISO text there)."""
+    return pl.Struct(
+        {
+            f: _PAYLOAD_DTYPES.get(spec.FIELD_KINDS.get(f, "str"), pl.String)
+            for f in PAYLOAD_FIELDS[event_type]
+        }
+    )
+
+
+DEBRIEF_PAYLOAD = payload_struct(DEBRIEF_SUBMITTED)
+OUTCOME_PAYLOAD = payload_struct(OUTCOME_RECORDED)
+ERASURE_PAYLOAD = payload_struct(ERASURE_REQUESTED)
+# What fct_interviews keeps of a debrief: everything but the free text and the submission time.
+FCT_DEBRIEF_COLUMNS = [
+    c
+    for c in PAYLOAD_FIELDS[DEBRIEF_SUBMITTED]
+    if c not in ("notes", "submitted_at", "duration_min")
+]
 
 
 def _timestamp(col: str) -> pl.Expr:
@@ -142,20 +140,7 @@ def fct_interviews(interviews: pl.LazyFrame, erasures: pl.LazyFrame) -> pl.LazyF
             "interview_key",
             "firm_id",
             "client_key",
-            "interview_date",
-            "stage",
-            "interviewer_role",
-            "industry",
-            "role_family",
-            "seniority",
-            "experience_band",
-            "asked_fit_question",
-            "fit_question_kinds",
-            "asked_at_pct",
-            "rapport_before_ask",
-            "concerns_raised",
-            "concerns_addressed",
-            "self_rating",
+            *[c for c in FCT_DEBRIEF_COLUMNS if c not in ("interview_key", "client_key")],
             "outcome",
             pl.col("has_outcome").alias("is_decided"),
             (pl.col("outcome") == "offer").fill_null(False).alias("got_offer"),
@@ -165,6 +150,3 @@ def fct_interviews(interviews: pl.LazyFrame, erasures: pl.LazyFrame) -> pl.LazyF
         )
         .sort("firm_id", "interview_date", "interview_key")
     )
-
-
-STAGE_ORDER = {s: i for i, s in enumerate(spec.STAGES)}

@@ -93,3 +93,14 @@ def write_csv(path: Path, records: list[dict], bom: bool = False) -> Path:
         writer.writerow([csv_cell(record.get(c)) for c in spec.CSV_COLUMNS])
     path.write_text(("\ufeff" if bom else "") + buf.getvalue(), encoding="utf-8")
     return path
+
+
+def warehouse_rows(settings, sql: str) -> list[tuple]:
+    """Rows of a query on the warehouse, opened read-only as an outside reader would."""
+    import duckdb
+
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()

@@ -19,6 +19,17 @@ import duckdb
 
 KEEP_SNAPSHOTS = 5
 CURRENT = "current.duckdb"
+META_COMMENTS = (
+    "COMMENT ON TABLE snap.meta.snapshot IS 'Which snapshot this is: cite snapshot_id to make a "
+    "result reproducible.'",
+    "COMMENT ON COLUMN snap.meta.snapshot.snapshot_id IS '<UTC publish time>-p<last event "
+    "position>: the id to cite.'",
+    "COMMENT ON COLUMN snap.meta.snapshot.last_event_position IS 'Event-log position the marts "
+    "are computed up to; `sealdeal build --as-of <position>` rebuilds them as of that point.'",
+    "COMMENT ON COLUMN snap.meta.snapshot.created_at IS 'When the snapshot was published (UTC).'",
+    "COMMENT ON COLUMN snap.meta.snapshot.code_version IS 'SealDeal version that computed it.'",
+    "COMMENT ON COLUMN snap.meta.snapshot.row_counts IS 'Rows per mart table.'",
+)
 
 
 @dataclass(frozen=True)
@@ -97,10 +108,8 @@ def publish(con: duckdb.DuckDBPyConnection, published_dir: Path, last_position: 
                 list(counts.values()),
             ],
         )
-        con.execute(
-            "COMMENT ON TABLE snap.meta.snapshot IS 'Which snapshot this is: cite snapshot_id "
-            "to make a result reproducible.'"
-        )
+        for stmt in META_COMMENTS:
+            con.execute(stmt)
         for t in tables:
             parquet_dir.mkdir(parents=True, exist_ok=True)
             con.execute(f"COPY marts.{t} TO '{parquet_dir / t}.parquet' (FORMAT parquet)")
@@ -131,3 +140,22 @@ def _prune(snapshots: Path) -> None:
 def current_snapshot(published_dir: Path) -> Path | None:
     link = published_dir / CURRENT
     return link.resolve() if link.exists() else None
+
+
+class NoSnapshot(Exception):
+    pass
+
+
+def open_snapshot(published_dir: Path, snapshot_id: str | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the current (or a named) snapshot; DuckDB refuses any write."""
+    path = (
+        published_dir / "snapshots" / f"{snapshot_id}.duckdb"
+        if snapshot_id
+        else current_snapshot(published_dir)
+    )
+    if path is None or not path.exists():
+        raise NoSnapshot(
+            f"no published snapshot {snapshot_id or 'yet'} under {published_dir}: "
+            "run `sealdeal build` and the build_insights DAG (or `sealdeal publish`) first"
+        )
+    return duckdb.connect(str(path), read_only=True)

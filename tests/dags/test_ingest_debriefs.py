@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import duckdb
 import pytest
 
 from tests.samples import DEBRIEF, OUTCOME, debrief, write_csv, write_jsonl
+from tests.samples import warehouse_rows as query
 
 pytestmark = pytest.mark.airflow
 
@@ -13,14 +13,6 @@ pytestmark = pytest.mark.airflow
 def run(bag):
     dag = bag.get_dag("ingest_debriefs")
     return dag.test()
-
-
-def query(settings, sql):
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def task_states(dag_run) -> dict[str, list[str]]:

@@ -11,6 +11,7 @@ import pytest
 from pipelines.build import MART_TABLES, build, build_as_of
 from pipelines.generate import generate
 from pipelines.ingest import ingest_paths
+from tests.samples import DEBRIEF, ERASURE, OUTCOME, debrief, write_jsonl
 
 TABLES = [
     "staging.stg_debriefs",
@@ -62,16 +63,38 @@ def test_incremental_build_equals_full_rebuild(settings, master_key, landing):
     assert_same(incremental, snapshot(settings.warehouse_path))
 
 
+def without_erasures(files, folder):
+    """Copies of landing files minus their erasure records."""
+    folder.mkdir()
+    for f in files:
+        lines = [x for x in f.read_text().splitlines() if '"record_type":"erasure"' not in x]
+        (folder / f.name).write_text("\n".join(lines) + "\n")
+    return sorted(folder.glob("*.jsonl"))
+
+
 def test_as_of_reproduces_a_past_build(settings, master_key, landing, tmp_path):
     files = sorted(landing.glob("*.jsonl"))
     ingest_paths(files[:2], settings, master_key)
     then = build(settings)
     past = snapshot(settings.warehouse_path)
-    ingest_paths(files[2:], settings, master_key)
+    # Later files bring more of everything except erasures (see the next test for those).
+    ingest_paths(without_erasures(files[2:], tmp_path / "later"), settings, master_key)
     build(settings)
     report = build_as_of(settings, str(then.to_position), tmp_path / "asof.duckdb")
     assert report.to_position == then.to_position
     assert_same(past, snapshot(tmp_path / "asof.duckdb"))
+
+
+def test_as_of_never_brings_back_a_client_erased_later(settings, master_key, tmp_path):
+    write_jsonl(settings.landing_dir / "a.jsonl", [DEBRIEF, OUTCOME, debrief(2)])
+    ingest_paths([settings.landing_dir / "a.jsonl"], settings, master_key)
+    then = build(settings)
+    write_jsonl(settings.landing_dir / "b.jsonl", [ERASURE])
+    ingest_paths([settings.landing_dir / "b.jsonl"], settings, master_key)
+    build_as_of(settings, str(then.to_position), tmp_path / "asof.duckdb")
+    past = snapshot(tmp_path / "asof.duckdb")
+    assert past["marts.fct_interviews"].height == 1  # only client 2 is left
+    assert past["staging.stg_erasures"].height == 1
 
 
 def test_built_marts_recover_the_planted_truth(settings, master_key, landing):

@@ -13,14 +13,7 @@ import pytest
 from pipelines.anonymise import pseudonym
 from pipelines.ingest import FAILPOINT_ENV, ingest_paths
 from tests.samples import DEBRIEF, ERASURE, OUTCOME, debrief, write_csv, write_jsonl
-
-
-def rows(settings, sql):
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+from tests.samples import warehouse_rows as rows
 
 
 def count(settings, table):
@@ -218,3 +211,14 @@ def test_kill_mid_append_then_rerun_equals_a_clean_run(tmp_path, settings, maste
     clean_con.close()
     assert len(recovered) == 51
     assert recovered == clean
+
+
+def test_folders_are_searched_for_landing_files_only(settings, master_key):
+    write_jsonl(settings.landing_dir / "firm-a" / "deep" / "A.JSONL", [DEBRIEF])
+    write_csv(settings.landing_dir / "b.csv", [debrief(2)])
+    (settings.landing_dir / "truth.json").write_text("{}")
+    (settings.landing_dir / "README.txt").write_text("not a landing file")
+    write_jsonl(settings.landing_dir / ".partial.jsonl", ["{half"])  # an upload in progress
+    summary = ingest_paths([settings.landing_dir], settings, master_key)
+    assert sorted(r.file for r in summary.reports) == ["A.JSONL", "b.csv"]
+    assert summary.totals()["events_appended"] == 2

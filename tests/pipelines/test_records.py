@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -144,3 +145,24 @@ def test_unusable_files_raise(tmp_path, name, content, message):
     path.write_bytes(content)
     with pytest.raises(FileUnusable, match=message):
         read(path)
+
+
+def test_csv_with_reordered_columns_crlf_and_missing_optional_columns(tmp_path):
+    header = "client_ref,firm_id,record_id,record_type,interview_ref,decided_at,outcome,referral"
+    row = "jane@x.org,north-star,o-1,outcome,int-77,2026-03-20t09:00:00.5z,offer,YES"
+    path = tmp_path / "outcomes.csv"
+    path.write_bytes(f"{header}\r\n{row}\r\n".encode())
+    t = read(path).row(0, named=True)
+    assert (t["record_type"], t["outcome"], t["referral"]) == ("outcome", "offer", True)
+    assert t["decided_at"] == datetime(2026, 3, 20, 9, 0, 0, 500000, tzinfo=UTC)
+    assert t["schema_version"] == 1 and t["notes"] is None
+    assert t["parse_errors"] == []
+
+
+def test_jsonl_with_bom_crlf_extra_fields_and_string_numbers(tmp_path):
+    record = dict(DEBRIEF, experience_years="9", future_field={"x": 1}, fit_question_kinds=[])
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(("\ufeff" + json.dumps(record) + "\r\n").encode())
+    t = read(path).row(0, named=True)
+    assert t["experience_years"] == 9 and t["fit_question_kinds"] == []
+    assert t["parse_errors"] == []

@@ -48,8 +48,8 @@ COMMENT ON COLUMN marts.fct_interviews.concerns_addressed IS 'Whether the client
 COMMENT ON COLUMN marts.fct_interviews.self_rating IS 'How well the client felt it went (1-5).';
 COMMENT ON COLUMN marts.fct_interviews.outcome IS 'Current outcome (latest by decided_at): offer, next_round, rejected, withdrawn, no_response; null while pending.';
 COMMENT ON COLUMN marts.fct_interviews.is_decided IS 'An outcome has been received (false = pending).';
-COMMENT ON COLUMN marts.fct_interviews.got_offer IS 'The current outcome is an offer.';
-COMMENT ON COLUMN marts.fct_interviews.got_referral IS 'The interviewer referred the client to another opportunity (referral flag of the current outcome).';
+COMMENT ON COLUMN marts.fct_interviews.got_offer IS 'The current outcome is an offer (false, not null, while pending: filter on is_decided for rates).';
+COMMENT ON COLUMN marts.fct_interviews.got_referral IS 'The interviewer referred the client to another opportunity (referral flag of the current outcome; false while pending).';
 COMMENT ON COLUMN marts.fct_interviews.decided_at IS 'When the client heard the current outcome (UTC).';
 COMMENT ON COLUMN marts.fct_interviews.has_concerns_raised IS 'The interviewer voiced at least one objection.';
 
@@ -105,7 +105,7 @@ COMMENT ON COLUMN marts.tactic_effects.adj_ci_low IS 'Lower bound of the 95% int
 COMMENT ON COLUMN marts.tactic_effects.adj_ci_high IS 'Upper bound of the 95% interval of adj_diff (Sato variance).';
 COMMENT ON COLUMN marts.tactic_effects.p_value IS 'Two-sided p-value of the adjusted comparison (Wald test with the Sato variance).';
 COMMENT ON COLUMN marts.tactic_effects.q_value IS 'Benjamini-Hochberg adjusted p-value over every row of the table with enough data.';
-COMMENT ON COLUMN marts.tactic_effects.enough_data IS 'Every arm or cell has at least the minimum number of interviews (30); when false no rate or estimate is given.';
+COMMENT ON COLUMN marts.tactic_effects.enough_data IS 'n_with and n_without are both at least 30; when false no rate or estimate is given (counts stay).';
 
 CREATE TABLE IF NOT EXISTS marts.offer_rate_by_timing (
     timing_bin                     VARCHAR,
@@ -124,7 +124,7 @@ COMMENT ON COLUMN marts.offer_rate_by_timing.offers IS 'Offers in the cell.';
 COMMENT ON COLUMN marts.offer_rate_by_timing.offer_rate IS 'offers / decided interviews; null without enough data.';
 COMMENT ON COLUMN marts.offer_rate_by_timing.offer_rate_ci_low IS 'Lower bound of the Wilson 95% interval of offer_rate.';
 COMMENT ON COLUMN marts.offer_rate_by_timing.offer_rate_ci_high IS 'Upper bound of the Wilson 95% interval of offer_rate.';
-COMMENT ON COLUMN marts.offer_rate_by_timing.enough_data IS 'Every arm or cell has at least the minimum number of interviews (30); when false no rate or estimate is given.';
+COMMENT ON COLUMN marts.offer_rate_by_timing.enough_data IS 'The cell has at least 30 interviews (both arms, where there are two); when false no rate or estimate is given.';
 COMMENT ON COLUMN marts.offer_rate_by_timing.bin_order IS 'Sort order of the bins (-1 = not asked).';
 
 CREATE TABLE IF NOT EXISTS marts.offer_rate_by_rapport (
@@ -143,7 +143,7 @@ COMMENT ON COLUMN marts.offer_rate_by_rapport.offers IS 'Offers in the cell.';
 COMMENT ON COLUMN marts.offer_rate_by_rapport.offer_rate IS 'offers / decided interviews; null without enough data.';
 COMMENT ON COLUMN marts.offer_rate_by_rapport.offer_rate_ci_low IS 'Lower bound of the Wilson 95% interval of offer_rate.';
 COMMENT ON COLUMN marts.offer_rate_by_rapport.offer_rate_ci_high IS 'Upper bound of the Wilson 95% interval of offer_rate.';
-COMMENT ON COLUMN marts.offer_rate_by_rapport.enough_data IS 'Every arm or cell has at least the minimum number of interviews (30); when false no rate or estimate is given.';
+COMMENT ON COLUMN marts.offer_rate_by_rapport.enough_data IS 'The cell has at least 30 interviews (both arms, where there are two); when false no rate or estimate is given.';
 
 CREATE TABLE IF NOT EXISTS marts.objections (
     concern                        VARCHAR,
@@ -162,8 +162,8 @@ CREATE TABLE IF NOT EXISTS marts.objections (
     enough_data                    BOOLEAN
 );
 COMMENT ON TABLE marts.objections IS 'Per objection category raised by the interviewer, split by whether the client addressed it in the room: what happened next (''objections are not game over''). An interview with several concerns counts once per concern.';
-COMMENT ON COLUMN marts.objections.concern IS 'Objection category.';
-COMMENT ON COLUMN marts.objections.concerns_addressed IS 'Whether the client addressed the objections in the room.';
+COMMENT ON COLUMN marts.objections.concern IS 'Objection category: experience_gap, industry_gap, skills_gap, culture_fit, compensation, location, overqualified, employment_gap, other.';
+COMMENT ON COLUMN marts.objections.concerns_addressed IS 'Whether the client addressed the objections in the room (one flag per interview, not per concern).';
 COMMENT ON COLUMN marts.objections.n IS 'Decided interviews where this concern was raised (and addressed or not).';
 COMMENT ON COLUMN marts.objections.offers IS 'Offers in the cell.';
 COMMENT ON COLUMN marts.objections.next_rounds IS 'Interviews whose current outcome is next_round.';
@@ -175,7 +175,7 @@ COMMENT ON COLUMN marts.objections.offer_rate_ci_high IS 'Upper bound of the Wil
 COMMENT ON COLUMN marts.objections.advance_rate IS 'advanced / decided interviews; null without enough data.';
 COMMENT ON COLUMN marts.objections.advance_rate_ci_low IS 'Lower bound of the Wilson 95% interval of advance_rate.';
 COMMENT ON COLUMN marts.objections.advance_rate_ci_high IS 'Upper bound of the Wilson 95% interval of advance_rate.';
-COMMENT ON COLUMN marts.objections.enough_data IS 'Every arm or cell has at least the minimum number of interviews (30); when false no rate or estimate is given.';
+COMMENT ON COLUMN marts.objections.enough_data IS 'The cell has at least 30 interviews (both arms, where there are two); when false no rate or estimate is given.';
 
 CREATE TABLE IF NOT EXISTS marts.perception_gap (
     self_rating                    INTEGER,
@@ -193,7 +193,7 @@ COMMENT ON COLUMN marts.perception_gap.offers IS 'Offers in the cell.';
 COMMENT ON COLUMN marts.perception_gap.offer_rate IS 'offers / decided interviews; null without enough data.';
 COMMENT ON COLUMN marts.perception_gap.offer_rate_ci_low IS 'Lower bound of the Wilson 95% interval of offer_rate.';
 COMMENT ON COLUMN marts.perception_gap.offer_rate_ci_high IS 'Upper bound of the Wilson 95% interval of offer_rate.';
-COMMENT ON COLUMN marts.perception_gap.enough_data IS 'Every arm or cell has at least the minimum number of interviews (30); when false no rate or estimate is given.';
+COMMENT ON COLUMN marts.perception_gap.enough_data IS 'The cell has at least 30 interviews (both arms, where there are two); when false no rate or estimate is given.';
 
 CREATE TABLE IF NOT EXISTS marts.warm_prospects (
     tactic                         VARCHAR,
@@ -227,7 +227,7 @@ COMMENT ON COLUMN marts.warm_prospects.referral_rate_without_ci_high IS 'Upper b
 COMMENT ON COLUMN marts.warm_prospects.diff IS 'Crude difference of referral rates, with minus without.';
 COMMENT ON COLUMN marts.warm_prospects.diff_ci_low IS 'Lower bound of the Newcombe 95% interval of diff.';
 COMMENT ON COLUMN marts.warm_prospects.diff_ci_high IS 'Upper bound of the Newcombe 95% interval of diff.';
-COMMENT ON COLUMN marts.warm_prospects.enough_data IS 'Every arm or cell has at least the minimum number of interviews (30); when false no rate or estimate is given.';
+COMMENT ON COLUMN marts.warm_prospects.enough_data IS 'The cell has at least 30 interviews (both arms, where there are two); when false no rate or estimate is given.';
 
 CREATE TABLE IF NOT EXISTS marts.funnel_by_stage (
     stage                          VARCHAR,
@@ -289,7 +289,7 @@ COMMENT ON COLUMN marts.trends_by_month.interviews IS 'Interviews (decided or pe
 COMMENT ON COLUMN marts.trends_by_month.asked IS 'Interviews where the fit question was asked.';
 COMMENT ON COLUMN marts.trends_by_month.decided IS 'Interviews with an outcome.';
 COMMENT ON COLUMN marts.trends_by_month.offers IS 'Offers among the month''s interviews.';
-COMMENT ON COLUMN marts.trends_by_month.ask_rate IS 'asked / interviews; null without enough data.';
+COMMENT ON COLUMN marts.trends_by_month.ask_rate IS 'asked / interviews; null when the month has fewer than 30 interviews.';
 COMMENT ON COLUMN marts.trends_by_month.ask_rate_ci_low IS 'Lower bound of the Wilson 95% interval of ask_rate.';
 COMMENT ON COLUMN marts.trends_by_month.ask_rate_ci_high IS 'Upper bound of the Wilson 95% interval of ask_rate.';
 COMMENT ON COLUMN marts.trends_by_month.offer_rate IS 'offers / decided; null without enough data.';

@@ -29,32 +29,22 @@ EVENT_SCHEMA_VERSIONS = {
     ERASURE_REQUESTED: 1,
 }
 
+# What anonymisation puts in place of an identifying spec field (None: dropped; the pseudonyms
+# interview_key and client_key lead every payload instead).
+_ANONYMISED = {"interview_ref": None, "experience_years": "experience_band"}
+
+
+def _payload_fields(record_fields: tuple[str, ...], keys: tuple[str, ...]) -> tuple[str, ...]:
+    mapped = (_ANONYMISED.get(f, f) for f in record_fields)
+    return (*keys, *(f for f in mapped if f is not None))
+
+
 # Payload fields per event type, in the order they are serialised (the order is part of the
 # content hash, so it must never change for a given schema version).
 PAYLOAD_FIELDS = {
-    DEBRIEF_SUBMITTED: (
-        "interview_key",
-        "client_key",
-        "submitted_at",
-        "interview_date",
-        "stage",
-        "interviewer_role",
-        "industry",
-        "role_family",
-        "seniority",
-        "experience_band",
-        "duration_min",
-        "asked_fit_question",
-        "fit_question_kinds",
-        "asked_at_pct",
-        "rapport_before_ask",
-        "concerns_raised",
-        "concerns_addressed",
-        "self_rating",
-        "notes",
-    ),
-    OUTCOME_RECORDED: ("interview_key", "client_key", "decided_at", "outcome", "referral"),
-    ERASURE_REQUESTED: ("client_key", "requested_at"),
+    DEBRIEF_SUBMITTED: _payload_fields(spec.DEBRIEF_FIELDS, ("interview_key", "client_key")),
+    OUTCOME_RECORDED: _payload_fields(spec.OUTCOME_FIELDS, ("interview_key", "client_key")),
+    ERASURE_REQUESTED: _payload_fields(spec.ERASURE_FIELDS, ("client_key",)),
 }
 
 OCCURRED_AT = {

@@ -26,3 +26,23 @@ def settings(tmp_path, monkeypatch) -> Settings:
 @pytest.fixture
 def master_key() -> bytes:
     return TEST_KEY.encode()
+
+
+@pytest.fixture(scope="session")
+def built_home(tmp_path_factory) -> Settings:
+    """One real pipeline run shared by read-only tests: generated landing files -> ingest ->
+    build -> publish. Tests that change anything must work on a copy."""
+    from pipelines.build import TRACKING_NAME, build
+    from pipelines.generate import generate
+    from pipelines.ingest import ingest_paths
+    from warehouse.publish import publish
+    from warehouse.store import EventStore
+
+    root = tmp_path_factory.mktemp("built")
+    generate(root / "gen", interviews=2000, seed=5)
+    home = Settings(home=root / "home")
+    ingest_paths([root / "gen"], home, TEST_KEY.encode())
+    build(home)
+    with EventStore(home.warehouse_path) as store:
+        publish(store.con, home.published_dir, store.tracked_position(TRACKING_NAME))
+    return home

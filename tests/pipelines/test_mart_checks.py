@@ -7,22 +7,12 @@ import shutil
 import duckdb
 import pytest
 
-from pipelines.build import build
-from pipelines.config import Settings
-from pipelines.generate import generate
-from pipelines.ingest import ingest_paths
 from pipelines.mart_checks import MartCheckFailed, check_marts
-from tests.conftest import TEST_KEY
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory):
-    root = tmp_path_factory.mktemp("marts")
-    generate(root / "gen", interviews=2500, seed=5)
-    settings = Settings(home=root / "home")
-    ingest_paths([root / "gen"], settings, TEST_KEY.encode())
-    build(settings)
-    return settings.warehouse_path
+def warehouse(built_home):
+    return built_home.warehouse_path
 
 
 @pytest.fixture

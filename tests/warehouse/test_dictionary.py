@@ -8,11 +8,6 @@ import shutil
 import pytest
 
 import warehouse.store
-from pipelines.build import TRACKING_NAME, build
-from pipelines.config import Settings
-from pipelines.generate import generate
-from pipelines.ingest import ingest_paths
-from tests.conftest import TEST_KEY
 from warehouse.dictionary import (
     DOC_PATH,
     END,
@@ -23,8 +18,7 @@ from warehouse.dictionary import (
     with_dictionary,
     write_researchers_doc,
 )
-from warehouse.publish import open_snapshot, publish
-from warehouse.store import EventStore
+from warehouse.publish import open_snapshot
 
 DOC = DOC_PATH.read_text(encoding="utf-8")
 
@@ -43,16 +37,9 @@ SQL_BLOCKS = _blocks("sql")
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory):
-    """A real snapshot: generated landing files -> ingest -> build -> publish."""
-    root = tmp_path_factory.mktemp("researchers")
-    generate(root / "gen", interviews=1500, seed=5)
-    settings = Settings(home=root / "home")
-    ingest_paths([root / "gen"], settings, TEST_KEY.encode())
-    build(settings)
-    with EventStore(settings.warehouse_path) as store:
-        publish(store.con, settings.published_dir, store.tracked_position(TRACKING_NAME))
-    return settings.published_dir
+def published(built_home):
+    """A real snapshot (generated landing files -> ingest -> build -> publish)."""
+    return built_home.published_dir
 
 
 def test_committed_doc_is_not_stale():

@@ -25,7 +25,7 @@ from pipelines.config import Settings
 from pipelines.events import events_from_records
 from pipelines.records import FileUnusable, iter_raw_chunks, landing_format, typed_records
 from pipelines.validate import RecordValidator
-from warehouse.store import EventStore, first_row
+from warehouse.store import AppendResult, EventStore, first_row
 
 MAX_BAD_SHARE = 0.5  # above this a file is held whole: it is more likely the wrong file
 FAILPOINT_ENV = "SEALDEAL_FAILPOINT"
@@ -179,19 +179,23 @@ def _commit_file(
 ) -> None:
     events_glob = str(stage / "events-*.parquet")
     quarantine_glob = str(stage / "quarantine-*.parquet")
+    has_records = any(stage.glob("events-*.parquet"))  # an empty file has no chunk at all
     with store.transaction() as con:
-        incoming = con.sql(
-            "SELECT *, row_number() OVER (ORDER BY source_line) AS batch_order "
-            f"FROM read_parquet('{events_glob}')"
-        )
-        result = store.append_in(con, incoming)
-        _failpoint("mid_append")
-        con.execute(
-            "INSERT INTO ingest.quarantine "
-            "SELECT ?, ?, source_line, firm_id, record_id, record_type, reasons, now() "
-            f"FROM read_parquet('{quarantine_glob}')",
-            [content_hash, path.name],
-        )
+        result = AppendResult(0, 0, 0, None, None)
+        if has_records:
+            incoming = con.sql(
+                "SELECT *, row_number() OVER (ORDER BY source_line) AS batch_order "
+                "FROM read_parquet(?)",
+                params=[events_glob],
+            )
+            result = store.append_in(con, incoming)
+            _failpoint("mid_append")
+            con.execute(
+                "INSERT INTO ingest.quarantine "
+                "SELECT ?, ?, source_line, firm_id, record_id, record_type, reasons, now() "
+                "FROM read_parquet(?)",
+                [content_hash, path.name, quarantine_glob],
+            )
         report.events_appended = result.appended
         report.duplicates = result.duplicates
         report.conflicts = result.conflicts

@@ -222,3 +222,16 @@ def test_folders_are_searched_for_landing_files_only(settings, master_key):
     summary = ingest_paths([settings.landing_dir], settings, master_key)
     assert sorted(r.file for r in summary.reports) == ["A.JSONL", "b.csv"]
     assert summary.totals()["events_appended"] == 2
+
+
+def test_empty_and_blank_files_are_recorded_with_nothing_to_append(settings, master_key):
+    (settings.landing_dir / "empty.jsonl").write_text("")
+    (settings.landing_dir / "blank.jsonl").write_text("\n\n  \n")
+    (settings.landing_dir / "header-only.csv").write_text(
+        "record_type,record_id,firm_id,client_ref\n"
+    )
+    summary = ingest_paths([settings.landing_dir], settings, master_key)
+    assert [r.status for r in summary.reports] == ["ingested"] * 3
+    assert summary.totals()["records"] == 0
+    assert rows(settings, "SELECT count(*) FROM ingest.files") == [(3,)]
+    assert rows(settings, "SELECT count(*) FROM eventstore.events") == [(0,)]

@@ -245,6 +245,10 @@ def demo(ctx: click.Context, interviews: int, seed: int) -> None:
     batch = settings.landing_dir / f"demo-seed{seed}"
     if not batch.exists():
         ctx.invoke(generate, out=batch, interviews=interviews, seed=seed, fmt="jsonl", firms=3)
+        from pipelines.generate import write_messy_example
+
+        # A few broken records, to show quarantine at work.
+        write_messy_example(settings.landing_dir / "demo-messy" / "2026-03-03_demo-firm.jsonl")
     setup_airflow(settings)
     for dag_id in ("ingest_debriefs", "build_insights"):
         click.echo(f"running DAG {dag_id} ...")
@@ -269,6 +273,11 @@ def status(ctx: click.Context) -> None:
             ),
             ("files by status", "SELECT status, count(*) FROM ingest.files GROUP BY 1 ORDER BY 1"),
             ("quarantined records", "SELECT 'records', count(*) FROM ingest.quarantine"),
+            (
+                "quarantine reasons",
+                "SELECT reason, count(*) FROM ingest.quarantine, unnest(reasons) AS r(reason) "
+                "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10",
+            ),
             ("conflicts", "SELECT 'records', count(*) FROM eventstore.conflicts"),
             (
                 "tactic effects (all clients, adjusted offer-rate difference)",

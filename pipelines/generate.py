@@ -1596,3 +1596,42 @@ def _truth(w: dict, recs: dict, files: dict, seed: int, n: int, fmt: str) -> dic
         "counts": counts,
         "erasures": {"count": len(erasures), "client_refs": erasures},
     }
+
+
+def write_messy_example(path: Path, firm_id: str = "demo-firm") -> Path:
+    """A small landing file of the kind firms really send: mostly good, a few broken records
+    (the demo shows what quarantine says about them). Deterministic."""
+    good = {
+        "record_type": "debrief",
+        "firm_id": firm_id,
+        "submitted_at": "2026-03-02T18:04:00Z",
+        "interview_date": "2026-03-02",
+        "stage": "hiring_manager",
+        "interviewer_role": "hiring_manager",
+        "industry": "software",
+        "role_family": "engineering",
+        "seniority": "senior",
+        "experience_years": 9,
+        "duration_min": 60,
+        "asked_fit_question": True,
+        "fit_question_kinds": ["concerns"],
+        "asked_at_pct": 75,
+        "rapport_before_ask": 4,
+        "concerns_raised": ["industry_gap"],
+        "concerns_addressed": True,
+        "self_rating": 3,
+        "notes": "Asked Tom (tom@acme.io) about concerns; call back on +1 415 555 0132.",
+    }
+    records = [
+        {**good, "record_id": f"m-{i}", "client_ref": f"client{i}@example.com",
+         "interview_ref": f"mi-{i}"}
+        for i in range(12)
+    ]  # fmt: skip
+    records[3]["stage"] = "lunch"
+    records[5].update(asked_fit_question=False)  # still says when and how it asked
+    records[7]["interview_date"] = "2026-03-05"  # after the debrief was written
+    records[9]["experience_years"] = "nine"
+    lines = [json.dumps(r) for r in records] + ['{"record_type": "debrief", "record_id": ']
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

@@ -245,9 +245,9 @@ def _typed(field: str, kind: str) -> tuple[pl.Expr, pl.Expr | None]:
         value = raw.cast(pl.Int64, strict=False)
         as_float = raw.cast(pl.Float64, strict=False)
         # "9.0" is a whole number written as a float (spreadsheets do that); "9.5" is not.
-        value = pl.coalesce(
-            value, pl.when(as_float == as_float.floor()).then(as_float.cast(pl.Int64))
-        )
+        integral = as_float.is_finite() & (as_float == as_float.floor()) & (as_float.abs() < 2**53)
+        # Non-strict: when/then evaluates both branches, and NaN or 1e300 must not raise.
+        value = pl.coalesce(value, pl.when(integral).then(as_float.cast(pl.Int64, strict=False)))
         message = f"{field} must be a whole number"
     elif kind == "bool":
         lowered = raw.str.to_lowercase()

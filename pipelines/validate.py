@@ -726,12 +726,26 @@ def _no_match_if_empty(value: pl.Expr) -> pl.Expr:
     return pl.when(value.str.len_chars() > 0).then(value).otherwise(pl.lit("\x00\x00"))
 
 
-def _scrubbed(message: pl.Expr) -> pl.Expr:
-    """A parser's message minus any client_ref / notes text it quotes."""
+def _scrub_row(row: dict) -> str:
+    message = row["message"]
     for field in PRIVATE_FIELDS:
-        pattern = _no_match_if_empty(pl.col(field))
-        message = message.str.replace_all(pattern, f"[{field}]", literal=True)
-    return message.alias("message")
+        value = row[field]
+        if value:
+            message = message.replace(value, f"[{field}]")
+    return message
+
+
+def _scrubbed(message: pl.Expr) -> pl.Expr:
+    """A parser's message minus any client_ref / notes text it quotes.
+
+    Row by row in Python: Polars cannot replace a per-row pattern of varying length, and this
+    only ever runs on the few messages of records that failed to parse.
+    """
+    return (
+        pl.struct(message.alias("message"), *PRIVATE_FIELDS)
+        .map_elements(_scrub_row, return_dtype=pl.String)
+        .alias("message")
+    )
 
 
 def _first_lines(items: list) -> list:

@@ -235,3 +235,27 @@ def test_empty_and_blank_files_are_recorded_with_nothing_to_append(settings, mas
     assert summary.totals()["records"] == 0
     assert rows(settings, "SELECT count(*) FROM ingest.files") == [(3,)]
     assert rows(settings, "SELECT count(*) FROM eventstore.events") == [(0,)]
+
+
+def test_the_demo_messy_file_shows_quarantine_at_work(settings, master_key):
+    from pipelines.generate import write_messy_example
+
+    path = write_messy_example(settings.landing_dir / "messy.jsonl")
+    totals = ingest_paths([path], settings, master_key).totals()
+    assert (totals["records"], totals["events_appended"], totals["quarantined"]) == (13, 8, 5)
+    reasons = " ".join(
+        r for (rs,) in rows(settings, "SELECT reasons FROM ingest.quarantine") for r in rs
+    )
+    for field in ("stage", "asked_at_pct", "interview_date", "experience_years", "not valid JSON"):
+        assert field in reasons
+
+
+def test_unreadable_values_in_many_records_with_different_clients(settings, master_key):
+    # Regression: quoting parse errors once failed when several records with client refs of
+    # different lengths had unreadable values in the same chunk.
+    records = [debrief(i, client_ref="x" * (i + 1), experience_years="nine") for i in range(5)]
+    path = write_jsonl(
+        settings.landing_dir / "a.jsonl", [*records, *[debrief(i) for i in range(5, 12)]]
+    )
+    totals = ingest_paths([path], settings, master_key).totals()
+    assert (totals["events_appended"], totals["quarantined"]) == (7, 5)

@@ -166,3 +166,10 @@ def test_jsonl_with_bom_crlf_extra_fields_and_string_numbers(tmp_path):
     t = read(path).row(0, named=True)
     assert t["experience_years"] == 9 and t["fit_question_kinds"] == []
     assert t["parse_errors"] == []
+
+
+@pytest.mark.parametrize("value", ["NaN", "inf", "-Infinity", "1e300", "9.5", "1e3x"])
+def test_non_integers_are_record_errors_not_crashes(tmp_path, value):
+    t = read(write_jsonl(tmp_path / "n.jsonl", [dict(DEBRIEF, duration_min=value)]))
+    assert t["duration_min"][0] is None
+    assert t["parse_errors"][0].to_list()[0].startswith("duration_min must be a whole number")

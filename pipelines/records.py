@@ -157,6 +157,9 @@ def _line_batches(path: Path, chunk_rows: int) -> Iterator[tuple[list[int], list
 # -- CSV -------------------------------------------------------------------------------------
 
 REQUIRED_CSV_COLUMNS = ("record_type", "record_id", "firm_id", "client_ref")
+# Python's csv refuses fields over 128 KiB by default, which would hold a whole file for one long
+# note; validation, not the reader, decides what is too long.
+csv.field_size_limit(2**31 - 1)
 
 
 def _csv_chunks(path: Path, chunk_rows: int) -> Iterator[pl.DataFrame]:

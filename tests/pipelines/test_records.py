@@ -173,3 +173,11 @@ def test_non_integers_are_record_errors_not_crashes(tmp_path, value):
     t = read(write_jsonl(tmp_path / "n.jsonl", [dict(DEBRIEF, duration_min=value)]))
     assert t["duration_min"][0] is None
     assert t["parse_errors"][0].to_list()[0].startswith("duration_min must be a whole number")
+
+
+def test_csv_with_a_very_long_note_is_read(tmp_path):
+    t = read(write_csv(tmp_path / "long.csv", [dict(DEBRIEF, notes="word " * 60_000)]))
+    assert (
+        len(t["notes"][0]) == len(("word " * 60_000).strip())
+        and t["parse_errors"][0].to_list() == []
+    )

@@ -68,6 +68,33 @@ def with_experience_bands(lf: pl.LazyFrame) -> pl.LazyFrame:
     return lf.with_columns(experience_band(pl.col("experience_years")).alias("experience_band"))
 
 
+def _without_own_refs(row: dict) -> str:
+    notes = row["notes"]
+    for column, placeholder in (("client_ref", "[CLIENT]"), ("interview_ref", "[INTERVIEW]")):
+        ref = (row[column] or "").strip()
+        if len(ref) >= 3:  # shorter refs would blank out ordinary letters
+            notes = notes.replace(ref, placeholder)
+    return notes
+
+
+def notes_without_own_refs(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Replace the record's own client_ref / interview_ref wherever the notes quote them.
+
+    The generic scrubber cannot know that "C-00123" is this client's id; the record itself does.
+    Row by row only where a ref occurs (Polars has no per-row replace of varying length).
+    """
+    quotes_ref = pl.lit(False)
+    for column in ("client_ref", "interview_ref"):
+        ref = pl.col(column).str.strip_chars()
+        quotes_ref = quotes_ref | (
+            (ref.str.len_chars() >= 3) & pl.col("notes").str.contains(ref, literal=True)
+        ).fill_null(False)
+    replaced = pl.struct("notes", "client_ref", "interview_ref").map_elements(
+        _without_own_refs, return_dtype=pl.String
+    )
+    return lf.with_columns(pl.when(quotes_ref).then(replaced).otherwise("notes").alias("notes"))
+
+
 def anonymised_records(typed: pl.DataFrame, master_key: bytes) -> pl.DataFrame:
     """Valid typed records -> records with pseudonyms, bands and scrubbed notes only.
 
@@ -81,6 +108,7 @@ def anonymised_records(typed: pl.DataFrame, master_key: bytes) -> pl.DataFrame:
     return (
         keyed.lazy()
         .pipe(with_experience_bands)
+        .pipe(notes_without_own_refs)
         .pipe(scrubbed_notes, "notes")
         .drop(IDENTIFYING_COLUMNS)
         .collect()

@@ -163,10 +163,12 @@ def text_cells(settings) -> list[str]:
 def test_no_raw_identifier_reaches_any_table(settings, master_key):
     records = [DEBRIEF, OUTCOME, ERASURE, debrief(2, notes="Met Priya Sharma, priya@corp.in")]
     records.append(debrief(3, stage="jane.doe@example.com"))  # PII in a wrong field
+    records.append(debrief(4, client_ref="CL-55501", notes="CL-55501 was nervous"))
     ingest_paths([write_jsonl(settings.landing_dir / "a.jsonl", records)], settings, master_key)
     cells = "\n".join(text_cells(settings))
-    assert count(settings, "eventstore.events") == 4
+    assert count(settings, "eventstore.events") == 5
     for raw in [
+        "CL-55501",
         "jane.doe@example.com",
         "client2@example.org",
         "Client Number2",

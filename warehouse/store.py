@@ -179,6 +179,8 @@ class EventStore:
         connection: duckdb.DuckDBPyConnection | None = None,
     ):
         self.database = str(database)
+        if connection is None and not read_only and self.database != ":memory:":
+            Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         self.con = connection or duckdb.connect(self.database, read_only=read_only)
         self.upcasters = upcasters or Upcasters()
         if not read_only:

@@ -122,3 +122,20 @@ def test_built_marts_recover_the_planted_truth(settings, master_key, landing):
     # The planted null (asking how one compares) stays null after adjustment and BH.
     _, _, null_low, null_high, null_q = effects["asked_how_compare"]
     assert null_low <= 0 <= null_high and null_q > 0.05
+
+
+def test_empty_log_builds_checks_and_publishes_not_enough_data(tmp_path, monkeypatch):
+    from pipelines.config import Settings
+    from pipelines.tasks import build_projections, check_marts, publish_snapshot
+
+    monkeypatch.setenv("SEALDEAL_HOME", str(tmp_path / "fresh" / "home"))  # not created yet
+    settings = Settings.from_env()
+    assert build_projections(settings)["rows"]["fct_interviews"] == 0
+    assert check_marts(settings) > 0
+    snap = publish_snapshot(settings)
+    con = duckdb.connect(snap["path"], read_only=True)
+    rows = con.execute(
+        "SELECT bool_or(enough_data), count(adj_diff) FROM marts.tactic_effects"
+    ).fetchall()
+    con.close()
+    assert rows == [(False, 0)]

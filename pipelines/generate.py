@@ -1602,24 +1602,9 @@ def write_messy_example(path: Path, firm_id: str = "demo-firm") -> Path:
     """A small landing file of the kind firms really send: mostly good, a few broken records
     (the demo shows what quarantine says about them). Deterministic."""
     good = {
-        "record_type": "debrief",
+        **spec.EXAMPLE_DEBRIEF,
         "firm_id": firm_id,
-        "submitted_at": "2026-03-02T18:04:00Z",
-        "interview_date": "2026-03-02",
-        "stage": "hiring_manager",
-        "interviewer_role": "hiring_manager",
-        "industry": "software",
-        "role_family": "engineering",
-        "seniority": "senior",
-        "experience_years": 9,
-        "duration_min": 60,
-        "asked_fit_question": True,
         "fit_question_kinds": ["concerns"],
-        "asked_at_pct": 75,
-        "rapport_before_ask": 4,
-        "concerns_raised": ["industry_gap"],
-        "concerns_addressed": True,
-        "self_rating": 3,
         "notes": "Asked Tom (tom@acme.io) about concerns; call back on +1 415 555 0132.",
     }
     records = [

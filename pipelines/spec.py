@@ -165,3 +165,46 @@ EXPERIENCE_BANDS = (
     (11, 20, "11-20"),
     (21, 60, "21+"),
 )
+
+# The spec's own JSON Lines example, record for record: the canonical valid records.
+EXAMPLE_DEBRIEF = {
+    "record_type": "debrief",
+    "record_id": "d-1",
+    "firm_id": "north-star",
+    "client_ref": "jane.doe@example.com",
+    "interview_ref": "int-77",
+    "submitted_at": "2026-03-02T18:04:00Z",
+    "interview_date": "2026-03-02",
+    "stage": "hiring_manager",
+    "interviewer_role": "hiring_manager",
+    "industry": "software",
+    "role_family": "engineering",
+    "seniority": "senior",
+    "experience_years": 9,
+    "duration_min": 60,
+    "asked_fit_question": True,
+    "fit_question_kinds": ["concerns", "ideal_candidate"],
+    "asked_at_pct": 75,
+    "rapport_before_ask": 4,
+    "concerns_raised": ["industry_gap"],
+    "concerns_addressed": True,
+    "self_rating": 3,
+    "notes": "Asked Tom (tom@acme.io) if he had concerns; he said fintech experience.",
+}
+EXAMPLE_OUTCOME = {
+    "record_type": "outcome",
+    "record_id": "o-1",
+    "firm_id": "north-star",
+    "client_ref": "jane.doe@example.com",
+    "interview_ref": "int-77",
+    "decided_at": "2026-03-20T09:00:00Z",
+    "outcome": "offer",
+    "referral": False,
+}
+EXAMPLE_ERASURE = {
+    "record_type": "erasure",
+    "record_id": "e-1",
+    "firm_id": "north-star",
+    "client_ref": "jane.doe@example.com",
+    "requested_at": "2026-09-01T00:00:00Z",
+}

@@ -9,49 +9,13 @@ from pathlib import Path
 
 from pipelines import spec
 
+# The spec's example records; the debrief's note also carries a phone number.
 DEBRIEF = {
-    "record_type": "debrief",
-    "record_id": "d-1",
-    "firm_id": "north-star",
-    "client_ref": "jane.doe@example.com",
-    "interview_ref": "int-77",
-    "submitted_at": "2026-03-02T18:04:00Z",
-    "interview_date": "2026-03-02",
-    "stage": "hiring_manager",
-    "interviewer_role": "hiring_manager",
-    "industry": "software",
-    "role_family": "engineering",
-    "seniority": "senior",
-    "experience_years": 9,
-    "duration_min": 60,
-    "asked_fit_question": True,
-    "fit_question_kinds": ["concerns", "ideal_candidate"],
-    "asked_at_pct": 75,
-    "rapport_before_ask": 4,
-    "concerns_raised": ["industry_gap"],
-    "concerns_addressed": True,
-    "self_rating": 3,
+    **spec.EXAMPLE_DEBRIEF,
     "notes": "Asked Tom (tom@acme.io) if he had concerns; call him on +1 (415) 555-0132.",
 }
-
-OUTCOME = {
-    "record_type": "outcome",
-    "record_id": "o-1",
-    "firm_id": "north-star",
-    "client_ref": "jane.doe@example.com",
-    "interview_ref": "int-77",
-    "decided_at": "2026-03-20T09:00:00Z",
-    "outcome": "offer",
-    "referral": False,
-}
-
-ERASURE = {
-    "record_type": "erasure",
-    "record_id": "e-1",
-    "firm_id": "north-star",
-    "client_ref": "jane.doe@example.com",
-    "requested_at": "2026-09-01T00:00:00Z",
-}
+OUTCOME = dict(spec.EXAMPLE_OUTCOME)
+ERASURE = dict(spec.EXAMPLE_ERASURE)
 
 
 def debrief(i: int, **changes) -> dict:

@@ -20,29 +20,13 @@ NOTES = "Asked Tom (tom@acme.io) if he had concerns; call +1 (415) 555-0132."
 
 
 def debrief(**changes) -> dict:
+    """The spec's example debrief, typed as the parser delivers it."""
     return {
-        "record_type": "debrief",
+        **spec.EXAMPLE_DEBRIEF,
         "schema_version": 1,
-        "record_id": "d-1",
-        "firm_id": "north-star",
         "client_ref": CLIENT,
-        "interview_ref": "int-77",
         "submitted_at": dt.datetime(2026, 3, 2, 18, 4, tzinfo=UTC),
         "interview_date": dt.date(2026, 3, 2),
-        "stage": "hiring_manager",
-        "interviewer_role": "hiring_manager",
-        "industry": "software",
-        "role_family": "engineering",
-        "seniority": "senior",
-        "experience_years": 9,
-        "duration_min": 60,
-        "asked_fit_question": True,
-        "fit_question_kinds": ["concerns", "ideal_candidate"],
-        "asked_at_pct": 75,
-        "rapport_before_ask": 4,
-        "concerns_raised": ["industry_gap"],
-        "concerns_addressed": True,
-        "self_rating": 3,
         "notes": NOTES,
         **changes,
     }

@@ -139,21 +139,40 @@ def publish(ctx: click.Context) -> None:
 @main.command()
 @click.argument("query")
 @click.option("--snapshot", "snapshot_id", help="A snapshot id (default: the current one).")
+@click.option(
+    "--firm",
+    "firm_id",
+    help="Firm-scoped session: that firm's row-level tables (detail.*, health.*) and the "
+    "cross-firm aggregates, nothing else.",
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
 @click.pass_context
-def sql(ctx: click.Context, query: str, snapshot_id: str | None, fmt: str) -> None:
+def sql(
+    ctx: click.Context, query: str, snapshot_id: str | None, firm_id: str | None, fmt: str
+) -> None:
     """Run a read-only SQL query on the published snapshot (writes are refused)."""
+    from contextlib import nullcontext
+
     import duckdb
     import polars as pl
 
     from warehouse.publish import NoSnapshot, open_snapshot
+    from warehouse.scoped import UnknownFirm, firm_session
 
+    published = _settings(ctx).published_dir
     try:
-        con = open_snapshot(_settings(ctx).published_dir, snapshot_id)
-    except NoSnapshot as exc:
+        session = (
+            firm_session(published, firm_id, snapshot_id)
+            if firm_id
+            else nullcontext(open_snapshot(published, snapshot_id))
+        )
+        with session as con:
+            try:
+                frame = con.sql(query).pl()
+            finally:
+                con.close()
+    except (NoSnapshot, UnknownFirm) as exc:
         raise click.ClickException(str(exc)) from exc
-    try:
-        frame = con.sql(query).pl()
     except duckdb.InvalidInputException as exc:
         if "read-only" in str(exc):
             raise click.ClickException(
@@ -163,8 +182,6 @@ def sql(ctx: click.Context, query: str, snapshot_id: str | None, fmt: str) -> No
         raise click.ClickException(str(exc)) from exc
     except duckdb.Error as exc:
         raise click.ClickException(str(exc)) from exc
-    finally:
-        con.close()
     if fmt == "csv":
         click.echo(frame.write_csv(), nl=False)
     elif fmt == "json":

@@ -14,6 +14,7 @@ from pathlib import Path
 KEY_ENV = "SEALDEAL_SECRET_KEY"
 KEY_VARIABLE = "sealdeal_secret_key"  # Airflow Variable consulted when the env var is unset
 KEY_FILE_NAME = "secret.key"
+K_ENV = "SEALDEAL_SUPPRESSION_K"  # the k of the k-rule on published aggregates (default 5)
 
 
 class MissingKeyError(RuntimeError):
@@ -48,6 +49,12 @@ class Settings:
     @property
     def published_dir(self) -> Path:
         return self.home / "published"
+
+    @property
+    def suppression_k(self) -> int:
+        from pipelines.disclosure import K_DEFAULT
+
+        return int(os.environ.get(K_ENV) or K_DEFAULT)
 
     @property
     def key_file(self) -> Path:

@@ -63,17 +63,33 @@ def _timing_bin(pct: pl.Expr) -> pl.Expr:
     return expr
 
 
+def timing_group() -> pl.Expr:
+    """``timing_bin``: the asked_at_pct bin, or "not asked"."""
+    return (
+        pl.when(pl.col("asked_fit_question"))
+        .then(_timing_bin(pl.col("asked_at_pct")))
+        .otherwise(pl.lit(NOT_ASKED))
+        .alias("timing_bin")
+    )
+
+
+def rapport_group() -> pl.Expr:
+    """``rapport_before_ask`` (1-5), with 0 = did not ask."""
+    return (
+        pl.when(pl.col("asked_fit_question"))
+        .then(pl.col("rapport_before_ask"))
+        .otherwise(0)
+        .cast(pl.Int32)
+        .alias("rapport_before_ask")
+    )
+
+
 def offer_rate_by_timing(fct: pl.LazyFrame) -> pl.LazyFrame:
     """Offer rate by when the fit question was asked, next to never asking."""
     order = {label: i for i, (_, _, label) in enumerate(TIMING_BINS)} | {NOT_ASKED: -1}
     return (
         _decided(fct)
-        .with_columns(
-            pl.when(pl.col("asked_fit_question"))
-            .then(_timing_bin(pl.col("asked_at_pct")))
-            .otherwise(pl.lit(NOT_ASKED))
-            .alias("timing_bin")
-        )
+        .with_columns(timing_group())
         .pipe(_offer_counts, "timing_bin")
         .with_columns(pl.col("timing_bin").replace_strict(order).alias("bin_order"))
         .sort("bin_order")
@@ -82,29 +98,24 @@ def offer_rate_by_timing(fct: pl.LazyFrame) -> pl.LazyFrame:
 
 def offer_rate_by_rapport(fct: pl.LazyFrame) -> pl.LazyFrame:
     """Offer rate by rapport before asking (1-5), with 0 = did not ask."""
+    return _decided(fct).with_columns(rapport_group()).pipe(_offer_counts, "rapport_before_ask")
+
+
+def concern_rows(fct: pl.LazyFrame) -> pl.LazyFrame:
+    """Decided interviews with objections, one row per concern raised (column ``concern``)."""
     return (
-        _decided(fct)
-        .with_columns(
-            pl.when(pl.col("asked_fit_question"))
-            .then(pl.col("rapport_before_ask"))
-            .otherwise(0)
-            .cast(pl.Int32)
-            .alias("rapport_before_ask")
-        )
-        .pipe(_offer_counts, "rapport_before_ask")
-    )
-
-
-def objections(fct: pl.LazyFrame) -> pl.LazyFrame:
-    """Per concern category: addressed or not, and what happened next ("not game over")."""
-    exploded = (
         _decided(fct)
         .filter(pl.col("concerns_raised").list.len() > 0)
         .explode("concerns_raised")
         .rename({"concerns_raised": "concern"})
     )
+
+
+def objections(fct: pl.LazyFrame) -> pl.LazyFrame:
+    """Per concern category: addressed or not, and what happened next ("not game over")."""
     return (
-        exploded.group_by("concern", "concerns_addressed")
+        concern_rows(fct)
+        .group_by("concern", "concerns_addressed")
         .agg(
             pl.len().cast(pl.Int64).alias("n"),
             pl.col("got_offer").sum().cast(pl.Int64).alias("offers"),

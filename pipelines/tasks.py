@@ -98,6 +98,13 @@ def publish_snapshot(settings: Settings | None = None) -> dict:
     from warehouse.publish import publish
 
     settings = settings or Settings.from_env()
+    docs = settings.quality_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     with EventStore(settings.warehouse_path) as store:
-        snap = publish(store.con, settings.published_dir, store.tracked_position(TRACKING_NAME))
+        snap = publish(
+            store.con,
+            settings.published_dir,
+            store.tracked_position(TRACKING_NAME),
+            k=settings.suppression_k,
+            data_docs_path=docs if docs.exists() else None,
+        )
     return {"snapshot_id": snap.snapshot_id, "path": str(snap.path), "rows": snap.row_counts}

@@ -1,9 +1,14 @@
-"""Publishing: an immutable, read-only snapshot of the marts for researchers and dashboards.
+"""Publishing: immutable, read-only snapshots for researchers and dashboards.
 
 DuckDB allows one writing process or many readers per file, never both, so nobody reads the live
-warehouse. Each publish writes a new snapshot file next to the old ones (plus a Parquet export of
-every mart), completes it, and only then swaps the `current` pointer with an atomic rename.
-Readers open `published/current.duckdb` read-only and always see a complete snapshot.
+warehouse. Each publish writes a new snapshot directory next to the old ones, completes it, and
+only then swaps the `current` symlink with an atomic rename. A snapshot holds two files:
+
+- ``research.duckdb`` (+ ``parquet/``): the cross-firm aggregate marts with the k-rule applied
+  (`pipelines.disclosure`), and ``meta.snapshot``. What researchers query and may hand around.
+- ``detail.duckdb``: row-level, pseudonymous interview facts and outcome history of every firm,
+  plus ingestion health. Only the dashboard and firm-scoped sessions read it, each scoped to one
+  firm's rows (`warehouse.scoped`); it is never exported.
 """
 
 from __future__ import annotations
@@ -16,109 +21,231 @@ from importlib.metadata import version
 from pathlib import Path
 
 import duckdb
+import polars as pl
+
+from pipelines.disclosure import CELLS, K_DEFAULT, SUPPRESSED, suppress_marts
 
 KEEP_SNAPSHOTS = 5
-CURRENT = "current.duckdb"
-META_COMMENTS = (
-    "COMMENT ON TABLE snap.meta.snapshot IS 'Which snapshot this is: cite snapshot_id to make a "
-    "result reproducible.'",
-    "COMMENT ON COLUMN snap.meta.snapshot.snapshot_id IS '<UTC publish time>-p<last event "
-    "position>: the id to cite.'",
-    "COMMENT ON COLUMN snap.meta.snapshot.last_event_position IS 'Event-log position the marts "
-    "are computed up to; `sealdeal build --as-of <position>` rebuilds them as of that point.'",
-    "COMMENT ON COLUMN snap.meta.snapshot.created_at IS 'When the snapshot was published (UTC).'",
-    "COMMENT ON COLUMN snap.meta.snapshot.code_version IS 'SealDeal version that computed it.'",
-    "COMMENT ON COLUMN snap.meta.snapshot.row_counts IS 'Rows per mart table.'",
+CURRENT = "current"
+PARTS = ("research", "detail")
+ROW_LEVEL_MART = "fct_interviews"
+
+META_DDL = (
+    "CREATE TABLE snap.meta.snapshot (snapshot_id VARCHAR, last_event_position BIGINT, "
+    "created_at TIMESTAMPTZ, code_version VARCHAR, row_counts MAP(VARCHAR, BIGINT), "
+    "suppression_k INTEGER, data_docs_path VARCHAR, last_ingest_at TIMESTAMPTZ)"
 )
+META_COMMENTS = {
+    None: "Which snapshot this is: cite snapshot_id to make a result reproducible.",
+    "snapshot_id": "<UTC publish time>-p<last event position>: the id to cite.",
+    "last_event_position": "Event-log position the marts are computed up to; `sealdeal build "
+    "--as-of <position>` rebuilds them as of that point.",
+    "created_at": "When the snapshot was published (UTC).",
+    "code_version": "SealDeal version that computed it.",
+    "row_counts": "Rows per table of this file.",
+    "suppression_k": "The k of the k-rule: aggregate rows resting on 1 to k-1 distinct clients "
+    "are suppressed (is_suppressed), together with enough other rows that no subtraction "
+    "recovers them.",
+    "data_docs_path": "Great Expectations Data Docs (index.html) of the ingestion checks, when "
+    "built.",
+    "last_ingest_at": "When the last landing file was processed (UTC).",
+}
+SUPPRESSED_COMMENT = (
+    "True when this row rests on 1 to k-1 distinct clients (k: meta.snapshot.suppression_k), or "
+    "was hidden so that the totals cannot be used to recover such a row: every count and figure "
+    "of the row is then null."
+)
+DETAIL_TABLES = {
+    "detail.fct_interviews": (
+        "SELECT * FROM marts.fct_interviews",
+        ("marts", "fct_interviews"),
+        None,
+    ),
+    "detail.outcome_history": (
+        "SELECT o.firm_id, o.client_key, o.interview_key, o.decided_at, o.outcome, o.referral "
+        "FROM staging.stg_outcomes o ORDER BY o.firm_id, o.client_key, o.decided_at",
+        ("staging", "stg_outcomes"),
+        "Every outcome ever reported for an interview (superseded ones included), in the order "
+        "the client heard them: the outcome side of a client's journey.",
+    ),
+    "health.ingest_files": (
+        "SELECT file_name, file_format, status, reason, records, events_appended, duplicates, "
+        "conflicts, quarantined, processed_at FROM ingest.files ORDER BY processed_at",
+        ("ingest", "files"),
+        None,
+    ),
+    "health.quarantine_by_reason": (
+        "SELECT firm_id, reason, count(*) AS records FROM "
+        "(SELECT firm_id, unnest(reasons) AS reason FROM ingest.quarantine) "
+        "GROUP BY ALL ORDER BY firm_id, records DESC, reason",
+        None,
+        "Quarantined landing records per firm and broken rule (a record breaking several rules "
+        "counts once per rule).",
+    ),
+}
+DETAIL_COLUMN_COMMENTS = {
+    "health.quarantine_by_reason": {
+        "firm_id": "The firm, when the record named a well-formed firm_id (null otherwise).",
+        "reason": "A rule the records broke, in plain words (see ingest.quarantine.reasons).",
+        "records": "How many quarantined records broke it.",
+    }
+}
 
 
 @dataclass(frozen=True)
 class Snapshot:
     snapshot_id: str
-    path: Path
-    parquet_dir: Path
+    path: Path  # the snapshot directory
     last_position: int
     row_counts: dict[str, int]
 
+    @property
+    def research_path(self) -> Path:
+        return self.path / "research.duckdb"
 
-def _comments(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
-    """COMMENT statements that reproduce the schema's table and column comments elsewhere."""
+    @property
+    def detail_path(self) -> Path:
+        return self.path / "detail.duckdb"
 
-    def q(text: str) -> str:
-        return text.replace("'", "''")
+    @property
+    def parquet_dir(self) -> Path:
+        return self.path / "parquet"
 
+
+def _q(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def _comments(con: duckdb.DuckDBPyConnection, schema: str, table: str, target: str) -> list[str]:
+    """COMMENT statements that copy a warehouse table's comments onto ``target`` (only the
+    columns ``target`` has)."""
+    db, t_schema, t_table = target.split(".")
     stmts = [
-        f"COMMENT ON TABLE snap.{schema}.{t} IS '{q(c)}'"
-        for t, c in con.execute(
-            "SELECT table_name, comment FROM duckdb_tables() "
-            "WHERE database_name = current_database() AND schema_name = ? AND comment IS NOT NULL",
-            [schema],
+        f"COMMENT ON TABLE {target} IS '{_q(c)}'"
+        for (c,) in con.execute(
+            "SELECT comment FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = ? AND table_name = ? AND comment IS NOT NULL",
+            [schema, table],
         ).fetchall()
     ]
     stmts += [
-        f"COMMENT ON COLUMN snap.{schema}.{t}.{col} IS '{q(c)}'"
-        for t, col, c in con.execute(
-            "SELECT table_name, column_name, comment FROM duckdb_columns() "
-            "WHERE database_name = current_database() AND schema_name = ? AND comment IS NOT NULL",
-            [schema],
+        f"COMMENT ON COLUMN {target}.{col} IS '{_q(c)}'"
+        for col, c in con.execute(
+            "SELECT s.column_name, s.comment FROM duckdb_columns() s "
+            "JOIN duckdb_columns() t ON t.column_name = s.column_name AND t.database_name = ? "
+            "AND t.schema_name = ? AND t.table_name = ? "
+            "WHERE s.database_name = current_database() AND s.schema_name = ? "
+            "AND s.table_name = ? AND s.comment IS NOT NULL ORDER BY s.column_index",
+            [db, t_schema, t_table, schema, table],
         ).fetchall()
     ]
     return stmts
 
 
-def publish(con: duckdb.DuckDBPyConnection, published_dir: Path, last_position: int) -> Snapshot:
-    """Copy every mart into a new snapshot file + Parquet, then point `current` at it."""
+def _copy_frame(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, target: str) -> None:
+    con.register("_frame", frame.to_arrow())
+    try:
+        con.execute(f"CREATE TABLE {target} AS SELECT * FROM _frame")
+    finally:
+        con.unregister("_frame")
+
+
+def _write_meta(con: duckdb.DuckDBPyConnection, values: list, counts: dict[str, int]) -> None:
+    con.execute("CREATE SCHEMA snap.meta")
+    con.execute(META_DDL)
+    con.execute(
+        "INSERT INTO snap.meta.snapshot "
+        "VALUES (?, ?, ?, ?, MAP(?::VARCHAR[], ?::BIGINT[]), ?, ?, ?)",
+        [*values[:4], list(counts), list(counts.values()), *values[4:]],
+    )
+    for column, text in META_COMMENTS.items():
+        target = "snap.meta.snapshot" + (f".{column}" if column else "")
+        kind = "COLUMN" if column else "TABLE"
+        con.execute(f"COMMENT ON {kind} {target} IS '{_q(text)}'")
+
+
+def _research(con, snapshot_dir: Path, k: int) -> dict[str, int]:
+    """The aggregate marts with the k-rule applied, into research.duckdb and Parquet."""
+    fct = con.sql(f"SELECT * FROM marts.{ROW_LEVEL_MART}").pl().lazy()
+    counts = {}
+    parquet = snapshot_dir / "parquet"
+    parquet.mkdir()
+    con.execute("CREATE SCHEMA snap.marts")
+    tables = {m: con.sql(f"SELECT * FROM marts.{m}").pl() for m in sorted(CELLS)}
+    for mart, table in suppress_marts(tables, fct, k).items():
+        target = f"snap.marts.{mart}"
+        _copy_frame(con, table, target)
+        for stmt in _comments(con, "marts", mart, target):
+            con.execute(stmt)
+        con.execute(f"COMMENT ON COLUMN {target}.{SUPPRESSED} IS '{_q(SUPPRESSED_COMMENT)}'")
+        con.execute(f"COPY {target} TO '{parquet / mart}.parquet' (FORMAT parquet)")
+        counts[mart] = table.height
+    return counts
+
+
+def _detail(con) -> dict[str, int]:
+    counts = {}
+    for schema in ("detail", "health"):
+        con.execute(f"CREATE SCHEMA snap.{schema}")
+    for target, (query, source, comment) in DETAIL_TABLES.items():
+        con.execute(f"CREATE TABLE snap.{target} AS {query}")
+        if source:
+            for stmt in _comments(con, *source, f"snap.{target}"):
+                # A source table's own description is replaced where this copy says otherwise.
+                if not (comment and stmt.startswith("COMMENT ON TABLE")):
+                    con.execute(stmt)
+        if comment:
+            con.execute(f"COMMENT ON TABLE snap.{target} IS '{_q(comment)}'")
+        for column, text in DETAIL_COLUMN_COMMENTS.get(target, {}).items():
+            con.execute(f"COMMENT ON COLUMN snap.{target}.{column} IS '{_q(text)}'")
+        counts[target] = con.execute(f"SELECT count(*) FROM snap.{target}").fetchall()[0][0]
+    return counts
+
+
+def publish(
+    con: duckdb.DuckDBPyConnection,
+    published_dir: Path,
+    last_position: int,
+    *,
+    k: int = K_DEFAULT,
+    data_docs_path: Path | None = None,
+) -> Snapshot:
+    """Write a new snapshot directory from the warehouse, then point `current` at it."""
     created = datetime.now(UTC)
     snapshot_id = f"{created:%Y%m%dT%H%M%S%fZ}-p{last_position}"
     snapshots = published_dir / "snapshots"
     snapshots.mkdir(parents=True, exist_ok=True)
-    final = snapshots / f"{snapshot_id}.duckdb"
-    partial = final.with_suffix(".partial")
-    parquet_dir = snapshots / snapshot_id
-    partial.unlink(missing_ok=True)
-    tables = [
-        t
-        for (t,) in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
-            "AND schema_name = 'marts' ORDER BY 1"
-        ).fetchall()
+    final = snapshots / snapshot_id
+    partial = snapshots / f".{snapshot_id}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir()
+    (last_ingest,) = con.execute("SELECT max(processed_at) FROM ingest.files").fetchall()[0]
+    meta = [
+        snapshot_id,
+        last_position,
+        created,
+        version("sealdeal"),
+        k,
+        str(data_docs_path) if data_docs_path else None,
+        last_ingest,
     ]
-    con.execute(f"ATTACH '{partial}' AS snap")
+    counts: dict[str, int] = {}
     try:
-        con.execute("CREATE SCHEMA snap.marts")
-        con.execute("CREATE SCHEMA snap.meta")
-        counts = {}
-        for t in tables:
-            con.execute(f"CREATE TABLE snap.marts.{t} AS SELECT * FROM marts.{t}")
-            counts[t] = con.execute(f"SELECT count(*) FROM snap.marts.{t}").fetchall()[0][0]
-        for stmt in _comments(con, "marts"):
-            con.execute(stmt)
-        con.execute(
-            "CREATE TABLE snap.meta.snapshot (snapshot_id VARCHAR, last_event_position BIGINT, "
-            "created_at TIMESTAMPTZ, code_version VARCHAR, row_counts MAP(VARCHAR, BIGINT))"
-        )
-        con.execute(
-            "INSERT INTO snap.meta.snapshot VALUES (?, ?, ?, ?, MAP(?::VARCHAR[], ?::BIGINT[]))",
-            [
-                snapshot_id,
-                last_position,
-                created,
-                version("sealdeal"),
-                list(counts),
-                list(counts.values()),
-            ],
-        )
-        for stmt in META_COMMENTS:
-            con.execute(stmt)
-        for t in tables:
-            parquet_dir.mkdir(parents=True, exist_ok=True)
-            con.execute(f"COPY marts.{t} TO '{parquet_dir / t}.parquet' (FORMAT parquet)")
+        fills = {"research": lambda: _research(con, partial, k), "detail": lambda: _detail(con)}
+        for part, fill in fills.items():
+            con.execute(f"ATTACH '{partial / part}.duckdb' AS snap")
+            try:
+                part_counts = fill()
+                _write_meta(con, meta, part_counts)
+                counts |= part_counts
+            finally:
+                con.execute("DETACH snap")
+        os.replace(partial, final)
     finally:
-        con.execute("DETACH snap")
-    os.replace(partial, final)
+        shutil.rmtree(partial, ignore_errors=True)
     _point_current(published_dir, final)
     _prune(snapshots)
-    return Snapshot(snapshot_id, final, parquet_dir, last_position, counts)
+    return Snapshot(snapshot_id, final, last_position, counts)
 
 
 def _point_current(published_dir: Path, target: Path) -> None:
@@ -130,14 +257,32 @@ def _point_current(published_dir: Path, target: Path) -> None:
     os.replace(tmp, link)
 
 
-def _prune(snapshots: Path) -> None:
-    files = sorted(snapshots.glob("*.duckdb"))
-    for old in files[:-KEEP_SNAPSHOTS]:
-        old.unlink()
-        shutil.rmtree(old.with_suffix(""), ignore_errors=True)
+def snapshot_dirs(published_dir: Path) -> list[Path]:
+    """Complete snapshots, oldest first (ids start with the UTC publish time)."""
+    root = published_dir / "snapshots"
+    return sorted(p for p in root.glob("*") if p.is_dir() and not p.name.startswith("."))
+
+
+def _prune(snapshots: Path, keep: int = KEEP_SNAPSHOTS) -> None:
+    for old in snapshot_dirs(snapshots.parent)[:-keep]:
+        shutil.rmtree(old)
+
+
+def remove_snapshots_before(published_dir: Path, position: int) -> list[str]:
+    """Delete every snapshot computed before event ``position`` except the current one (used
+    after an erasure: older snapshots still hold the erased client). Returns the removed ids."""
+    current = current_snapshot(published_dir)
+    removed = []
+    for snap in snapshot_dirs(published_dir):
+        last = int(snap.name.rsplit("-p", 1)[1])
+        if last < position and snap != current:
+            shutil.rmtree(snap)
+            removed.append(snap.name)
+    return removed
 
 
 def current_snapshot(published_dir: Path) -> Path | None:
+    """The current snapshot directory, or None before the first publish."""
     link = published_dir / CURRENT
     return link.resolve() if link.exists() else None
 
@@ -146,16 +291,25 @@ class NoSnapshot(Exception):
     pass
 
 
-def open_snapshot(published_dir: Path, snapshot_id: str | None = None) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the current (or a named) snapshot; DuckDB refuses any write."""
-    path = (
-        published_dir / "snapshots" / f"{snapshot_id}.duckdb"
+def snapshot_file(published_dir: Path, snapshot_id: str | None = None, part: str = "research"):
+    if part not in PARTS:
+        raise ValueError(f"part must be one of {PARTS}")
+    folder = (
+        published_dir / "snapshots" / snapshot_id
         if snapshot_id
         else current_snapshot(published_dir)
     )
+    path = folder / f"{part}.duckdb" if folder else None
     if path is None or not path.exists():
         raise NoSnapshot(
             f"no published snapshot {snapshot_id or 'yet'} under {published_dir}: "
             "run `sealdeal build` and the build_insights DAG (or `sealdeal publish`) first"
         )
-    return duckdb.connect(str(path), read_only=True)
+    return path
+
+
+def open_snapshot(
+    published_dir: Path, snapshot_id: str | None = None, part: str = "research"
+) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the current (or a named) snapshot; DuckDB refuses any write."""
+    return duckdb.connect(str(snapshot_file(published_dir, snapshot_id, part)), read_only=True)

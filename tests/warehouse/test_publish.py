@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import duckdb
 import pytest
 from click.testing import CliRunner
 
 from pipelines.cli import main
-from warehouse.publish import KEEP_SNAPSHOTS, current_snapshot, publish
+from warehouse.publish import KEEP_SNAPSHOTS, current_snapshot, publish, snapshot_dirs
 from warehouse.store import EventStore
 
 
@@ -23,9 +26,11 @@ def warehouse(settings):
 def test_snapshot_holds_marts_comments_metadata_and_parquet(warehouse, settings):
     snap = publish(warehouse.con, settings.published_dir, last_position=42)
     assert current_snapshot(settings.published_dir) == snap.path
-    con = duckdb.connect(str(snap.path), read_only=True)
+    con = duckdb.connect(str(snap.research_path), read_only=True)
     try:
+        # No fct_interviews row behind the inserted mart row: 0 clients, nothing to suppress.
         assert con.execute("SELECT n, offers FROM marts.perception_gap").fetchall() == [(40, 10)]
+        assert "fct_interviews" not in {t for (t,) in con.execute("SHOW TABLES").fetchall()}
         meta = con.execute(
             "SELECT snapshot_id, last_event_position, code_version, row_counts['perception_gap'] "
             "FROM meta.snapshot"
@@ -39,15 +44,56 @@ def test_snapshot_holds_marts_comments_metadata_and_parquet(warehouse, settings)
     assert meta == [(snap.snapshot_id, 42, "0.1.0", 1)]
     assert "Wilson" in comment[0][0]
     assert (snap.parquet_dir / "perception_gap.parquet").exists()
-    assert not list(snap.path.parent.glob("*.partial"))
+    assert not list(snap.path.parent.glob(".*partial"))
+    detail = duckdb.connect(str(snap.detail_path), read_only=True)
+    try:
+        tables = detail.execute(
+            "SELECT schema_name || '.' || table_name FROM duckdb_tables() ORDER BY 1"
+        ).fetchall()
+        k = detail.execute("SELECT suppression_k FROM meta.snapshot").fetchall()
+    finally:
+        detail.close()
+    assert [t for (t,) in tables] == [
+        "detail.fct_interviews",
+        "detail.outcome_history",
+        "health.ingest_files",
+        "health.quarantine_by_reason",
+        "meta.snapshot",
+    ]
+    assert k == [(5,)]
 
 
 def test_only_the_last_snapshots_are_kept_and_current_is_the_newest(warehouse, settings):
     snaps = [publish(warehouse.con, settings.published_dir, i) for i in range(KEEP_SNAPSHOTS + 2)]
-    kept = sorted(p.name for p in (settings.published_dir / "snapshots").glob("*.duckdb"))
+    kept = sorted(p.name for p in snapshot_dirs(settings.published_dir))
     assert kept == sorted(s.path.name for s in snaps[-KEEP_SNAPSHOTS:])
     assert current_snapshot(settings.published_dir) == snaps[-1].path
-    assert not snaps[0].parquet_dir.exists()
+    assert not snaps[0].path.exists()
+
+
+def test_research_marts_are_suppressed_with_the_configured_k(built_home, tmp_path, monkeypatch):
+    from pipelines.tasks import publish_snapshot
+
+    home = tmp_path / "home"
+    shutil.copytree(built_home.home, home, symlinks=True)
+    monkeypatch.setenv("SEALDEAL_HOME", str(home))
+    counts = {}
+    for k in ("5", "60"):
+        monkeypatch.setenv("SEALDEAL_SUPPRESSION_K", k)
+        snap = publish_snapshot()
+        con = duckdb.connect(str(Path(snap["path"]) / "research.duckdb"), read_only=True)
+        try:
+            counts[k] = con.execute(
+                "SELECT (SELECT suppression_k FROM meta.snapshot), "
+                "count(*) FILTER (WHERE is_suppressed), "
+                "count(*) FILTER (WHERE is_suppressed AND n_with IS NOT NULL) "
+                "FROM marts.tactic_effects"
+            ).fetchall()[0]
+        finally:
+            con.close()
+    assert counts["5"][0] == 5 and counts["60"][0] == 60
+    assert counts["60"][1] > counts["5"][1]
+    assert counts["60"][2] == 0
 
 
 def test_sql_command_reads_the_snapshot_and_refuses_writes(warehouse, settings):

@@ -10,22 +10,27 @@ import time
 import duckdb
 
 from pipelines.generate import generate
-from warehouse.publish import CURRENT
+from warehouse.publish import CURRENT, PARTS
 
 
 def read_current(published_dir) -> str:
     """Open the current snapshot the way a researcher would and check it is whole."""
-    con = duckdb.connect(str(published_dir / CURRENT), read_only=True)
-    try:
-        snapshot_id, counts = con.execute(
-            "SELECT snapshot_id, row_counts FROM meta.snapshot"
-        ).fetchall()[0]
-        for table, expected in counts.items():
-            (actual,) = con.execute(f"SELECT count(*) FROM marts.{table}").fetchall()[0]
-            assert actual == expected, f"{snapshot_id}: marts.{table} has {actual} != {expected}"
-        return snapshot_id
-    finally:
-        con.close()
+    ids = set()
+    for part in PARTS:
+        con = duckdb.connect(str(published_dir / CURRENT / f"{part}.duckdb"), read_only=True)
+        try:
+            snapshot_id, counts = con.execute(
+                "SELECT snapshot_id, row_counts FROM meta.snapshot"
+            ).fetchall()[0]
+            for table, expected in counts.items():
+                # Fully qualified: in detail.duckdb the file and a schema share a name.
+                name = f"{part}.{table}" if "." in table else f"{part}.marts.{table}"
+                (actual,) = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0]
+                assert actual == expected, f"{snapshot_id}: {name} has {actual} != {expected}"
+            ids.add(snapshot_id)
+        finally:
+            con.close()
+    return "/".join(sorted(ids))
 
 
 def test_reader_loop_during_ingest_build_and_publish(settings, tmp_path):

@@ -1,0 +1,409 @@
+"""Disclosure control for the researcher-facing aggregates: the k-rule, with complementary
+suppression so that overlapping aggregates cannot be subtracted to recover a hidden cell.
+
+Every count in a research mart is a cell: the interviews of some group (a tactic arm in a
+segment, a timing bin, a stage, a month, ...). A row is suppressed when any of its counts comes
+from 1 to k-1 distinct clients (zero is published: it names nobody). Suppression is per row:
+all its counts and every figure computed from them (rates, intervals, p- and q-values) become
+null and ``is_suppressed`` is true, so a rate can never be multiplied back into a count.
+
+Rows of one *family* add up to a total that is published elsewhere (the stage rows of a tactic
+add up to its ``all`` row; the months of ``trends_by_month`` add up to every interview). A family
+with exactly one suppressed row would give it away by subtraction, so a second row is suppressed
+too: the smallest sibling that itself has at least k clients (the pair's sum then says nothing
+about either cell). This repeats until every family has zero or at least two suppressed rows.
+The tests check the result against every linear relation that holds between the published tables.
+
+Pure functions: ``client_counts(mart, fct)`` (LazyFrame -> LazyFrame) and ``suppressed(...)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import scipy.linalg
+
+from pipelines.effects import SEGMENT_KINDS, TACTICS, treated
+from pipelines.marts import concern_rows, rapport_group, timing_group
+
+K_DEFAULT = 5
+SUPPRESSED = "is_suppressed"
+
+
+@dataclass(frozen=True)
+class Cells:
+    """How a mart's rows are identified, which columns are counts, and how rows add up."""
+
+    keys: tuple[str, ...]
+    counts: tuple[str, ...]
+    # Columns whose values name a family of rows that add up to a total; None = no family,
+    # ALL_ROWS (empty) = the whole table is one family.
+    family: tuple[str, ...] | None
+    # Kept when a row is suppressed (they describe the row, not the people in it).
+    descriptive: tuple[str, ...] = ()
+
+
+ALL_ROWS: tuple[str, ...] = ()
+
+CELLS: dict[str, Cells] = {
+    "tactic_effects": Cells(
+        ("tactic", "segment"),
+        ("n_with", "n_without", "offers_with", "offers_without"),
+        ("tactic", "segment_kind"),
+        ("segment_kind",),
+    ),
+    "offer_rate_by_timing": Cells(("timing_bin",), ("n", "offers"), ALL_ROWS, ("bin_order",)),
+    "offer_rate_by_rapport": Cells(("rapport_before_ask",), ("n", "offers"), ALL_ROWS),
+    "perception_gap": Cells(("self_rating",), ("n", "offers"), ALL_ROWS),
+    "objections": Cells(
+        ("concern", "concerns_addressed"),
+        ("n", "offers", "next_rounds", "rejections", "advanced"),
+        ("concern",),
+    ),
+    "warm_prospects": Cells(
+        ("tactic",), ("n_with", "n_without", "referrals_with", "referrals_without"), None
+    ),
+    "funnel_by_stage": Cells(
+        ("stage",),
+        (
+            "interviews",
+            "decided",
+            "offers",
+            "next_rounds",
+            "rejections",
+            "withdrawals",
+            "no_responses",
+            "pending",
+            "advanced",
+        ),
+        ALL_ROWS,
+        ("stage_order",),
+    ),
+    "trends_by_month": Cells(("month",), ("interviews", "asked", "decided", "offers"), ALL_ROWS),
+}
+
+
+def _clients(when: pl.Expr | None = None) -> pl.Expr:
+    key = pl.col("client_key")
+    return (key if when is None else key.filter(when.fill_null(False))).n_unique()
+
+
+def _decided(fct: pl.LazyFrame) -> pl.LazyFrame:
+    return fct.filter(pl.col("is_decided"))
+
+
+def _offer_cells(lf: pl.LazyFrame, *keys: str) -> pl.LazyFrame:
+    return lf.group_by(*keys).agg(n=_clients(), offers=_clients(pl.col("got_offer")))
+
+
+def _tactic_cells(fct: pl.LazyFrame) -> pl.LazyFrame:
+    usable = _decided(fct).filter(pl.col("got_offer").is_not_null())
+    segment = {
+        "all": pl.lit("all"),
+        "stage": "stage=" + pl.col("stage"),
+        "seniority": "seniority=" + pl.col("seniority"),
+        "firm": "firm=" + pl.col("firm_id"),
+    }
+    parts = []
+    for tactic in TACTICS:
+        arm = treated(tactic)
+        for kind in SEGMENT_KINDS:
+            parts.append(
+                usable.group_by(segment[kind].alias("segment")).agg(
+                    pl.lit(tactic).alias("tactic"),
+                    n_with=_clients(arm),
+                    n_without=_clients(arm.not_()),
+                    offers_with=_clients(arm & pl.col("got_offer")),
+                    offers_without=_clients(arm.not_() & pl.col("got_offer")),
+                )
+            )
+    return pl.concat(parts).filter(pl.col("segment").is_not_null())
+
+
+def _warm_cells(fct: pl.LazyFrame) -> pl.LazyFrame:
+    non_offers = _decided(fct).filter(~pl.col("got_offer"))
+    referred = pl.col("got_referral")
+    return pl.concat(
+        [
+            non_offers.select(
+                pl.lit(t).alias("tactic"),
+                n_with=_clients(treated(t).eq(True)),
+                n_without=_clients(treated(t).eq(False)),
+                referrals_with=_clients(treated(t).eq(True) & referred),
+                referrals_without=_clients(treated(t).eq(False) & referred),
+            )
+            for t in TACTICS
+        ]
+    )
+
+
+def _outcome(name: str) -> pl.Expr:
+    return pl.col("outcome") == name
+
+
+def client_counts(mart: str, fct: pl.LazyFrame) -> pl.LazyFrame:
+    """Per row of ``mart`` (its key columns), the number of distinct clients behind each count."""
+    if mart == "tactic_effects":
+        return _tactic_cells(fct)
+    if mart == "offer_rate_by_timing":
+        return _offer_cells(_decided(fct).with_columns(timing_group()), "timing_bin")
+    if mart == "offer_rate_by_rapport":
+        return _offer_cells(_decided(fct).with_columns(rapport_group()), "rapport_before_ask")
+    if mart == "perception_gap":
+        return _offer_cells(_decided(fct), "self_rating")
+    if mart == "objections":
+        return (
+            concern_rows(fct)
+            .group_by("concern", "concerns_addressed")
+            .agg(
+                n=_clients(),
+                offers=_clients(pl.col("got_offer")),
+                next_rounds=_clients(_outcome("next_round")),
+                rejections=_clients(_outcome("rejected")),
+                advanced=_clients(pl.col("got_offer") | _outcome("next_round")),
+            )
+        )
+    if mart == "warm_prospects":
+        return _warm_cells(fct)
+    if mart == "funnel_by_stage":
+        return fct.group_by("stage").agg(
+            interviews=_clients(),
+            decided=_clients(pl.col("is_decided")),
+            offers=_clients(_outcome("offer")),
+            next_rounds=_clients(_outcome("next_round")),
+            rejections=_clients(_outcome("rejected")),
+            withdrawals=_clients(_outcome("withdrawn")),
+            no_responses=_clients(_outcome("no_response")),
+            pending=_clients(~pl.col("is_decided")),
+            advanced=_clients(_outcome("offer") | _outcome("next_round")),
+        )
+    if mart == "trends_by_month":
+        return (
+            fct.with_columns(pl.col("interview_date").dt.truncate("1mo").alias("month"))
+            .group_by("month")
+            .agg(
+                interviews=_clients(),
+                asked=_clients(pl.col("asked_fit_question")),
+                decided=_clients(pl.col("is_decided")),
+                offers=_clients(pl.col("got_offer")),
+            )
+        )
+    raise KeyError(f"no disclosure rule for mart {mart!r}")
+
+
+def _primary(clients: pl.DataFrame, cells: Cells, k: int) -> pl.Series:
+    small = pl.any_horizontal((pl.col(c) > 0) & (pl.col(c) < k) for c in cells.counts)
+    return clients.select(small.fill_null(False)).to_series()
+
+
+def _equations(mart: str, table: pl.DataFrame, cells: Cells) -> list[list[int]]:
+    """Row sets that add up to a published (or derivable) total: each is one linear relation."""
+    if cells.family is None:
+        return []
+    if not cells.family:
+        return [list(range(table.height))]
+    labels = table.select(
+        pl.concat_str([pl.col(c).cast(pl.String) for c in cells.family], separator="|",
+                      ignore_nulls=True)
+    ).to_series().to_list()  # fmt: skip
+    groups: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        groups.setdefault(label, []).append(i)
+    if mart != "tactic_effects":
+        return list(groups.values())
+    # A tactic's `all` row is the total of its stage rows, of its seniority rows, of its firm rows.
+    kinds = table.get_column("segment_kind").to_list()
+    tactics = table.get_column("tactic").to_list()
+    total = {t: i for i, (t, kd) in enumerate(zip(tactics, kinds, strict=True)) if kd == "all"}
+    return [
+        [total[tactics[rows[0]]], *rows]
+        for rows in groups.values()
+        if kinds[rows[0]] != "all" and tactics[rows[0]] in total
+    ]
+
+
+def suppression_flags(
+    mart: str, table: pl.DataFrame, clients: pl.DataFrame, k: int, *, complementary: bool = True
+) -> pl.Series:
+    """Which rows of ``table`` to suppress (primary k-rule, then complementary)."""
+    cells = CELLS[mart]
+    joined = table.select(cells.keys).join(
+        clients.select(*cells.keys, *cells.counts), on=list(cells.keys), how="left",
+        nulls_equal=True, maintain_order="left",
+    ).with_columns(pl.col(c).fill_null(0) for c in cells.counts)  # fmt: skip
+    flags = _primary(joined, cells, k).to_list()
+    equations = _equations(mart, table, cells) if complementary else []
+    size = joined.get_column(cells.counts[0]).to_list()
+    changed = True
+    while changed:
+        changed = False
+        for rows in equations:
+            hidden = [i for i in rows if flags[i]]
+            shown = [i for i in rows if not flags[i]]
+            if len(hidden) != 1 or not shown:
+                continue
+            # A partner with >= k clients, so the pair's sum does not bound the hidden cell < k.
+            big = [i for i in shown if size[i] >= k]
+            partner = min(big or shown, key=lambda i: (size[i], i))
+            flags[partner] = True
+            changed = True
+    return pl.Series(SUPPRESSED, flags, dtype=pl.Boolean)
+
+
+Cell = tuple[str, int, str]  # (mart, row, count column)
+
+
+def linear_relations(tables: dict[str, pl.DataFrame]) -> list[dict[Cell, int]]:
+    """Linear relations between the research marts' counts that anyone can write down from what
+    the tables mean (each: coefficients that sum to zero). Candidates only: the caller keeps
+    those that hold on the data."""
+
+    def rows(mart: str, where: pl.Expr | None = None) -> list[int]:
+        t = tables[mart].with_row_index("_i")
+        return (t if where is None else t.filter(where)).get_column("_i").to_list()
+
+    def total(mart: str, col: str, sign: int = 1, where: pl.Expr | None = None) -> dict:
+        return {(mart, i, col): sign for i in rows(mart, where)}
+
+    rels: list[dict[Cell, int]] = []
+    rates = ("offer_rate_by_timing", "offer_rate_by_rapport", "perception_gap")
+    shared = {  # the same total, summed over different tables
+        "decided": [("funnel_by_stage", "decided"), ("trends_by_month", "decided")]
+        + [(m, "n") for m in rates],
+        "offers": [(m, "offers") for m in ("funnel_by_stage", "trends_by_month", *rates)],
+        "interviews": [("funnel_by_stage", "interviews"), ("trends_by_month", "interviews")],
+    }
+    for group in shared.values():
+        first = total(*group[0])
+        rels += [first | total(m, c, -1) for m, c in group[1:]]
+    te = "tactic_effects"
+    arms = (("n_with", "n_without", "decided"), ("offers_with", "offers_without", "offers"))
+    for tactic in tables[te].get_column("tactic").unique().to_list():
+        (top,) = rows(te, (pl.col("tactic") == tactic) & (pl.col("segment") == "all"))
+        for kind in ("stage", "seniority", "firm"):
+            members = rows(te, (pl.col("tactic") == tactic) & (pl.col("segment_kind") == kind))
+            for col in CELLS[te].counts:
+                rels.append({(te, top, col): 1} | {(te, i, col): -1 for i in members})
+        for a, b, col in arms:
+            rels.append({(te, top, a): 1, (te, top, b): 1} | total("funnel_by_stage", col, -1))
+        for stage in tables["funnel_by_stage"].get_column("stage").to_list():
+            seg = rows(te, (pl.col("tactic") == tactic) & (pl.col("segment") == f"stage={stage}"))
+            same_stage = pl.col("stage") == stage
+            for a, b, col in arms:
+                for i in seg:
+                    rels.append(
+                        {(te, i, a): 1, (te, i, b): 1}
+                        | total("funnel_by_stage", col, -1, same_stage)
+                    )
+        asked = {"offer_rate_by_timing": pl.col("timing_bin") != "not asked",
+                 "offer_rate_by_rapport": pl.col("rapport_before_ask") != 0}  # fmt: skip
+        for mart, is_asked in asked.items():
+            for arm, where in (("with", is_asked), ("without", ~is_asked)):
+                rels.append({(te, top, f"n_{arm}"): 1} | total(mart, "n", -1, where))
+                rels.append({(te, top, f"offers_{arm}"): 1} | total(mart, "offers", -1, where))
+    for i in rows("warm_prospects"):
+        rels.append(
+            {("warm_prospects", i, "n_with"): 1, ("warm_prospects", i, "n_without"): 1}
+            | total("funnel_by_stage", "decided", -1)
+            | total("funnel_by_stage", "offers", 1)
+        )
+    f = "funnel_by_stage"
+    for i in rows(f):
+        outcomes = ("offers", "next_rounds", "rejections", "withdrawals", "no_responses")
+        rels.append({(f, i, "interviews"): 1, (f, i, "decided"): -1, (f, i, "pending"): -1})
+        rels.append({(f, i, "decided"): 1} | {(f, i, c): -1 for c in outcomes})
+        rels.append({(f, i, "advanced"): 1, (f, i, "offers"): -1, (f, i, "next_rounds"): -1})
+    return rels
+
+
+def recoverable(
+    tables: dict[str, pl.DataFrame], hidden: dict[str, list[bool]], relations: list[dict]
+) -> list[Cell]:
+    """Hidden cells that the shown cells and ``relations`` pin down to one value: those whose
+    unit vector lies in the row space of the relations restricted to the hidden cells (i.e. is
+    orthogonal to their null space)."""
+    unknown = sorted({c for r in relations for c in r if hidden[c[0]][c[1]]})
+    if not unknown:
+        return []
+    index = {c: j for j, c in enumerate(unknown)}
+    a = np.zeros((len(relations), len(unknown)))
+    for i, r in enumerate(relations):
+        for c, coef in r.items():
+            if c in index:
+                a[i, index[c]] = coef
+    null = scipy.linalg.null_space(a)
+    return [c for c, j in index.items() if np.linalg.norm(null[j]) < 1e-9]
+
+
+def _value(tables: dict[str, pl.DataFrame], cell: Cell) -> int:
+    mart, row, col = cell
+    return tables[mart].get_column(col)[row]
+
+
+def suppress_marts(
+    tables: dict[str, pl.DataFrame], fct: pl.LazyFrame, k: int = K_DEFAULT
+) -> dict[str, pl.DataFrame]:
+    """Every research mart with the k-rule applied jointly: primary and per-family suppression,
+    then more rows until no relation between the published tables recovers a hidden cell."""
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    clients = {m: client_counts(m, fct).collect() for m in tables}
+    flags = {m: suppression_flags(m, t, clients[m], k).to_list() for m, t in tables.items()}
+    size = {
+        m: t.select(CELLS[m].keys)
+        .join(clients[m], on=list(CELLS[m].keys), how="left", nulls_equal=True,
+              maintain_order="left")
+        .get_column(CELLS[m].counts[0]).fill_null(0).to_list()
+        for m, t in tables.items()
+    }  # fmt: skip
+    relations = [
+        r
+        for r in linear_relations(tables)
+        if all(_value(tables, c) is not None for c in r)
+        and sum(coef * _value(tables, c) for c, coef in r.items()) == 0
+    ]
+    while leaks := recoverable(tables, flags, relations):
+        mart, row, _ = leaks[0]
+        # Hide one more row from a relation that pins the leak: the smallest with >= k clients.
+        shown = {
+            (m, i)
+            for r in relations
+            if (mart, row, leaks[0][2]) in r
+            for (m, i, _c) in r
+            if not flags[m][i]
+        }
+        if not shown:  # cannot happen: a pinned cell has a relation with a shown cell
+            raise AssertionError(f"no row left to hide for {leaks[0]}")
+        big = [c for c in shown if size[c[0]][c[1]] >= k]
+        m, i = min(big or shown, key=lambda c: (size[c[0]][c[1]], c))
+        flags[m][i] = True
+    return {m: _apply(m, t, flags[m]) for m, t in tables.items()}
+
+
+def _apply(mart: str, table: pl.DataFrame, flags: list[bool]) -> pl.DataFrame:
+    cells = CELLS[mart]
+    keep = set(cells.keys) | set(cells.descriptive)
+    hide = pl.col(SUPPRESSED)
+    return table.with_columns(pl.Series(SUPPRESSED, flags, dtype=pl.Boolean)).with_columns(
+        pl.when(hide).then(None).otherwise(pl.col(c)).alias(c)
+        for c in table.columns
+        if c not in keep
+    )
+
+
+def suppressed(
+    mart: str,
+    table: pl.DataFrame,
+    fct: pl.LazyFrame,
+    k: int = K_DEFAULT,
+    *,
+    complementary: bool = True,
+) -> pl.DataFrame:
+    """One mart with the k-rule applied on its own (primary, then per-family)."""
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    clients = client_counts(mart, fct).collect()
+    flags = suppression_flags(mart, table, clients, k, complementary=complementary)
+    return _apply(mart, table, flags.to_list())

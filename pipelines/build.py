@@ -21,6 +21,7 @@ import polars as pl
 
 from pipelines import projections as P
 from pipelines.config import Settings
+from pipelines.erasure import is_tombstone
 from pipelines.events import ERASURE_REQUESTED
 from pipelines.marts import MARTS
 from warehouse.store import EventStore, apply_schema, first_row
@@ -79,7 +80,7 @@ def project(con: duckdb.DuckDBPyConnection, events: pl.DataFrame, *, full: bool)
         ):
             con.execute(f"DROP TABLE IF EXISTS {table}")
         apply_schema(con)
-    lazy = events.lazy()
+    lazy = events.lazy().filter(~is_tombstone())  # erased: nothing left to project
     staged = {name: fn(lazy).collect() for name, fn in STAGING.items()}
     for name, frame in staged.items():
         _insert(con, f"staging.{name}", frame)

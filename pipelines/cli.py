@@ -137,6 +137,40 @@ def publish(ctx: click.Context) -> None:
 
 
 @main.command()
+@click.option("--firm", "firm_id", required=True, help="The client's coaching firm.")
+@click.option(
+    "--client", "client_ref", required=True, help="The firm's client_ref (used, never stored)."
+)
+@click.option("--no-publish", is_flag=True, help="Erase, but leave rebuild and publish to the DAG.")
+@click.pass_context
+def erase(ctx: click.Context, firm_id: str, client_ref: str, no_publish: bool) -> None:
+    """Forget a client everywhere: events, projections, raw files, marts, snapshots."""
+    from pipelines.build import build
+    from pipelines.config import load_secret_key
+    from pipelines.erasure import erase_client
+    from pipelines.tasks import check_marts, publish_snapshot
+
+    settings = _settings(ctx)
+    report = erase_client(settings, load_secret_key(settings), firm_id, client_ref)
+    click.echo(
+        f"erased {report.events_erased} events (the erasure itself included), "
+        f"{sum(report.rows_deleted.values())} projection rows, "
+        f"{report.records_removed_from_files} records in {len(report.files_redacted)} landing "
+        f"files (their quarantine rows too), {report.as_of_removed} as-of builds"
+    )
+    if report.events_erased <= 1:
+        click.echo("no data of this client was found; later records of it will be refused")
+    if not no_publish:
+        build(settings)
+        check_marts(settings)
+        snap = publish_snapshot(settings)
+        click.echo(
+            f"published {snap['snapshot_id']}; removed "
+            f"{snap['snapshots_removed_after_erasure']} older snapshots"
+        )
+
+
+@main.command()
 @click.argument("query")
 @click.option("--snapshot", "snapshot_id", help="A snapshot id (default: the current one).")
 @click.option(
@@ -211,6 +245,34 @@ def docs(check: bool, path: Path | None) -> None:
     else:
         changed = write_researchers_doc(path)
         click.echo(f"{path}: {'regenerated' if changed else 'already up to date'}")
+
+
+@main.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True)
+@click.option("--firm", help="Show only this firm's clients (cross-firm figures: aggregates only).")
+@click.pass_context
+def serve(ctx: click.Context, port: int, firm: str | None) -> None:
+    """Start the dashboards (Streamlit) on the current published snapshot."""
+    import os
+    import re
+
+    import dashboards
+    from pipelines.spec import FIRM_ID_PATTERN
+
+    if firm is not None and not re.fullmatch(FIRM_ID_PATTERN, firm):
+        raise click.BadParameter(f"not a firm id: {firm!r}", param_hint="--firm")
+    env = {**os.environ, "SEALDEAL_HOME": str(_settings(ctx).home)}
+    env.pop("SEALDEAL_FIRM", None)
+    if firm:
+        env["SEALDEAL_FIRM"] = firm
+    app = Path(dashboards.__file__).parent / "app.py"
+    argv = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port)]
+    argv += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    argv += ["--client.toolbarMode", "viewer"]
+    scope = f" (firm {firm})" if firm else ""
+    click.echo(f"SealDeal dashboards on http://localhost:{port}{scope}")
+    # Replace this process: Ctrl-C and kill reach Streamlit directly, nothing is left behind.
+    os.execve(sys.executable, argv, env)
 
 
 @main.group()

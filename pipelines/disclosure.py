@@ -364,22 +364,39 @@ def suppress_marts(
         if all(_value(tables, c) is not None for c in r)
         and sum(coef * _value(tables, c) for c, coef in r.items()) == 0
     ]
-    while leaks := recoverable(tables, flags, relations):
-        mart, row, _ = leaks[0]
-        # Hide one more row from a relation that pins the leak: the smallest with >= k clients.
-        shown = {
-            (m, i)
-            for r in relations
-            if (mart, row, leaks[0][2]) in r
-            for (m, i, _c) in r
-            if not flags[m][i]
-        }
-        if not shown:  # cannot happen: a pinned cell has a relation with a shown cell
-            raise AssertionError(f"no row left to hide for {leaks[0]}")
+    forced: set[Cell] = set()  # pinned by hidden cells alone: publishing adds nothing
+    while leaks := [c for c in recoverable(tables, flags, relations) if c not in forced]:
+        shown = _shown_rows_linked_to(leaks[0], relations, flags)
+        if not shown:
+            forced.add(leaks[0])
+            continue
         big = [c for c in shown if size[c[0]][c[1]] >= k]
         m, i = min(big or shown, key=lambda c: (size[c[0]][c[1]], c))
         flags[m][i] = True
     return {m: _apply(m, t, flags[m]) for m, t in tables.items()}
+
+
+def _shown_rows_linked_to(
+    cell: Cell, relations: list[dict], flags: dict[str, list[bool]]
+) -> set[tuple[str, int]]:
+    """Shown rows in the relations that reach ``cell`` through hidden cells: hiding one of
+    them adds an unknown to the system that pins the cell down."""
+    seen, frontier, shown = {cell}, [cell], set()
+    while frontier:
+        current = frontier.pop()
+        for r in relations:
+            if current not in r:
+                continue
+            for other in r:
+                m, i, _c = other
+                if not flags[m][i]:
+                    shown.add((m, i))
+                elif other not in seen:
+                    seen.add(other)
+                    frontier.append(other)
+        if shown:
+            return shown
+    return shown
 
 
 def _apply(mart: str, table: pl.DataFrame, flags: list[bool]) -> pl.DataFrame:

@@ -22,6 +22,14 @@ import polars as pl
 from pipelines import spec
 from pipelines.anonymise import anonymised_records
 from pipelines.config import Settings
+from pipelines.erasure import (
+    erase_in,
+    erased_keys,
+    erasures_appended,
+    redact_file,
+    redact_pending,
+    remove_as_of_builds,
+)
 from pipelines.events import events_from_records
 from pipelines.records import FileUnusable, iter_raw_chunks, landing_format, typed_records
 from pipelines.validate import RecordValidator
@@ -47,6 +55,8 @@ class FileReport:
     duplicates: int = 0
     conflicts: int = 0
     quarantined: int = 0
+    erased_skipped: int = 0  # records of clients erased earlier: refused, stored nowhere
+    erasures: int = 0
     quarantine_reasons: Counter = field(default_factory=Counter)
 
 
@@ -160,7 +170,14 @@ def ingest_file(
                 "it was used. Most common problems: "
                 + "; ".join(f"{k} ({v})" for k, v in report.quarantine_reasons.most_common(3))
             )
-        _commit_file(store, path, fmt, content_hash, stage, report)
+        _commit_file(store, path, fmt, content_hash, stage, report, master_key)
+        # Also finishes raw-file redactions an earlier crash left pending (one query if none).
+        redact_pending(store, settings, master_key)
+        if report.erased_skipped and path.resolve().is_relative_to(settings.landing_dir.resolve()):
+            redact_file(store, path, master_key)  # our raw archive must not keep them either
+        if report.erasures:
+            store.con.execute("CHECKPOINT")  # fold the tombstones into the file now
+            remove_as_of_builds(settings)
     except FileUnusable as exc:
         report.status, report.reason = "held", str(exc)
         _record_held(store, path, content_hash, report)
@@ -175,7 +192,13 @@ def _reason_kind(reason: str) -> str:
 
 
 def _commit_file(
-    store: EventStore, path: Path, fmt: str, content_hash: str, stage: Path, report: FileReport
+    store: EventStore,
+    path: Path,
+    fmt: str,
+    content_hash: str,
+    stage: Path,
+    report: FileReport,
+    master_key: bytes,
 ) -> None:
     events_glob = str(stage / "events-*.parquet")
     quarantine_glob = str(stage / "quarantine-*.parquet")
@@ -183,13 +206,36 @@ def _commit_file(
     with store.transaction() as con:
         result = AppendResult(0, 0, 0, None, None)
         if has_records:
-            incoming = con.sql(
-                "SELECT *, row_number() OVER (ORDER BY source_line) AS batch_order "
-                "FROM read_parquet(?)",
-                params=[events_glob],
-            )
-            result = store.append_in(con, incoming)
+            clients = con.sql(
+                "SELECT DISTINCT firm_id, client_key FROM read_parquet(?)", params=[events_glob]
+            ).pl()
+            con.register("_erased_found", erased_keys(con, master_key, clients).to_arrow())
+            # A table, not the registered frame: the append stages the relation as a view.
+            con.execute("CREATE OR REPLACE TEMP TABLE _erased_clients AS FROM _erased_found")
+            con.unregister("_erased_found")
+            try:
+                incoming = con.sql(
+                    "SELECT *, row_number() OVER (ORDER BY source_line) AS batch_order "
+                    "FROM read_parquet(?) i ANTI JOIN _erased_clients USING (firm_id, client_key)",
+                    params=[events_glob],
+                )
+                report.erased_skipped = first_row(
+                    con,
+                    "SELECT count(*) FROM read_parquet(?) SEMI JOIN _erased_clients "
+                    "USING (firm_id, client_key)",
+                    [events_glob],
+                )[0]
+                result = store.append_in(con, incoming)
+            finally:
+                con.execute("DROP TABLE IF EXISTS _erased_clients")
             _failpoint("mid_append")
+            if result.appended:
+                erased = erase_in(
+                    con,
+                    master_key,
+                    erasures_appended(con, result.first_position, result.last_position),
+                )
+                report.erasures = erased.clients
             con.execute(
                 "INSERT INTO ingest.quarantine "
                 "SELECT ?, ?, source_line, firm_id, record_id, record_type, reasons, now() "

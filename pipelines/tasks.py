@@ -95,7 +95,8 @@ def check_marts(settings: Settings | None = None) -> int:
 
 def publish_snapshot(settings: Settings | None = None) -> dict:
     from pipelines.build import TRACKING_NAME
-    from warehouse.publish import publish
+    from pipelines.erasure import last_erasure_position
+    from warehouse.publish import publish, remove_snapshots_before
 
     settings = settings or Settings.from_env()
     docs = settings.quality_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
@@ -107,4 +108,11 @@ def publish_snapshot(settings: Settings | None = None) -> dict:
             k=settings.suppression_k,
             data_docs_path=docs if docs.exists() else None,
         )
-    return {"snapshot_id": snap.snapshot_id, "path": str(snap.path), "rows": snap.row_counts}
+        # Older snapshots computed before the last erasure still hold that client.
+        removed = remove_snapshots_before(settings.published_dir, last_erasure_position(store.con))
+    return {
+        "snapshot_id": snap.snapshot_id,
+        "path": str(snap.path),
+        "rows": snap.row_counts,
+        "snapshots_removed_after_erasure": len(removed),
+    }

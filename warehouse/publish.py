@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -41,7 +42,8 @@ META_COMMENTS = {
     "last_event_position": "Event-log position the marts are computed up to; `sealdeal build "
     "--as-of <position>` rebuilds them as of that point.",
     "created_at": "When the snapshot was published (UTC).",
-    "code_version": "SealDeal version that computed it.",
+    "code_version": "SealDeal version that computed it (+ the git commit, with -dirty for "
+    "uncommitted changes, when run from a checkout).",
     "row_counts": "Rows per table of this file.",
     "suppression_k": "The k of the k-rule: aggregate rows resting on 1 to k-1 distinct clients "
     "are suppressed (is_suppressed), together with enough other rows that no subtraction "
@@ -224,7 +226,7 @@ def publish(
         snapshot_id,
         last_position,
         created,
-        version("sealdeal"),
+        code_version(),
         k,
         str(data_docs_path) if data_docs_path else None,
         last_ingest,
@@ -237,6 +239,9 @@ def publish(
             try:
                 part_counts = fill()
                 _write_meta(con, meta, part_counts)
+                if part == "research":  # Parquet users get the citation too
+                    target = partial / "parquet" / "meta_snapshot.parquet"
+                    con.execute(f"COPY snap.meta.snapshot TO '{target}' (FORMAT parquet)")
                 counts |= part_counts
             finally:
                 con.execute("DETACH snap")
@@ -246,6 +251,20 @@ def publish(
     _point_current(published_dir, final)
     _prune(snapshots)
     return Snapshot(snapshot_id, final, last_position, counts)
+
+
+def code_version() -> str:
+    """The package version, plus the git commit when running from a checkout (what a result
+    must be reproduced with)."""
+    base = version("sealdeal")
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(Path(__file__).parent), "describe", "--always", "--dirty"],
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return base
+    return f"{base}+{commit}" if commit else base
 
 
 def _point_current(published_dir: Path, target: Path) -> None:

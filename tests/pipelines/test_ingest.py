@@ -53,8 +53,13 @@ def test_good_records_go_through_bad_ones_are_quarantined_with_reasons(settings,
     assert any("stage" in r and "lunch" in r for r in quarantined[0][2])
     assert any("asked_at_pct" in r for r in quarantined[1][2])
     assert quarantined[2][2] == ["line is not valid JSON"]
-    (status,) = rows(settings, "SELECT status FROM ingest.files")
-    assert status == ("ingested",)
+    # Two manifest rows, one delivery: the file as it came, and as it is after the ERASURE in it
+    # removed its client's lines from the raw archive (see test_erasure.py).
+    assert rows(settings, "SELECT DISTINCT status, file_name FROM ingest.files") == [
+        ("ingested", "batch-1.jsonl")
+    ]
+    assert DEBRIEF["client_ref"] not in path.read_text()
+    assert len(path.read_text().splitlines()) == 7 - 3
 
 
 def test_csv_file_is_ingested_like_jsonl(settings, master_key):
@@ -161,7 +166,8 @@ def text_cells(settings) -> list[str]:
 
 
 def test_no_raw_identifier_reaches_any_table(settings, master_key):
-    records = [DEBRIEF, OUTCOME, ERASURE, debrief(2, notes="Met Priya Sharma, priya@corp.in")]
+    notes = "Met Priya Sharma, priya@corp.in, +44 20 7946 0958"
+    records = [DEBRIEF, OUTCOME, ERASURE, debrief(2, notes=notes)]
     records.append(debrief(3, stage="jane.doe@example.com"))  # PII in a wrong field
     records.append(debrief(4, client_ref="CL-55501", notes="CL-55501 was nervous"))
     ingest_paths([write_jsonl(settings.landing_dir / "a.jsonl", records)], settings, master_key)
@@ -175,6 +181,7 @@ def test_no_raw_identifier_reaches_any_table(settings, master_key):
         "tom@acme.io",
         "555-0132",
         "priya@corp.in",
+        "7946 0958",
         "Priya",
         "int-77",
         DEBRIEF["notes"],

@@ -41,7 +41,13 @@ def test_snapshot_holds_marts_comments_metadata_and_parquet(warehouse, settings)
         ).fetchall()
     finally:
         con.close()
-    assert meta == [(snap.snapshot_id, 42, "0.1.0", 1)]
+    ((snapshot_id, position, code, rows),) = meta
+    assert (snapshot_id, position, rows) == (snap.snapshot_id, 42, 1)
+    assert code.startswith("0.1.0+")  # the version and the git commit of this checkout
+    parquet_meta = duckdb.sql(
+        f"SELECT snapshot_id FROM '{snap.parquet_dir / 'meta_snapshot.parquet'}'"
+    ).fetchall()
+    assert parquet_meta == [(snap.snapshot_id,)]
     assert "Wilson" in comment[0][0]
     assert (snap.parquet_dir / "perception_gap.parquet").exists()
     assert not list(snap.path.parent.glob(".*partial"))

@@ -80,3 +80,22 @@ def test_sql_firm_mode_from_the_command_line(built_home, firms, monkeypatch):
     assert unknown.exit_code == 1 and "no interviews of firm" in unknown.output
     with pytest.raises(UnknownFirm), firm_session(built_home.published_dir, "no-such-firm"):
         pass
+
+
+def test_every_table_with_client_level_rows_carries_firm_id(built_home):
+    files = [built_home.warehouse_path, built_home.published_dir / "current" / "detail.duckdb"]
+    checked = 0
+    for path in files:
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            columns = con.execute(
+                "SELECT schema_name || '.' || table_name, list(column_name) FROM duckdb_columns() "
+                "WHERE database_name = current_database() GROUP BY ALL"
+            ).fetchall()
+        finally:
+            con.close()
+        for table, names in columns:
+            if {"client_key", "interview_key"} & set(names):
+                assert "firm_id" in names, f"{path.name}: {table}"
+                checked += 1
+    assert checked >= 7  # events, staging x3, intermediate, fct; and the snapshot's copies

@@ -73,3 +73,26 @@ COMMENT ON TABLE eventstore.tracking IS 'Per projection, the last event position
 COMMENT ON COLUMN eventstore.tracking.projection IS 'Name of the projection.';
 COMMENT ON COLUMN eventstore.tracking.position IS 'Last event position included in the projection.';
 COMMENT ON COLUMN eventstore.tracking.updated_at IS 'When the projection last advanced (UTC).';
+
+-- Erasures: the register of clients who asked to be forgotten. Their events are tombstoned (see
+-- pipelines/erasure.py); this keeps only what is needed to refuse their records if sent again.
+CREATE TABLE IF NOT EXISTS eventstore.erasures (
+    position         BIGINT      PRIMARY KEY,
+    firm_id          VARCHAR     NOT NULL,
+    erased_token     VARCHAR     NOT NULL,
+    requested_at     TIMESTAMPTZ NOT NULL,
+    erased_at        TIMESTAMPTZ NOT NULL,
+    events_erased    BIGINT      NOT NULL,
+    pending_files    VARCHAR[],
+    raw_redacted_at  TIMESTAMPTZ
+);
+
+COMMENT ON TABLE eventstore.erasures IS 'One row per processed erasure. The client''s events are tombstoned in the same transaction (stream_id erased-<position>, payload {"erased_by": <position>}); no pseudonym is kept here.';
+COMMENT ON COLUMN eventstore.erasures.position IS 'Position of the (tombstoned) ErasureRequested event.';
+COMMENT ON COLUMN eventstore.erasures.firm_id IS 'The coaching firm (tenant).';
+COMMENT ON COLUMN eventstore.erasures.erased_token IS 'HMAC of the client''s pseudonym under the firm''s key: matches the client''s records if they arrive again (they are refused), matches no stored row.';
+COMMENT ON COLUMN eventstore.erasures.requested_at IS 'When the client asked (UTC).';
+COMMENT ON COLUMN eventstore.erasures.erased_at IS 'When the events and projection rows were erased (UTC).';
+COMMENT ON COLUMN eventstore.erasures.events_erased IS 'Events tombstoned, the erasure event included.';
+COMMENT ON COLUMN eventstore.erasures.pending_files IS 'Landing files to redact (names only); kept for the record.';
+COMMENT ON COLUMN eventstore.erasures.raw_redacted_at IS 'When the raw landing files were rewritten without the client; null while pending (finished by the next ingest or erase).';

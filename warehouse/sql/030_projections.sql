@@ -73,7 +73,7 @@ CREATE TABLE IF NOT EXISTS staging.stg_erasures (
     client_key      VARCHAR     NOT NULL,
     requested_at    TIMESTAMPTZ NOT NULL
 );
-COMMENT ON TABLE staging.stg_erasures IS 'One row per ErasureRequested event: clients who asked to be forgotten.';
+COMMENT ON TABLE staging.stg_erasures IS 'One row per ErasureRequested event that is not yet applied. Empty in practice: ingestion applies an erasure in the transaction that appends it and tombstones the event (see eventstore.erasures); kept so that a log written by other means still never projects an erased client.';
 COMMENT ON COLUMN staging.stg_erasures.position IS 'Position of the event in eventstore.events.';
 COMMENT ON COLUMN staging.stg_erasures.firm_id IS 'The coaching firm (tenant).';
 COMMENT ON COLUMN staging.stg_erasures.client_key IS 'Pseudonym of the client to forget.';

@@ -1,0 +1,288 @@
+"""The dashboards' only data access: the current published snapshot, read-only and cached.
+
+A snapshot is loaded once per (published dir, snapshot id, firm scope) and kept in memory; a new
+snapshot is picked up on the next rerun because `current` is resolved on every run (a readlink).
+When the app is firm-scoped (env ``SEALDEAL_FIRM``, set by ``sealdeal serve --firm``) the
+row-level tables are read with ``WHERE firm_id = ?``: other firms' rows never enter the process.
+Cross-firm figures come only from research.duckdb's k-suppressed aggregate rows.
+
+Page numbers are recomputed live from the filtered rows with the pipeline's own transforms
+(``pipelines.marts.MARTS``), so every filter changes every number and no statistic is
+reimplemented here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import streamlit as st
+
+from pipelines import spec
+from pipelines.config import Settings
+from pipelines.marts import MARTS
+from warehouse.publish import NoSnapshot, current_snapshot, open_snapshot
+
+FIRM_ENV = "SEALDEAL_FIRM"
+# The research marts a scoped viewer may be shown as a benchmark, with the aggregate rows only.
+BENCHMARK_QUERY = "SELECT * FROM marts.tactic_effects WHERE segment_kind = ? ORDER BY tactic"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The sidebar's choices; an empty tuple means "all"."""
+
+    firms: tuple[str, ...] = ()
+    date_from: date | None = None
+    date_to: date | None = None
+    industries: tuple[str, ...] = ()
+    stages: tuple[str, ...] = ()
+    seniorities: tuple[str, ...] = ()
+
+    def apply(self, lf: pl.LazyFrame) -> pl.LazyFrame:
+        conditions = [
+            pl.col(column).is_in(list(values))
+            for column, values in (
+                ("firm_id", self.firms),
+                ("industry", self.industries),
+                ("stage", self.stages),
+                ("seniority", self.seniorities),
+            )
+            if values
+        ]
+        if self.date_from is not None:
+            conditions.append(pl.col("interview_date") >= self.date_from)
+        if self.date_to is not None:
+            conditions.append(pl.col("interview_date") <= self.date_to)
+        return lf.filter(*conditions) if conditions else lf
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    snapshot_id: str
+    path: Path
+    firm: str | None
+    meta: dict
+    fct: pl.DataFrame
+    outcome_history: pl.DataFrame
+    ingest_files: pl.DataFrame  # empty when firm-scoped
+    quarantine_by_reason: pl.DataFrame
+    benchmark: pl.DataFrame  # research tactic_effects, segment 'all', k-suppressed
+
+    @property
+    def created_at(self) -> datetime | None:
+        return self.meta.get("created_at")
+
+    @property
+    def last_ingest_at(self) -> datetime | None:
+        return self.meta.get("last_ingest_at")
+
+    @property
+    def suppression_k(self) -> int | None:
+        return self.meta.get("suppression_k")
+
+    @property
+    def data_docs_path(self) -> str | None:
+        return self.meta.get("data_docs_path")
+
+    def age(self, now: datetime | None = None) -> timedelta | None:
+        if self.created_at is None:
+            return None
+        return (now or datetime.now(UTC)) - self.created_at
+
+    @cached_property
+    def options(self) -> dict[str, list]:
+        """Filter choices: the spec's values first, then any other value seen."""
+
+        def seen(column: str, preferred: tuple[str, ...] = ()) -> list[str]:
+            values = set(self.fct.get_column(column).drop_nulls().unique().to_list())
+            return [v for v in preferred if v in values] + sorted(values - set(preferred))
+
+        dates = self.fct.get_column("interview_date")
+        return {
+            "firms": seen("firm_id"),
+            "industries": seen("industry"),
+            "stages": seen("stage", spec.STAGES),
+            "seniorities": seen("seniority", spec.SENIORITIES),
+            "dates": (dates.min(), dates.max()) if dates.len() and dates.null_count() < dates.len()
+            else None,
+        }  # fmt: skip
+
+
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+def firm_scope() -> str | None:
+    return os.environ.get(FIRM_ENV) or None
+
+
+def current_snapshot_id(published_dir: Path) -> str | None:
+    """The id `current` points at right now (cheap: one readlink)."""
+    folder = current_snapshot(published_dir)
+    return folder.name if folder is not None and folder.is_dir() else None
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:
+    return con.sql(sql, params=params or None).pl()
+
+
+def _table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
+    # In detail.duckdb the catalog and a schema are both called "detail": `detail.x` would be
+    # ambiguous, so every table is named catalog.schema.table.
+    ((db,),) = con.execute("SELECT current_database()").fetchall()
+    return f'"{db}"."{schema}"."{table}"'
+
+
+def _read_detail(con: duckdb.DuckDBPyConnection, firm: str | None) -> dict[str, pl.DataFrame]:
+    scoped = " WHERE firm_id = ?" if firm else ""
+    params = [firm] if firm else []
+    fct = _table(con, "detail", "fct_interviews")
+    history = _table(con, "detail", "outcome_history")
+    quarantine = _table(con, "health", "quarantine_by_reason")
+    files = _table(con, "health", "ingest_files")
+    out = {
+        "fct": _rows(con, f"SELECT * FROM {fct}{scoped}", params),
+        "outcome_history": _rows(
+            con, f"SELECT * FROM {history}{scoped} ORDER BY client_key, decided_at", params
+        ),
+        "quarantine_by_reason": _rows(
+            con,
+            f"SELECT firm_id, reason, sum(records)::BIGINT AS records FROM {quarantine}{scoped} "
+            "GROUP BY ALL ORDER BY records DESC, reason",
+            params,
+        ),
+    }
+    # File names carry firm ids and the files hold every firm's records: operators only.
+    out["ingest_files"] = (
+        pl.DataFrame() if firm else _rows(con, f"SELECT * FROM {files} ORDER BY processed_at DESC")
+    )
+    return out
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the published snapshot…")
+def load_snapshot(published_dir: str, snapshot_id: str, firm: str | None) -> Snapshot:
+    """One snapshot, read once. cache_resource, not cache_data: the frames are shared as they
+    are (Polars frames are immutable) instead of being pickled on every rerun."""
+    published = Path(published_dir)
+    con = open_snapshot(published, snapshot_id, part="detail")
+    try:
+        meta = _rows(con, "SELECT * FROM meta.snapshot").row(0, named=True)
+        detail = _read_detail(con, firm)
+    finally:
+        con.close()
+    con = open_snapshot(published, snapshot_id, part="research")
+    try:
+        benchmark = _rows(con, BENCHMARK_QUERY, ["all"])
+    finally:
+        con.close()
+    return Snapshot(
+        snapshot_id=snapshot_id,
+        path=published / "snapshots" / snapshot_id,
+        firm=firm,
+        meta=meta,
+        benchmark=benchmark,
+        **detail,
+    )
+
+
+def current() -> Snapshot | None:
+    """The current snapshot for this app's firm scope, or None before the first publish."""
+    published = settings().published_dir
+    snapshot_id = current_snapshot_id(published)
+    if snapshot_id is None:
+        return None
+    try:
+        return load_snapshot(str(published), snapshot_id, firm_scope())
+    except NoSnapshot:
+        return None  # pruned between the readlink and the open: the next rerun sees the new one
+
+
+def _key(snap: Snapshot) -> tuple:
+    return (str(snap.path), snap.snapshot_id, snap.firm)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _clients(_snap: Snapshot, key: tuple, filters: Filters) -> pl.DataFrame:
+    return (
+        filters.apply(_snap.fct.lazy())
+        .group_by("client_key")
+        .agg(
+            pl.len().alias("interviews"),
+            pl.col("got_offer").sum().alias("offers"),
+            pl.col("interview_date").min().alias("first_interview"),
+            pl.col("interview_date").max().alias("last_interview"),
+        )
+        .sort("interviews", "client_key", descending=[True, False])
+        .collect()
+    )
+
+
+@st.cache_resource(max_entries=128, show_spinner=False)
+def _summary(_snap: Snapshot, key: tuple, filters: Filters) -> dict[str, int]:
+    return (
+        filters.apply(_snap.fct.lazy())
+        .select(
+            pl.len().alias("interviews"),
+            pl.col("is_decided").sum().alias("decided"),
+            pl.col("client_key").n_unique().alias("clients"),
+        )
+        .collect()
+        .row(0, named=True)
+    )
+
+
+def summary(snap: Snapshot, filters: Filters) -> dict[str, int]:
+    """Interviews, decided interviews and clients that pass the filters."""
+    return _summary(snap, _key(snap), filters)
+
+
+def clients(snap: Snapshot, filters: Filters) -> pl.DataFrame:
+    """Clients with at least one interview that passes the filters, most interviews first."""
+    return _clients(snap, _key(snap), filters)
+
+
+@st.cache_resource(max_entries=512, show_spinner=False)
+def _mart(_snap: Snapshot, key: tuple, filters: Filters, name: str) -> pl.DataFrame:
+    return MARTS[name](filters.apply(_snap.fct.lazy())).collect()
+
+
+def mart(snap: Snapshot, name: str, filters: Filters) -> pl.DataFrame:
+    """A mart (``pipelines.marts.MARTS``) computed from the filtered interviews."""
+    return _mart(snap, _key(snap), filters, name)
+
+
+def client_history(snap: Snapshot, client_key: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A client's interviews (by date) and every outcome reported for them (in order)."""
+    interviews = snap.fct.filter(pl.col("client_key") == client_key).sort(
+        "interview_date", "decided_at", nulls_last=True
+    )
+    outcomes = snap.outcome_history.filter(pl.col("client_key") == client_key).sort("decided_at")
+    return interviews, outcomes
+
+
+def mart_check_results(quality_dir: Path, published_at: datetime | None) -> pl.DataFrame | None:
+    """The GX mart checks that ran for this snapshot: the newest ``marts-*.json`` written no
+    later than the snapshot (the checks run just before publishing). None when there are none."""
+    folder = quality_dir / "marts"
+    stamp = f"marts-{published_at:%Y%m%dT%H%M%S%fZ}.json" if published_at else None
+    files = sorted(
+        p for p in folder.glob("marts-*.json") if stamp is None or p.name <= stamp
+    )  # the names sort by time
+    if not files:
+        return None
+    rows = json.loads(files[-1].read_text())
+    schema = {
+        "table": pl.String,
+        "expectation": pl.String,
+        "column": pl.String,
+        "success": pl.Boolean,
+        "unexpected": pl.Int64,
+    }
+    return pl.DataFrame(rows, schema=schema).with_columns(pl.lit(files[-1].name).alias("file"))

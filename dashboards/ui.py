@@ -1,0 +1,222 @@
+"""What every page shares: the filters sidebar, the footer, charts with CIs, CSV downloads and the
+"not enough data" state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import altair as alt
+import polars as pl
+import streamlit as st
+
+from dashboards import data
+from pipelines.effects import MIN_PER_ARM
+
+# Okabe-Ito: distinguishable with every common colour-vision deficiency.
+OKABE_ITO = (
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#56B4E9",  # sky blue
+    "#D55E00",  # vermillion
+    "#F0E442",  # yellow
+    "#000000",
+)
+CONTEXT_KEY = "sealdeal_context"
+NOT_ENOUGH_DATA = f"Not enough data: every group here has fewer than {MIN_PER_ARM} interviews."
+
+
+@dataclass(frozen=True)
+class Context:
+    snap: data.Snapshot
+    filters: data.Filters
+
+
+def start() -> Context:
+    """Load the current snapshot and draw the filters (the entry script calls this once per
+    run, before the page); stops the run with a message when nothing is published yet."""
+    snap = data.current()
+    if snap is None:
+        st.title("SealDeal")
+        st.info(
+            "No snapshot has been published yet: run the pipeline (`scripts/demo.sh`, or "
+            "`sealdeal ingest`, `sealdeal build`, `sealdeal publish`) and reload."
+        )
+        st.stop()
+    ctx = Context(snap, sidebar_filters(snap))
+    st.session_state[CONTEXT_KEY] = ctx
+    with st.sidebar:
+        _watch_for_new_snapshot(snap.snapshot_id)
+    return ctx
+
+
+@st.fragment(run_every=timedelta(seconds=30))
+def _watch_for_new_snapshot(shown: str) -> None:
+    # Every rerun resolves `current` anyway; this only wakes up a page nobody touches.
+    latest = data.current_snapshot_id(data.settings().published_dir)
+    if latest is not None and latest != shown:
+        st.rerun(scope="app")
+
+
+def context() -> Context:
+    return st.session_state[CONTEXT_KEY]
+
+
+def sidebar_filters(snap: data.Snapshot) -> data.Filters:
+    opts = snap.options
+    bar = st.sidebar
+    bar.header("Filters")
+    if snap.firm:
+        bar.selectbox(
+            "Firm",
+            [snap.firm],
+            disabled=True,
+            key="f_firm_scoped",
+            help="This dashboard shows one firm's clients (`sealdeal serve --firm`).",
+        )
+        firms: tuple[str, ...] = (snap.firm,)
+    else:
+        firms = tuple(bar.multiselect("Firm", opts["firms"], key="f_firms", placeholder="All"))
+    date_from = date_to = None
+    if opts["dates"]:
+        lo, hi = opts["dates"]
+        # The key carries the data's range so a snapshot with new dates starts from its full span.
+        picked = bar.date_input(
+            "Interview dates", value=(lo, hi), min_value=lo, max_value=hi, key=f"f_dates_{lo}_{hi}"
+        )
+        picked = tuple(picked) if isinstance(picked, list | tuple) else (picked,)
+        date_from = picked[0] if picked else None
+        date_to = picked[1] if len(picked) > 1 else None
+    choose = {
+        label: tuple(bar.multiselect(label, opts[name], key=f"f_{name}", placeholder="All"))
+        for label, name in (
+            ("Industry", "industries"),
+            ("Stage", "stages"),
+            ("Seniority", "seniorities"),
+        )
+    }
+    return data.Filters(
+        firms=firms,
+        date_from=date_from,
+        date_to=date_to,
+        industries=choose["Industry"],
+        stages=choose["Stage"],
+        seniorities=choose["Seniority"],
+    )
+
+
+def age_text(age: timedelta | None) -> str:
+    if age is None:
+        return "unknown age"
+    minutes = int(age.total_seconds() // 60)
+    if minutes < 1:
+        return "less than a minute old"
+    if minutes < 60:
+        return f"{minutes} min old"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h {minutes % 60} min old"
+    return f"{minutes // (24 * 60)} days old"
+
+
+def footer(snap: data.Snapshot) -> None:
+    st.divider()
+    created = f" (published {snap.created_at:%Y-%m-%d %H:%M} UTC)" if snap.created_at else ""
+    scope = f" · firm: {snap.firm}" if snap.firm else " · all firms"
+    st.caption(f"Snapshot {snap.snapshot_id} · {age_text(snap.age())}{created}{scope}")
+
+
+def csv_bytes(frame: pl.DataFrame) -> bytes:
+    """CSV of a chart's data; list columns become "a; b" (CSV has no lists)."""
+    flat = frame.with_columns(
+        pl.col(c).list.join("; ") for c, t in frame.schema.items() if isinstance(t, pl.List)
+    )
+    return flat.write_csv().encode()
+
+
+def download(frame: pl.DataFrame, name: str) -> None:
+    snap = context().snap
+    st.download_button(
+        f"Download {name.replace('_', ' ')} (CSV)",
+        data=csv_bytes(frame),
+        file_name=f"{name}-{snap.snapshot_id}.csv",
+        mime="text/csv",
+        key=f"download_{name}",
+        on_click="ignore",
+    )
+
+
+def not_enough_data(message: str = NOT_ENOUGH_DATA) -> None:
+    st.info(message, icon=":material/info:")
+
+
+def summary_caption(ctx: Context) -> None:
+    s = data.summary(ctx.snap, ctx.filters)
+    st.caption(
+        f"{s['interviews']:,} interviews ({s['decided']:,} decided) of {s['clients']:,} clients "
+        f"match the filters · interview dates {dates_text(ctx.filters)}."
+    )
+
+
+def palette(domain: list) -> alt.Scale:
+    return alt.Scale(domain=domain, range=list(OKABE_ITO[: len(domain)]))
+
+
+def rate_chart(
+    frame: pl.DataFrame,
+    x: str,
+    x_title: str,
+    *,
+    rate: str = "offer_rate",
+    rate_title: str = "Offer rate",
+    n: str = "n",
+    color: str | None = None,
+    color_title: str | None = None,
+    sort: list | None = None,
+) -> alt.LayerChart:
+    """A rate per group as a point with its 95% interval as an error bar. Groups without enough
+    data have no rate and are left out (the table beside the chart lists them)."""
+    shown = frame.filter(pl.col(rate).is_not_null())
+    if color:
+        shown = shown.with_columns(pl.col(color).cast(pl.String))
+    base = alt.Chart(shown).encode(
+        x=alt.X(f"{x}:N", sort=sort, title=x_title, axis=alt.Axis(labelAngle=-30, labelLimit=200))
+    )
+    if color:
+        domain = sorted(shown.get_column(color).unique().drop_nulls().to_list())
+        base = base.encode(
+            color=alt.Color(f"{color}:N", scale=palette(domain), title=color_title),
+            xOffset=alt.XOffset(f"{color}:N"),
+        )
+    else:
+        base = base.encode(color=alt.value(OKABE_ITO[0]))
+    tooltip = [
+        alt.Tooltip(f"{x}:N", title=x_title),
+        alt.Tooltip(f"{rate}:Q", title=rate_title, format=".1%"),
+        alt.Tooltip(f"{rate}_ci_low:Q", title="95% CI from", format=".1%"),
+        alt.Tooltip(f"{rate}_ci_high:Q", title="95% CI to", format=".1%"),
+        alt.Tooltip(f"{n}:Q", title="n", format=","),
+    ]
+    if color:
+        tooltip.insert(1, alt.Tooltip(f"{color}:N", title=color_title))
+    bars = base.mark_rule(strokeWidth=2).encode(
+        y=alt.Y(f"{rate}_ci_low:Q", title=f"{rate_title} (95% CI)", axis=alt.Axis(format="%")),
+        y2=f"{rate}_ci_high:Q",
+        tooltip=tooltip,
+    )
+    points = base.mark_point(filled=True, size=90).encode(y=f"{rate}:Q", tooltip=tooltip)
+    return alt.layer(bars, points)
+
+
+def chart(chart_: alt.TopLevelMixin, frame: pl.DataFrame, name: str) -> None:
+    """Draw a chart and offer its data (with the interval columns) as CSV."""
+    st.altair_chart(chart_, width="stretch")
+    download(frame, name)
+
+
+def dates_text(filters: data.Filters) -> str:
+    def d(x: date | None) -> str:
+        return "…" if x is None else f"{x:%Y-%m-%d}"
+
+    return f"{d(filters.date_from)} to {d(filters.date_to)}"

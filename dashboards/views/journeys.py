@@ -1,0 +1,77 @@
+"""Client journeys (for coaches): one pseudonymous client's interviews and outcomes, in order."""
+
+import altair as alt
+import polars as pl
+import streamlit as st
+
+from dashboards import data, ui
+from pipelines.spec import OUTCOMES, STAGES
+
+MAX_LISTED = 1000  # a longer select list is no use to anyone; any key can be pasted instead
+
+ctx = ui.context()
+st.title("Client journeys")
+st.caption(
+    "For coaches: pick a client (pseudonym) to see every interview and every outcome they heard, "
+    "in order. The filters choose which clients are listed; a journey is always shown whole."
+)
+clients = data.clients(ctx.snap, ctx.filters)
+st.caption(f"{clients.height:,} clients have interviews that match the filters.")
+
+if clients.is_empty():
+    ui.not_enough_data("No client has an interview that matches the filters.")
+else:
+    listed = clients.head(MAX_LISTED)
+    counts = dict(zip(listed["client_key"], listed["interviews"], strict=True))
+    chosen = st.selectbox(
+        "Client",
+        listed.get_column("client_key").to_list(),
+        format_func=lambda k: f"{k[:16]}…  ({counts[k]} interviews)",
+        key="journey_client",
+        help=f"The {min(MAX_LISTED, clients.height):,} clients with most interviews.",
+    )
+    pasted = st.text_input("…or paste a client key", key="journey_paste").strip()
+    client = pasted or chosen
+    interviews, outcomes = data.client_history(ctx.snap, client)
+    if interviews.is_empty() and outcomes.is_empty():
+        st.warning("No client with that key in this snapshot.")
+    else:
+        st.markdown(f"Client `{client}`")
+        c = st.columns(4)
+        c[0].metric("Interviews", f"{interviews.height:,}")
+        c[1].metric("Offers", f"{int(interviews['got_offer'].sum() or 0):,}")
+        c[2].metric("Referrals", f"{int(interviews['got_referral'].sum() or 0):,}")
+        c[3].metric("Outcomes heard", f"{outcomes.height:,}")
+
+        shown = interviews.with_columns(pl.col("outcome").fill_null("pending"))
+        if shown.height:
+            kinds = [*OUTCOMES, "pending"]
+            timeline = (
+                alt.Chart(shown)
+                .mark_point(filled=True, size=160)
+                .encode(
+                    x=alt.X("interview_date:T", title="Interview date"),
+                    y=alt.Y("stage:N", sort=list(STAGES), title="Stage"),
+                    color=alt.Color("outcome:N", scale=ui.palette(kinds), title="Outcome"),
+                    shape=alt.Shape("outcome:N", scale=alt.Scale(domain=kinds), title="Outcome"),
+                    tooltip=[
+                        "interview_date:T",
+                        "stage:N",
+                        "industry:N",
+                        "seniority:N",
+                        "asked_fit_question:N",
+                        "outcome:N",
+                    ],
+                )
+            )
+            ui.chart(timeline, interviews, "client_interviews")
+        st.subheader("Interviews")
+        st.dataframe(
+            interviews.drop("firm_id", "client_key", "has_concerns_raised").with_columns(
+                pl.col("interview_date").cast(pl.String)
+            ),
+            hide_index=True,
+        )
+        st.subheader("Every outcome reported, in the order heard")
+        st.dataframe(outcomes.drop("firm_id", "client_key"), hide_index=True)
+        ui.download(outcomes, "client_outcomes")

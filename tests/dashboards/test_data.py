@@ -1,0 +1,113 @@
+"""The dashboards' data layer: filters, firm scoping and the snapshot it reads."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+import polars as pl
+import pytest
+
+from dashboards import data
+from warehouse.publish import current_snapshot
+
+
+def test_filters_keep_exactly_the_matching_rows():
+    rows = pl.DataFrame(
+        {
+            "firm_id": ["a", "a", "b", "b"],
+            "industry": ["software", "retail", "software", "software"],
+            "stage": ["final", "final", "panel", "final"],
+            "seniority": ["mid", "mid", "mid", "senior"],
+            "interview_date": [date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1), None],
+        }
+    )
+
+    def kept(**kw) -> list[int]:
+        return (
+            data.Filters(**kw)
+            .apply(rows.with_row_index().lazy())
+            .collect()
+            .get_column("index")
+            .to_list()
+        )
+
+    assert kept() == [0, 1, 2, 3]
+    assert kept(firms=("b",)) == [2, 3]
+    assert kept(industries=("software",)) == [0, 2, 3]
+    assert kept(stages=("final",), seniorities=("mid",)) == [0, 1]
+    assert kept(date_from=date(2025, 2, 1)) == [1, 2]
+    assert kept(date_from=date(2025, 1, 15), date_to=date(2025, 2, 15)) == [1]
+    assert kept(firms=("a",), industries=("software",), stages=("panel",)) == []
+
+
+def test_unscoped_load_holds_every_firm(built_home):
+    sid = current_snapshot(built_home.published_dir).name
+    snap = data.load_snapshot(str(built_home.published_dir), sid, None)
+    assert snap.snapshot_id == sid
+    assert snap.fct["firm_id"].n_unique() == 3
+    assert snap.ingest_files.height > 0
+    assert snap.meta["snapshot_id"] == sid and snap.suppression_k >= 2
+    assert set(snap.benchmark["segment"]) == {"all"}
+
+
+def test_scoped_load_reads_only_that_firms_rows(built_home):
+    published = built_home.published_dir
+    sid = current_snapshot(published).name
+    firm = data.load_snapshot(str(published), sid, None).options["firms"][0]
+    snap = data.load_snapshot(str(published), sid, firm)
+    assert snap.fct.height > 0
+    for frame in (snap.fct, snap.outcome_history, snap.quarantine_by_reason):
+        assert set(frame["firm_id"].unique()) <= {firm}
+    # Landing files mix firms (and their names name them): none for a scoped viewer.
+    assert snap.ingest_files.is_empty()
+    assert snap.options["firms"] == [firm]
+
+
+def test_firm_value_is_a_bound_parameter_not_sql(built_home):
+    published = built_home.published_dir
+    sid = current_snapshot(published).name
+    snap = data.load_snapshot(str(published), sid, "x' OR firm_id <> 'x")
+    assert snap.fct.is_empty() and snap.outcome_history.is_empty()
+
+
+def test_current_is_none_before_anything_is_published(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEALDEAL_HOME", str(tmp_path / "fresh"))
+    assert data.current() is None
+
+
+def test_marts_are_recomputed_from_the_filtered_rows(built_home):
+    published = built_home.published_dir
+    snap = data.load_snapshot(str(published), current_snapshot(published).name, None)
+    everything = data.mart(snap, "funnel_by_stage", data.Filters())
+    final = data.mart(snap, "funnel_by_stage", data.Filters(stages=("final",)))
+    assert everything["interviews"].sum() == snap.fct.height
+    assert final["stage"].to_list() == ["final"]
+    assert final["interviews"][0] == snap.fct.filter(pl.col("stage") == "final").height
+
+
+@pytest.mark.parametrize(
+    ("published", "expected"),
+    [
+        (datetime(2026, 1, 2, 12, 0, tzinfo=UTC), "marts-20260102T110000000000Z.json"),
+        (datetime(2026, 1, 2, 10, 0, tzinfo=UTC), "marts-20260101T090000000000Z.json"),
+        (None, "marts-20260103T090000000000Z.json"),
+    ],
+)
+def test_mart_checks_are_the_last_run_before_the_snapshot(tmp_path, published, expected):
+    folder = tmp_path / "marts"
+    folder.mkdir()
+    for stamp, ok in (
+        ("20260101T090000000000Z", False),
+        ("20260102T110000000000Z", True),
+        ("20260103T090000000000Z", True),
+    ):
+        rows = [{"table": "t", "expectation": "e", "column": "c", "success": ok, "unexpected": 0}]
+        (folder / f"marts-{stamp}.json").write_text(json.dumps(rows))
+    checks = data.mart_check_results(tmp_path, published)
+    assert checks["file"][0] == expected
+    assert checks.height == 1
+
+
+def test_no_mart_checks_is_none(tmp_path):
+    assert data.mart_check_results(tmp_path, None) is None

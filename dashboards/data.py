@@ -13,7 +13,6 @@ reimplemented here.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -73,6 +72,7 @@ class Snapshot:
     outcome_history: pl.DataFrame
     ingest_files: pl.DataFrame  # empty when firm-scoped
     quarantine_by_reason: pl.DataFrame
+    mart_checks: pl.DataFrame  # the GX checks the marts passed before this publish
     benchmark: pl.DataFrame  # research tactic_effects, segment 'all', k-suppressed
 
     @property
@@ -159,6 +159,8 @@ def _read_detail(con: duckdb.DuckDBPyConnection, firm: str | None) -> dict[str, 
             params,
         ),
     }
+    checks = _table(con, "health", "mart_checks")
+    out["mart_checks"] = _rows(con, f"SELECT * FROM {checks}")
     # File names carry firm ids and the files hold every firm's records: operators only.
     out["ingest_files"] = (
         pl.DataFrame() if firm else _rows(con, f"SELECT * FROM {files} ORDER BY processed_at DESC")
@@ -265,24 +267,3 @@ def client_history(snap: Snapshot, client_key: str) -> tuple[pl.DataFrame, pl.Da
     )
     outcomes = snap.outcome_history.filter(pl.col("client_key") == client_key).sort("decided_at")
     return interviews, outcomes
-
-
-def mart_check_results(quality_dir: Path, published_at: datetime | None) -> pl.DataFrame | None:
-    """The GX mart checks that ran for this snapshot: the newest ``marts-*.json`` written no
-    later than the snapshot (the checks run just before publishing). None when there are none."""
-    folder = quality_dir / "marts"
-    stamp = f"marts-{published_at:%Y%m%dT%H%M%S%fZ}.json" if published_at else None
-    files = sorted(
-        p for p in folder.glob("marts-*.json") if stamp is None or p.name <= stamp
-    )  # the names sort by time
-    if not files:
-        return None
-    rows = json.loads(files[-1].read_text())
-    schema = {
-        "table": pl.String,
-        "expectation": pl.String,
-        "column": pl.String,
-        "success": pl.Boolean,
-        "unexpected": pl.Int64,
-    }
-    return pl.DataFrame(rows, schema=schema).with_columns(pl.lit(files[-1].name).alias("file"))

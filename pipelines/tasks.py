@@ -107,6 +107,8 @@ def publish_snapshot(settings: Settings | None = None) -> dict:
             store.tracked_position(TRACKING_NAME),
             k=settings.suppression_k,
             data_docs_path=docs if docs.exists() else None,
+            # check_marts runs just before: its newest results file (names sort by time).
+            mart_checks=max((settings.quality_dir / "marts").glob("marts-*.json"), default=None),
         )
         # Older snapshots computed before the last erasure still hold that client.
         removed = remove_snapshots_before(settings.published_dir, last_erasure_position(store.con))

@@ -85,12 +85,24 @@ DETAIL_TABLES = {
         "counts once per rule).",
     ),
 }
+MART_CHECKS_DDL = (
+    'CREATE TABLE snap.health.mart_checks (checked_in VARCHAR, "table" VARCHAR, '
+    'expectation VARCHAR, "column" VARCHAR, success BOOLEAN, unexpected BIGINT)'
+)
 DETAIL_COLUMN_COMMENTS = {
+    "health.mart_checks": {
+        "checked_in": "The GX results file (quality/marts/) these rows come from.",
+        "table": "The mart checked.",
+        "expectation": "The Great Expectations expectation.",
+        "column": "The column it applies to (null for table-level ones).",
+        "success": "Whether the mart met it.",
+        "unexpected": "Rows that did not.",
+    },
     "health.quarantine_by_reason": {
         "firm_id": "The firm, when the record named a well-formed firm_id (null otherwise).",
         "reason": "A rule the records broke, in plain words (see ingest.quarantine.reasons).",
         "records": "How many quarantined records broke it.",
-    }
+    },
 }
 
 
@@ -185,10 +197,28 @@ def _research(con, snapshot_dir: Path, k: int) -> dict[str, int]:
     return counts
 
 
-def _detail(con) -> dict[str, int]:
+def _mart_checks(con, results: Path | None) -> None:
+    """The GX mart checks that passed before this publish (the dashboard reads only snapshots)."""
+    con.execute(MART_CHECKS_DDL)
+    if results is not None:
+        con.execute(
+            'INSERT INTO snap.health.mart_checks SELECT ?, "table", expectation, "column", '
+            "success, unexpected FROM read_json(?, columns = {'table': 'VARCHAR', "
+            "'expectation': 'VARCHAR', 'column': 'VARCHAR', 'success': 'BOOLEAN', "
+            "'unexpected': 'BIGINT'}, format = 'array')",
+            [results.name, str(results)],
+        )
+    con.execute(
+        "COMMENT ON TABLE snap.health.mart_checks IS 'Great Expectations checks the marts passed "
+        "before this snapshot was published (a failure stops the publish).'"
+    )
+
+
+def _detail(con, mart_checks: Path | None = None) -> dict[str, int]:
     counts = {}
     for schema in ("detail", "health"):
         con.execute(f"CREATE SCHEMA snap.{schema}")
+    _mart_checks(con, mart_checks)
     for target, (query, source, comment) in DETAIL_TABLES.items():
         con.execute(f"CREATE TABLE snap.{target} AS {query}")
         if source:
@@ -201,6 +231,11 @@ def _detail(con) -> dict[str, int]:
         for column, text in DETAIL_COLUMN_COMMENTS.get(target, {}).items():
             con.execute(f"COMMENT ON COLUMN snap.{target}.{column} IS '{_q(text)}'")
         counts[target] = con.execute(f"SELECT count(*) FROM snap.{target}").fetchall()[0][0]
+    for column, text in DETAIL_COLUMN_COMMENTS["health.mart_checks"].items():
+        con.execute(f"COMMENT ON COLUMN snap.health.mart_checks.\"{column}\" IS '{_q(text)}'")
+    counts["health.mart_checks"] = con.execute(
+        "SELECT count(*) FROM snap.health.mart_checks"
+    ).fetchall()[0][0]
     return counts
 
 
@@ -211,6 +246,7 @@ def publish(
     *,
     k: int = K_DEFAULT,
     data_docs_path: Path | None = None,
+    mart_checks: Path | None = None,
 ) -> Snapshot:
     """Write a new snapshot directory from the warehouse, then point `current` at it."""
     created = datetime.now(UTC)
@@ -233,7 +269,10 @@ def publish(
     ]
     counts: dict[str, int] = {}
     try:
-        fills = {"research": lambda: _research(con, partial, k), "detail": lambda: _detail(con)}
+        fills = {
+            "research": lambda: _research(con, partial, k),
+            "detail": lambda: _detail(con, mart_checks),
+        }
         for part, fill in fills.items():
             con.execute(f"ATTACH '{partial / part}.duckdb' AS snap")
             try:

@@ -7,7 +7,7 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from dashboards import data, ui
+from dashboards import ui
 
 ctx = ui.context()
 snap = ctx.snap
@@ -68,8 +68,8 @@ else:
     ui.download(files, "ingest_files")
 
 st.subheader("Great Expectations")
-checks = data.mart_check_results(data.settings().quality_dir, snap.created_at)
-if checks is None:
+checks = snap.mart_checks
+if checks.is_empty():
     st.info("No GX mart-check results found for this snapshot.")
 else:
     per_table = (
@@ -85,7 +85,7 @@ else:
     verdict = "all passed" if failed == 0 else f"{failed} failed"
     st.markdown(
         f"Mart checks before publishing: **{checks.height} expectations, {verdict}** "
-        f"(`{checks['file'][0]}`)."
+        f"(`{checks['checked_in'][0]}`)."
     )
     st.dataframe(per_table, hide_index=True)
     ui.download(checks, "gx_mart_checks")

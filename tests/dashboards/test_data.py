@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, date, datetime
+from datetime import date
 
 import polars as pl
-import pytest
 
 from dashboards import data
 from warehouse.publish import current_snapshot
@@ -84,30 +82,3 @@ def test_marts_are_recomputed_from_the_filtered_rows(built_home):
     assert everything["interviews"].sum() == snap.fct.height
     assert final["stage"].to_list() == ["final"]
     assert final["interviews"][0] == snap.fct.filter(pl.col("stage") == "final").height
-
-
-@pytest.mark.parametrize(
-    ("published", "expected"),
-    [
-        (datetime(2026, 1, 2, 12, 0, tzinfo=UTC), "marts-20260102T110000000000Z.json"),
-        (datetime(2026, 1, 2, 10, 0, tzinfo=UTC), "marts-20260101T090000000000Z.json"),
-        (None, "marts-20260103T090000000000Z.json"),
-    ],
-)
-def test_mart_checks_are_the_last_run_before_the_snapshot(tmp_path, published, expected):
-    folder = tmp_path / "marts"
-    folder.mkdir()
-    for stamp, ok in (
-        ("20260101T090000000000Z", False),
-        ("20260102T110000000000Z", True),
-        ("20260103T090000000000Z", True),
-    ):
-        rows = [{"table": "t", "expectation": "e", "column": "c", "success": ok, "unexpected": 0}]
-        (folder / f"marts-{stamp}.json").write_text(json.dumps(rows))
-    checks = data.mart_check_results(tmp_path, published)
-    assert checks["file"][0] == expected
-    assert checks.height == 1
-
-
-def test_no_mart_checks_is_none(tmp_path):
-    assert data.mart_check_results(tmp_path, None) is None

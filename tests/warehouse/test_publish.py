@@ -63,6 +63,7 @@ def test_snapshot_holds_marts_comments_metadata_and_parquet(warehouse, settings)
         "detail.fct_interviews",
         "detail.outcome_history",
         "health.ingest_files",
+        "health.mart_checks",
         "health.quarantine_by_reason",
         "meta.snapshot",
     ]

@@ -77,7 +77,10 @@ def wilson_ci(successes, n, alpha: float = 0.05):
     high = np.full(x.shape, np.nan)
     if ok.any():
         lo, hi = proportion_confint(x[ok], n[ok], alpha=alpha, method="wilson")
-        low[ok], high[ok] = lo, hi
+        # At x = 0 or x = n the bound is 0 or 1 exactly; floating point gives 1 - 1e-16, which
+        # would put the estimate outside its own interval.
+        p = x[ok] / n[ok]
+        low[ok], high[ok] = np.minimum(lo, p), np.maximum(hi, p)
     return _out(low), _out(high)
 
 

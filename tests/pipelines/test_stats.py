@@ -299,3 +299,14 @@ def test_mh_risk_difference_interval_stays_within_minus_one_to_one():
     )
     assert -1.0 <= low <= rd <= high <= 1.0
     assert high == 1.0
+
+
+def test_wilson_interval_contains_its_estimate_at_the_edges():
+    # 49 of 49: the upper bound must be 1.0 exactly, not 0.9999999999999999 (which made a GX
+    # mart check refuse to publish).
+    n = np.arange(1, 400)
+    for x in (n, np.zeros_like(n)):
+        low, high = stats.wilson_ci(x, n)
+        p = x / n
+        assert (low <= p).all() and (p <= high).all()
+    assert stats.wilson_ci(np.array([49]), np.array([49]))[1][0] == 1.0

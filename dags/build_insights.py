@@ -11,9 +11,15 @@ arrived, bring the projections and marts up to date and publish them.
    nothing unchecked is ever published.
 3. **publish** — an immutable DuckDB snapshot of the marts plus Parquet, swapped in atomically as
    the `current` snapshot under `published/`; updates the published-snapshot Asset.
+4. **audit_pii** — scans every text column of the warehouse and of every snapshot, every Parquet
+   export, the GX results and Data Docs, the Airflow task logs and XComs for e-mail addresses,
+   phone numbers, URLs, the raw `client_ref`s of recent landing files and the pseudonymisation
+   key (`sealdeal audit`). Any finding fails the run, with a redacted report of where; its XCom
+   holds counts only.
 
-All three open the warehouse for writing, so they share the one-slot DuckDB writer pool with
-ingestion. The logic lives in `pipelines/`; this file only wires.
+All four open the warehouse, so they share the one-slot DuckDB writer pool with ingestion (the
+audit reads it, and a reader cannot open a file a writer holds). The logic lives in
+`pipelines/`; this file only wires.
 """
 
 from __future__ import annotations
@@ -55,7 +61,19 @@ def build_insights():
 
         return publish_snapshot()
 
-    build() >> check_marts() >> publish()
+    @task
+    def audit_pii() -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from pipelines.audit import PiiFound
+        from pipelines.tasks import audit_pii as run
+
+        try:
+            return run()
+        except PiiFound as exc:  # retrying finds the same data: fail now, with the report
+            raise AirflowFailException(f"personal data in the outputs:\n{exc}") from exc
+
+    build() >> check_marts() >> publish() >> audit_pii()
 
 
 build_insights()

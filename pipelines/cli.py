@@ -15,7 +15,19 @@ def _settings(ctx: click.Context) -> Settings:
     return ctx.obj
 
 
-@click.group()
+class _Group(click.Group):
+    """Key problems are the operator's to fix: say so in one line, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        from pipelines.config import KeyMismatchError, MissingKeyError
+
+        try:
+            return super().invoke(ctx)
+        except (MissingKeyError, KeyMismatchError) as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Group)
 @click.option(
     "--home",
     type=click.Path(path_type=Path),
@@ -245,6 +257,47 @@ def docs(check: bool, path: Path | None) -> None:
     else:
         changed = write_researchers_doc(path)
         click.echo(f"{path}: {'regenerated' if changed else 'already up to date'}")
+
+
+@main.command()
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the report (redacted, like the printed one) as JSON to this file.",
+)
+@click.option(
+    "--ref-days",
+    type=click.IntRange(min=0),
+    default=90,
+    show_default=True,
+    help="Search for the raw client_refs of landing files younger than this (0: all files).",
+)
+@click.option(
+    "--airflow-home",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Airflow home whose task logs and XComs to scan (default: SEALDEAL_HOME/airflow).",
+)
+@click.pass_context
+def audit(ctx: click.Context, json_out: Path | None, ref_days: int, airflow_home: Path | None):
+    """Scan every output for e-mails, phones, URLs, raw client_refs and the key.
+
+    Exit code 0: clean; 1: something was found (the report says where, redacted); 2: the audit
+    could not run (for example the warehouse is open for writing).
+    """
+    from pipelines.audit import AuditError, run_audit
+
+    try:
+        report = run_audit(_settings(ctx), airflow_home=airflow_home, ref_days=ref_days or None)
+    except AuditError as exc:
+        click.echo(f"audit cannot run: {exc}", err=True)
+        sys.exit(2)
+    click.echo(report.format())
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(report.to_dict(), indent=2))
+    sys.exit(0 if report.clean else 1)
 
 
 @main.command()

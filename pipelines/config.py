@@ -6,6 +6,7 @@ reports, published snapshots and the key file. Nothing is written anywhere else.
 
 from __future__ import annotations
 
+import hmac
 import os
 import secrets
 from dataclasses import dataclass
@@ -19,6 +20,15 @@ K_ENV = "SEALDEAL_SUPPRESSION_K"  # the k of the k-rule on published aggregates 
 
 class MissingKeyError(RuntimeError):
     pass
+
+
+class KeyMismatchError(RuntimeError):
+    """The warehouse was written under another pseudonymisation key."""
+
+
+def key_fingerprint(master_key: bytes) -> str:
+    """A one-way fingerprint of the key: tells two keys apart, reveals nothing of either."""
+    return hmac.digest(master_key, b"sealdeal-key-check", "sha256").hex()[:16]
 
 
 @dataclass(frozen=True)

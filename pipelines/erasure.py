@@ -34,7 +34,7 @@ import duckdb
 import polars as pl
 
 from pipelines.anonymise import firm_key, pseudonym
-from pipelines.config import Settings
+from pipelines.config import KeyMismatchError, Settings, key_fingerprint
 from pipelines.events import ERASURE_REQUESTED
 from pipelines.records import iter_raw_chunks, landing_format
 from warehouse.store import EventStore, NewEvent, first_row
@@ -48,6 +48,20 @@ CLIENT_TABLES = (
     "intermediate.int_interviews",
     "marts.fct_interviews",
 )
+
+
+def verify_key(con: duckdb.DuckDBPyConnection, master_key: bytes) -> None:
+    """Refuse to write under a key other than the log's (recorded on the first write)."""
+    mine = key_fingerprint(master_key)
+    row = first_row(con, "SELECT fingerprint FROM eventstore.key_fingerprint")
+    if row is None:
+        con.execute("INSERT INTO eventstore.key_fingerprint VALUES (?, now())", [mine])
+    elif row[0] != mine:
+        raise KeyMismatchError(
+            "this warehouse was written under another pseudonymisation key: appending under "
+            "this one would split every client in two and make erasures miss their old rows. "
+            "Use the warehouse's key, or rotate into a new SEALDEAL_HOME (docs/privacy.md)."
+        )
 
 
 def is_tombstone() -> pl.Expr:
@@ -326,6 +340,7 @@ def erase_client(settings: Settings, master_key: bytes, firm_id: str, client_ref
     )
     with EventStore(settings.warehouse_path) as store:
         with store.transaction() as con:
+            verify_key(con, master_key)  # a pseudonym under another key would match nobody
             result = store.append_in(con, [event])
             report = erase_in(
                 con, master_key, erasures_appended(con, result.first_position, result.last_position)

@@ -29,6 +29,7 @@ from pipelines.erasure import (
     redact_file,
     redact_pending,
     remove_as_of_builds,
+    verify_key,
 )
 from pipelines.events import events_from_records
 from pipelines.records import FileUnusable, iter_raw_chunks, landing_format, typed_records
@@ -206,6 +207,7 @@ def _commit_file(
     with store.transaction() as con:
         result = AppendResult(0, 0, 0, None, None)
         if has_records:
+            verify_key(con, master_key)
             clients = con.sql(
                 "SELECT DISTINCT firm_id, client_key FROM read_parquet(?)", params=[events_glob]
             ).pl()

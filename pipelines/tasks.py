@@ -118,3 +118,21 @@ def publish_snapshot(settings: Settings | None = None) -> dict:
         "rows": snap.row_counts,
         "snapshots_removed_after_erasure": len(removed),
     }
+
+
+def audit_pii(settings: Settings | None = None) -> dict:
+    """The PII audit of every output (pipelines/audit.py), with this Airflow's logs and XComs.
+
+    Returns counts only (XCom-safe). Raises PiiFound, whose message is the redacted report, when
+    anything is found, so that the DAG run fails.
+    """
+    import os
+
+    from pipelines.audit import PiiFound, run_audit
+
+    settings = settings or Settings.from_env()
+    airflow_home = os.environ.get("AIRFLOW_HOME")
+    report = run_audit(settings, airflow_home=Path(airflow_home) if airflow_home else None)
+    if not report.clean:
+        raise PiiFound(report.format())
+    return report.summary()

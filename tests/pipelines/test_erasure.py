@@ -51,8 +51,8 @@ def occurrences(home: Path, needles: list[str]) -> list[str]:
             finally:
                 con.close()
         elif path.suffix == ".parquet":
-            text = duckdb.sql(f"SELECT * FROM read_parquet('{path}')").pl()
-            blob = text.select(pl.all().cast(pl.String, strict=False)).write_csv()
+            text = duckdb.sql(f"SELECT COLUMNS(*)::VARCHAR FROM read_parquet('{path}')").pl()
+            blob = text.write_csv()
             found += [f"{path}" for n in needles if n in blob]
         elif path.name != "secret.key":
             data = path.read_bytes()
@@ -243,3 +243,26 @@ def test_erasing_an_unknown_client_is_recorded_and_says_so(story, monkeypatch):
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "no data of this client was found" in result.output
+
+
+def test_a_warehouse_refuses_appends_under_another_key(settings, master_key, monkeypatch):
+    # One client would become two, and an erasure under the new key would miss the old rows.
+    from tests.samples import debrief, write_jsonl
+
+    ingest_paths([write_jsonl(settings.landing_dir / "a.jsonl", [debrief(1)])], settings, KEY)
+    other = settings.landing_dir / "b.jsonl"
+    write_jsonl(other, [debrief(2)])
+    monkeypatch.setenv("SEALDEAL_SECRET_KEY", "another-key-" + "1" * 40)
+    result = CliRunner().invoke(main, ["ingest", "--no-progress", str(other)])
+    assert result.exit_code == 1
+    assert "written under another pseudonymisation key" in result.output
+    erase = CliRunner().invoke(main, ["erase", "--firm", "north-star", "--client", "x@y.z"])
+    assert erase.exit_code == 1 and "another pseudonymisation key" in erase.output
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM eventstore.events").fetchall() == [(1,)]
+    finally:
+        con.close()
+    # Under the warehouse's own key the same file goes in.
+    monkeypatch.setenv("SEALDEAL_SECRET_KEY", TEST_KEY)
+    assert CliRunner().invoke(main, ["ingest", "--no-progress", str(other)]).exit_code == 0

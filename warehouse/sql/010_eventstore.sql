@@ -96,3 +96,13 @@ COMMENT ON COLUMN eventstore.erasures.erased_at IS 'When the events and projecti
 COMMENT ON COLUMN eventstore.erasures.events_erased IS 'Events tombstoned, the erasure event included.';
 COMMENT ON COLUMN eventstore.erasures.pending_files IS 'Landing files to redact (names only); kept for the record.';
 COMMENT ON COLUMN eventstore.erasures.raw_redacted_at IS 'When the raw landing files were rewritten without the client; null while pending (finished by the next ingest or erase).';
+
+-- Which key the pseudonyms in this log were made with: a warehouse is written under one key.
+CREATE TABLE IF NOT EXISTS eventstore.key_fingerprint (
+    fingerprint  VARCHAR     NOT NULL,
+    set_at       TIMESTAMPTZ NOT NULL
+);
+
+COMMENT ON TABLE eventstore.key_fingerprint IS 'One row: a one-way fingerprint of the pseudonymisation key the log was written with. Appending under another key is refused (one client would become two and an erasure would miss the old rows).';
+COMMENT ON COLUMN eventstore.key_fingerprint.fingerprint IS 'First 16 hex characters of HMAC(key, "sealdeal-key-check"): tells keys apart, reveals nothing of the key.';
+COMMENT ON COLUMN eventstore.key_fingerprint.set_at IS 'When the first append under this key happened (UTC).';

@@ -280,7 +280,7 @@ def redact_file(
 
 def redact_pending(store: EventStore, settings: Settings, master_key: bytes) -> ErasureReport:
     """Finish the raw-file part of every erasure that still has it pending."""
-    from pipelines.ingest import landing_files
+    from pipelines.ingest import landing_files, stored_name
 
     report = ErasureReport()
     pending = store.con.sql(
@@ -292,8 +292,8 @@ def redact_pending(store: EventStore, settings: Settings, master_key: bytes) -> 
     tokens = _all_tokens(store)
     wanted = {f for fs in pending["pending_files"].to_list() for f in fs or []}
     for path in landing_files([settings.landing_dir]):
-        if path.name in wanted and (n := redact_file(store, path, master_key, tokens)):
-            report.files_redacted.append(path.name)
+        if stored_name(path) in wanted and (n := redact_file(store, path, master_key, tokens)):
+            report.files_redacted.append(stored_name(path))
             report.records_removed_from_files += n
     with store.transaction() as con:
         con.execute(

@@ -33,6 +33,7 @@ from pipelines.erasure import (
 )
 from pipelines.events import events_from_records
 from pipelines.records import FileUnusable, iter_raw_chunks, landing_format, typed_records
+from pipelines.scrub import scrub_text
 from pipelines.validate import RecordValidator
 from warehouse.store import AppendResult, EventStore, first_row
 
@@ -59,6 +60,12 @@ class FileReport:
     erased_skipped: int = 0  # records of clients erased earlier: refused, stored nowhere
     erasures: int = 0
     quarantine_reasons: Counter = field(default_factory=Counter)
+
+
+def stored_name(path: Path) -> str:
+    """The file name as SealDeal keeps it (manifest, events, quarantine, GX batch names): an
+    operator may name an export after a person, so it goes through the notes scrubber."""
+    return scrub_text(path.name)
 
 
 def file_hash(path: Path) -> str:
@@ -137,7 +144,8 @@ def ingest_file(
     on_records: Callable[[int], None] | None = None,
 ) -> FileReport:
     content_hash = file_hash(path)
-    report = FileReport(file=path.name, content_hash=content_hash, status="ingested")
+    name = stored_name(path)
+    report = FileReport(file=name, content_hash=content_hash, status="ingested")
     if already_ingested(store, content_hash):
         report.status = "already_ingested"
         return report
@@ -149,11 +157,11 @@ def ingest_file(
         fmt = landing_format(path)
         for n, raw in enumerate(iter_raw_chunks(path)):
             typed = typed_records(raw.lazy()).collect()
-            checked = with_reasons(typed, validator.validate(typed, f"{path.name}#{n}"))
+            checked = with_reasons(typed, validator.validate(typed, f"{name}#{n}"))
             is_valid = pl.col("reasons").list.len() == 0
             valid = checked.filter(is_valid).drop("reasons")
             events = events_from_records(
-                anonymised_records(valid, master_key).lazy(), path.name
+                anonymised_records(valid, master_key).lazy(), name
             ).collect()
             events.write_parquet(stage / f"events-{n:05d}.parquet")
             bad = quarantine_rows(checked.filter(~is_valid))
@@ -166,7 +174,7 @@ def ingest_file(
                 on_records(typed.height)
         if report.records and report.quarantined / report.records > MAX_BAD_SHARE:
             raise FileUnusable(
-                f"{path.name}: {report.quarantined} of {report.records} records are invalid "
+                f"{name}: {report.quarantined} of {report.records} records are invalid "
                 f"(more than {MAX_BAD_SHARE:.0%}); the file looks wrong as a whole, so none of "
                 "it was used. Most common problems: "
                 + "; ".join(f"{k} ({v})" for k, v in report.quarantine_reasons.most_common(3))
@@ -180,7 +188,7 @@ def ingest_file(
             store.con.execute("CHECKPOINT")  # fold the tombstones into the file now
             remove_as_of_builds(settings)
     except FileUnusable as exc:
-        report.status, report.reason = "held", str(exc)
+        report.status, report.reason = "held", str(exc).replace(path.name, name)
         _record_held(store, path, content_hash, report)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
@@ -242,7 +250,7 @@ def _commit_file(
                 "INSERT INTO ingest.quarantine "
                 "SELECT ?, ?, source_line, firm_id, record_id, record_type, reasons, now() "
                 "FROM read_parquet(?)",
-                [content_hash, path.name, quarantine_glob],
+                [content_hash, stored_name(path), quarantine_glob],
             )
         report.events_appended = result.appended
         report.duplicates = result.duplicates
@@ -263,7 +271,7 @@ def _upsert_manifest(con, path, fmt, content_hash, report, first, last) -> None:
         "INSERT OR REPLACE INTO ingest.files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
         [
             content_hash,
-            path.name,
+            stored_name(path),
             fmt,
             path.stat().st_size,
             report.status,

@@ -268,3 +268,17 @@ def test_unreadable_values_in_many_records_with_different_clients(settings, mast
     )
     totals = ingest_paths([path], settings, master_key).totals()
     assert (totals["events_appended"], totals["quarantined"]) == (7, 5)
+
+
+def test_a_file_named_after_a_person_is_stored_under_a_scrubbed_name(settings, master_key):
+    named = write_jsonl(settings.landing_dir / "export for anna.bell@example.com.jsonl", [DEBRIEF])
+    held = settings.landing_dir / "Jane Doe notes.jsonl"
+    held.write_bytes(b"\xff\xfe not text\n")
+    ingest_paths([named, held], settings, master_key)
+    cells = "\n".join(text_cells(settings))
+    assert "anna.bell" not in cells and "Jane Doe" not in cells
+    names = rows(settings, "SELECT file_name, status FROM ingest.files ORDER BY file_name")
+    assert names == [("[NAME] notes.jsonl", "held"), ("export for [EMAIL]", "ingested")]
+    assert rows(settings, "SELECT DISTINCT source_file FROM eventstore.events") == [
+        ("export for [EMAIL]",)
+    ]

@@ -14,8 +14,9 @@ arrived, bring the projections and marts up to date and publish them.
 4. **audit_pii** — scans every text column of the warehouse and of every snapshot, every Parquet
    export, the GX results and Data Docs, the Airflow task logs and XComs for e-mail addresses,
    phone numbers, URLs, the raw `client_ref`s of recent landing files and the pseudonymisation
-   key (`sealdeal audit`). Any finding fails the run, with a redacted report of where; its XCom
-   holds counts only.
+   key (`sealdeal audit`). Any finding fails the run, with a redacted report of where; a finding
+   inside the snapshot just published withdraws it (`current` goes back to the previous one).
+   Its XCom holds counts only.
 
 All four open the warehouse, so they share the one-slot DuckDB writer pool with ingestion (the
 audit reads it, and a reader cannot open a file a writer holds). The logic lives in

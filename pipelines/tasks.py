@@ -124,15 +124,27 @@ def audit_pii(settings: Settings | None = None) -> dict:
     """The PII audit of every output (pipelines/audit.py), with this Airflow's logs and XComs.
 
     Returns counts only (XCom-safe). Raises PiiFound, whose message is the redacted report, when
-    anything is found, so that the DAG run fails.
+    anything is found, so that the DAG run fails; a current snapshot with a finding in it is
+    withdrawn first, so that readers never keep seeing it.
     """
     import os
 
     from pipelines.audit import PiiFound, run_audit
+    from warehouse.publish import current_snapshot, withdraw_current
 
     settings = settings or Settings.from_env()
     airflow_home = os.environ.get("AIRFLOW_HOME")
     report = run_audit(settings, airflow_home=Path(airflow_home) if airflow_home else None)
     if not report.clean:
-        raise PiiFound(report.format())
+        current = current_snapshot(settings.published_dir)
+        inside = current and str(current.relative_to(settings.home))
+        withdrawn = None
+        if inside and any(f.location.startswith(inside + "/") for f in report.findings):
+            withdrawn = withdraw_current(settings.published_dir)
+        note = (
+            f"\nsnapshot {withdrawn} withdrawn: `current` no longer points at it"
+            if withdrawn
+            else ""
+        )
+        raise PiiFound(report.format() + note)
     return report.summary()

@@ -339,6 +339,22 @@ def remove_snapshots_before(published_dir: Path, position: int) -> list[str]:
     return removed
 
 
+def withdraw_current(published_dir: Path) -> str | None:
+    """Take the current snapshot back (the audit found personal data in it): point `current`
+    at the newest older snapshot, or at nothing, then delete it. Returns the withdrawn id."""
+    current = current_snapshot(published_dir)
+    if current is None:
+        return None
+    older = [p for p in snapshot_dirs(published_dir) if p != current]
+    link = published_dir / CURRENT
+    if older:
+        _point_current(published_dir, older[-1])
+    else:
+        link.unlink()
+    shutil.rmtree(current)
+    return current.name
+
+
 def current_snapshot(published_dir: Path) -> Path | None:
     """The current snapshot directory, or None before the first publish."""
     link = published_dir / CURRENT

@@ -40,7 +40,7 @@ from pipelines.generate import generate
 from pipelines.ingest import ingest_paths
 from pipelines.tasks import audit_pii
 from tests.conftest import TEST_KEY
-from warehouse.publish import publish
+from warehouse.publish import current_snapshot, publish
 from warehouse.store import EventStore
 
 PLANTED_EMAIL = "jane.roe-4821@example.org"
@@ -305,6 +305,25 @@ def test_audit_task_returns_counts_only_and_raises_with_a_redacted_report(home):
         audit_pii(home)
     assert "email" in str(caught.value) and "warehouse.duckdb" in str(caught.value)
     assert PLANTED_EMAIL not in str(caught.value)
+    # A finding outside the snapshot leaves the snapshot alone.
+    assert "withdrawn" not in str(caught.value)
+    assert current_snapshot(home.published_dir) is not None
+
+
+def test_a_current_snapshot_with_a_finding_is_withdrawn(home):
+    from pipelines.tasks import publish_snapshot
+
+    older = current_snapshot(home.published_dir)
+    newer = Path(publish_snapshot(home)["path"])
+    assert current_snapshot(home.published_dir) == newer
+    plant_in_duckdb(newer / "research.duckdb", f"reach me at {PLANTED_EMAIL}")
+    with pytest.raises(PiiFound) as caught:
+        audit_pii(home)
+    assert f"snapshot {newer.name} withdrawn" in str(caught.value)
+    # Readers are back on the older (clean) snapshot, and the leaking one is gone.
+    assert current_snapshot(home.published_dir) == older
+    assert not newer.exists()
+    assert audit_pii(home)["clean"] is True
 
 
 def test_a_locked_warehouse_means_the_audit_cannot_run(home):

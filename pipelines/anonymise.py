@@ -2,9 +2,11 @@
 
 - `client_ref` and `interview_ref` become keyed HMAC-SHA256 pseudonyms. The key is derived per
   firm from the master key, so the same person at two firms gets unrelated pseudonyms and one
-  firm's key says nothing about another's.
+  firm's key says nothing about another's. `record_id` too: it stays a perfect idempotency key,
+  and a firm that uses e-mails or names as record ids leaks nothing.
 - `experience_years` (a quasi-identifier) becomes a band.
-- `notes` are scrubbed of e-mails, phone numbers, URLs and person names.
+- `notes` are scrubbed of e-mails, phone numbers, URLs and person names; so are the free-text
+  labels `industry` and `role_family` (nobody should type a person there, but nothing stops it).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import hmac
 import polars as pl
 
 from pipelines import spec
-from pipelines.scrub import scrubbed_notes
+from pipelines.scrub import scrub_text, scrubbed_notes
 
 PSEUDONYM_HEX_CHARS = 32  # 128 bits: collisions are out of reach at any realistic scale
 
@@ -104,6 +106,8 @@ def anonymised_records(typed: pl.DataFrame, master_key: bytes) -> pl.DataFrame:
     keyed = typed.with_columns(
         _pseudonym_column(typed, master_key, "client", "client_ref").alias("client_key"),
         _pseudonym_column(typed, master_key, "interview", "interview_ref").alias("interview_key"),
+        _pseudonym_column(typed, master_key, "record", "record_id").alias("record_id"),
+        *(_scrubbed_labels(typed, column) for column in FREE_TEXT_LABELS),
     )
     return (
         keyed.lazy()
@@ -113,3 +117,13 @@ def anonymised_records(typed: pl.DataFrame, master_key: bytes) -> pl.DataFrame:
         .drop(IDENTIFYING_COLUMNS)
         .collect()
     )
+
+
+FREE_TEXT_LABELS = ("industry", "role_family")
+
+
+def _scrubbed_labels(typed: pl.DataFrame, column: str) -> pl.Series:
+    # A handful of distinct labels: scrub each once, not every row.
+    values = typed.get_column(column).unique().drop_nulls()
+    mapping = dict(zip(values.to_list(), (scrub_text(v) for v in values.to_list()), strict=True))
+    return typed.get_column(column).replace_strict(mapping, default=None, return_dtype=pl.String)

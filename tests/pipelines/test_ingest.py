@@ -99,8 +99,10 @@ def test_same_key_different_content_is_a_conflict_and_the_original_stays(setting
     assert (totals["events_appended"], totals["conflicts"]) == (0, 1)
     payload = json.loads(rows(settings, "SELECT payload FROM eventstore.events")[0][0])
     assert payload["self_rating"] == 3
+    # The firm's record id is kept as its pseudonym (it may be an e-mail or a name).
+    record_key = pseudonym(master_key, DEBRIEF["firm_id"], "record", DEBRIEF["record_id"])
     assert rows(settings, "SELECT record_id, source_file FROM eventstore.conflicts") == [
-        ("d-1", "b.jsonl")
+        (record_key, "b.jsonl")
     ]
 
 
@@ -170,10 +172,16 @@ def test_no_raw_identifier_reaches_any_table(settings, master_key):
     records = [DEBRIEF, OUTCOME, ERASURE, debrief(2, notes=notes)]
     records.append(debrief(3, stage="jane.doe@example.com"))  # PII in a wrong field
     records.append(debrief(4, client_ref="CL-55501", notes="CL-55501 was nervous"))
+    # Free-text labels and record ids are no place for a person either.
+    records.append(
+        debrief(5, record_id="anna.bell@example.com", industry="Priya Sharma +44 20 7946 0958")
+    )
     ingest_paths([write_jsonl(settings.landing_dir / "a.jsonl", records)], settings, master_key)
     cells = "\n".join(text_cells(settings))
-    assert count(settings, "eventstore.events") == 5
+    assert count(settings, "eventstore.events") == 6
     for raw in [
+        "anna.bell@example.com",
+        "Sharma",
         "CL-55501",
         "jane.doe@example.com",
         "client2@example.org",

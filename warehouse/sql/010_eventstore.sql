@@ -33,7 +33,7 @@ COMMENT ON COLUMN eventstore.events.occurred_at IS 'When it happened in the worl
 COMMENT ON COLUMN eventstore.events.recorded_at IS 'When SealDeal appended the event (UTC).';
 COMMENT ON COLUMN eventstore.events.firm_id IS 'The coaching firm (tenant) the record came from.';
 COMMENT ON COLUMN eventstore.events.client_key IS 'Pseudonym of the client: keyed HMAC-SHA256 of the firm''s client_ref, keyed per firm. Never the raw reference.';
-COMMENT ON COLUMN eventstore.events.record_id IS 'The firm''s own id of the landing record; with firm_id, the idempotency key.';
+COMMENT ON COLUMN eventstore.events.record_id IS 'Pseudonym of the firm''s own id of the landing record (HMAC, keyed per firm: an id may be an e-mail or a name); with firm_id, the idempotency key.';
 COMMENT ON COLUMN eventstore.events.source_file IS 'Name of the landing file the record came from.';
 COMMENT ON COLUMN eventstore.events.source_line IS 'Line (JSONL) or record start line (CSV) of the record in its landing file.';
 COMMENT ON COLUMN eventstore.events.content_hash IS 'SHA-256 of the event''s type, stream and anonymised payload: tells a harmless re-delivery from a conflicting one.';
@@ -54,7 +54,7 @@ CREATE TABLE IF NOT EXISTS eventstore.conflicts (
 
 COMMENT ON TABLE eventstore.conflicts IS 'Records whose (firm_id, record_id) was already appended with different content. The original event is kept; the conflicting one is only noted here.';
 COMMENT ON COLUMN eventstore.conflicts.firm_id IS 'The coaching firm (tenant).';
-COMMENT ON COLUMN eventstore.conflicts.record_id IS 'The firm''s record id that arrived twice with different content.';
+COMMENT ON COLUMN eventstore.conflicts.record_id IS 'Pseudonym of the firm''s record id that arrived twice with different content (see source_file and source_line for the record itself).';
 COMMENT ON COLUMN eventstore.conflicts.incoming_hash IS 'Content hash of the rejected, conflicting record.';
 COMMENT ON COLUMN eventstore.conflicts.existing_position IS 'Position of the event that was kept (null when the conflict was inside one batch and neither was stored before).';
 COMMENT ON COLUMN eventstore.conflicts.existing_hash IS 'Content hash of the kept event.';

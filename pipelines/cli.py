@@ -429,5 +429,53 @@ def status(ctx: click.Context) -> None:
         con.close()
 
 
+@main.command()
+@click.option(
+    "--interviews",
+    type=click.IntRange(min=100),
+    default=None,
+    help="Interviews to generate [default: 1,000,000; 2,000 with --quick].",
+)
+@click.option(
+    "--repeats",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Runs per figure, the median is reported [default: 3; 2 with --quick].",
+)
+@click.option("--quick", is_flag=True, help="A small smoke run (CI): 2,000 interviews, 2 repeats.")
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write every figure, the machine and the versions as JSON to this file.",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Keep the generated data and warehouses here (default: a temporary folder, removed).",
+)
+def bench(
+    interviews: int | None,
+    repeats: int | None,
+    quick: bool,
+    json_out: Path | None,
+    workdir: Path | None,
+) -> None:
+    """Measure ingest, build, dashboards and memory at N interviews against the targets."""
+    from pipelines import bench as b
+
+    result = b.run_bench(
+        interviews or (b.QUICK_INTERVIEWS if quick else b.DEFAULT_INTERVIEWS),
+        repeats or (b.QUICK_REPEATS if quick else b.DEFAULT_REPEATS),
+        workdir,
+        quick=quick,
+        log=lambda line: click.echo(line, err=True),
+    )
+    click.echo(b.format_table(result))
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(result, indent=2))
+
+
 if __name__ == "__main__":
     main()

@@ -122,12 +122,9 @@ def erase_in(
             "WHERE e.firm_id = t.firm_id AND e.client_key = t.client_key "
             "AND c.firm_id = e.firm_id AND c.record_id = e.record_id"
         )
+        # UPDATE and DELETE return how many rows they changed: no separate count.
         (report.events_erased,) = first_row(
             con,
-            "SELECT count(*) FROM eventstore.events e JOIN _erase t "
-            "ON e.firm_id = t.firm_id AND e.client_key = t.client_key",
-        )
-        con.execute(
             f"""
             UPDATE eventstore.events e SET
                 stream_id = '{TOMBSTONE_PREFIX}' || e.position,
@@ -141,19 +138,14 @@ def erase_in(
                 payload = json_object('erased_by', t.position)
             FROM _erase t
             WHERE e.firm_id = t.firm_id AND e.client_key = t.client_key
-            """
+            """,
         )
         for table in CLIENT_TABLES:
-            (n,) = first_row(
+            (report.rows_deleted[table],) = first_row(
                 con,
-                f"SELECT count(*) FROM {table} r JOIN _erase t "
-                "ON r.firm_id = t.firm_id AND r.client_key = t.client_key",
-            )
-            con.execute(
                 f"DELETE FROM {table} r USING _erase t "
-                "WHERE r.firm_id = t.firm_id AND r.client_key = t.client_key"
+                "WHERE r.firm_id = t.firm_id AND r.client_key = t.client_key",
             )
-            report.rows_deleted[table] = n
         con.execute(
             "INSERT INTO eventstore.erasures "
             "SELECT position, firm_id, erased_token, requested_at, now(), ?, "

@@ -5,6 +5,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import data, findings, ui
+from pipelines.effects import ESTIMATE_COLUMNS
 
 ctx = ui.context()
 st.title("Seal the deal")
@@ -108,20 +109,8 @@ columns = [
     "n_without",
     "offers_with",
     "offers_without",
-    "rate_with",
-    "rate_with_ci_low",
-    "rate_with_ci_high",
-    "rate_without",
-    "rate_without_ci_low",
-    "rate_without_ci_high",
-    "diff",
-    "diff_ci_low",
-    "diff_ci_high",
-    "adj_diff",
-    "adj_ci_low",
-    "adj_ci_high",
-    "p_value",
-    "q_value",
+    # The table's estimates, without the risk ratio (the page reads differences).
+    *(c for c in ESTIMATE_COLUMNS if not c.startswith("ratio")),
     "sentence",
 ]
 numbers = table.select(columns)

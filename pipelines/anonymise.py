@@ -17,7 +17,7 @@ import hmac
 import polars as pl
 
 from pipelines import spec
-from pipelines.scrub import scrub_text, scrubbed_notes
+from pipelines.scrub import scrub_texts, scrubbed_notes
 
 PSEUDONYM_HEX_CHARS = 32  # 128 bits: collisions are out of reach at any realistic scale
 
@@ -124,6 +124,6 @@ FREE_TEXT_LABELS = ("industry", "role_family")
 
 def _scrubbed_labels(typed: pl.DataFrame, column: str) -> pl.Series:
     # A handful of distinct labels: scrub each once, not every row.
-    values = typed.get_column(column).unique().drop_nulls()
-    mapping = dict(zip(values.to_list(), (scrub_text(v) for v in values.to_list()), strict=True))
+    values = typed.get_column(column).unique().drop_nulls().to_list()
+    mapping = dict(zip(values, scrub_texts(values), strict=True))
     return typed.get_column(column).replace_strict(mapping, default=None, return_dtype=pl.String)

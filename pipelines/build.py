@@ -12,6 +12,7 @@ separate database from the log up to a position (or time) to reproduce the marts
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,16 +22,17 @@ import polars as pl
 
 from pipelines import projections as P
 from pipelines.config import Settings
-from pipelines.erasure import is_tombstone
-from pipelines.events import ERASURE_REQUESTED
+from pipelines.erasure import TOMBSTONE_PREFIX
+from pipelines.events import DEBRIEF_SUBMITTED, ERASURE_REQUESTED, OUTCOME_RECORDED
 from pipelines.marts import MARTS
 from warehouse.store import EventStore, apply_schema, first_row
 
 TRACKING_NAME = "projections"
+# Each staging table and the event type it decodes.
 STAGING = {
-    "stg_debriefs": P.stg_debriefs,
-    "stg_outcomes": P.stg_outcomes,
-    "stg_erasures": P.stg_erasures,
+    "stg_debriefs": (DEBRIEF_SUBMITTED, P.stg_debriefs),
+    "stg_outcomes": (OUTCOME_RECORDED, P.stg_outcomes),
+    "stg_erasures": (ERASURE_REQUESTED, P.stg_erasures),
 }
 MART_TABLES = ("fct_interviews", *MARTS)
 
@@ -65,26 +67,113 @@ def _read(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) 
     return con.sql(sql, params=params).pl()
 
 
-def project(con: duckdb.DuckDBPyConnection, events: pl.DataFrame, *, full: bool) -> int:
-    """Apply new events to the projections on `con` (inside the caller's transaction).
+def staged_frames(
+    store: EventStore, from_position: int, to_position: int, *, erasures_to: int | None = None
+) -> dict[str, pl.DataFrame]:
+    """The staging tables' rows for events from_position..to_position (erasures up to
+    erasures_to, default the same), payloads decoded by the store; tombstones have nothing to
+    project."""
+    return {
+        name: fn(
+            store.read_payloads(
+                event_type,
+                P.PAYLOADS[event_type],
+                from_position,
+                erasures_to if event_type == ERASURE_REQUESTED and erasures_to else to_position,
+                skip_stream_prefix=TOMBSTONE_PREFIX,
+            ).lazy()
+        ).collect()
+        for name, (event_type, fn) in STAGING.items()
+    }
 
-    Returns how many interviews were recomputed.
+
+class _Writer:
+    """Runs a build's inserts in order on one background thread while Polars computes the
+    next table: a DuckDB insert and a Polars query each keep only one of the two cores busy.
+
+    The connection is used by this thread alone until the block ends; on leaving the block
+    every write has finished (or the first error is raised), so the caller can commit or roll
+    back safely.
     """
-    if full:
-        # Drop and recreate rather than DELETE: re-inserting a million keys that the same
-        # transaction deleted is far slower in DuckDB than building fresh tables.
-        for table in (
-            *(f"staging.{t}" for t in STAGING),
-            "intermediate.int_interviews",
-            *(f"marts.{t}" for t in MART_TABLES),
-        ):
-            con.execute(f"DROP TABLE IF EXISTS {table}")
-        apply_schema(con)
-    lazy = events.lazy().filter(~is_tombstone())  # erased: nothing left to project
-    staged = {name: fn(lazy).collect() for name, fn in STAGING.items()}
-    for name, frame in staged.items():
-        _insert(con, f"staging.{name}", frame)
 
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="build-writer")
+        self.pending: list[Future] = []
+
+    def insert(
+        self, table: str, frame: pl.DataFrame, *, replace: bool = False, ordered: bool = False
+    ) -> None:
+        """Queue an insert. Unordered inserts use both cores; readers that need an order (the
+        publisher's detail tables) say ORDER BY. The small marts keep their sorted order."""
+        self.pending.append(self.pool.submit(self._write, table, frame, replace, ordered))
+
+    def _write(self, table: str, frame: pl.DataFrame, replace: bool, ordered: bool) -> None:
+        self.con.execute(f"SET preserve_insertion_order = {str(ordered).lower()}")
+        try:
+            (_replace if replace else _insert)(self.con, table, frame)
+        finally:
+            self.con.execute("RESET preserve_insertion_order")
+
+    def __enter__(self) -> _Writer:
+        return self
+
+    def __exit__(self, exc_type, *exc: object) -> None:
+        if exc_type is not None:
+            for future in self.pending:
+                future.cancel()
+        self.pool.shutdown(wait=True)
+        if exc_type is None:
+            for future in self.pending:
+                future.result()  # re-raises the first failed insert
+
+
+def project(con: duckdb.DuckDBPyConnection, staged: dict[str, pl.DataFrame], *, full: bool) -> int:
+    """Apply new events' staged rows to the projections on `con` (inside the caller's
+    transaction). Returns how many interviews were recomputed. Consumes `staged`.
+
+    A full build computes every table from the staged frames it holds, writing each while
+    the next is computed; an incremental one reads back the touched interviews' whole history
+    from staging.
+    """
+    if not full:
+        for name, frame in staged.items():
+            _insert(con, f"staging.{name}", frame)
+        recomputed = _project_touched(con, staged)
+        fct = _read(con, "SELECT * FROM marts.fct_interviews")
+        for name, fn in MARTS.items():
+            _replace(con, f"marts.{name}", fn(fct.lazy()).collect())
+        return recomputed
+
+    # Drop and recreate rather than DELETE: re-inserting a million keys that the same
+    # transaction deleted is far slower in DuckDB than building fresh tables.
+    for table in (
+        *(f"staging.{t}" for t in STAGING),
+        "intermediate.int_interviews",
+        *(f"marts.{t}" for t in MART_TABLES),
+    ):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    apply_schema(con)
+    with _Writer(con) as writer:
+        for name, frame in staged.items():
+            writer.insert(f"staging.{name}", frame)
+        interviews = P.int_interviews(
+            staged["stg_debriefs"].lazy(), staged["stg_outcomes"].lazy()
+        ).collect()
+        erasures = staged["stg_erasures"]
+        staged.clear()  # the writer keeps what it has still to insert, no longer
+        writer.insert("intermediate.int_interviews", interviews)
+        fct = P.fct_interviews(interviews.lazy(), erasures.lazy()).collect()
+        recomputed = interviews.height
+        del interviews
+        writer.insert("marts.fct_interviews", fct)
+        # The marts are small aggregates over every interview: recomputed from fct each build.
+        for name, fn in MARTS.items():
+            writer.insert(f"marts.{name}", fn(fct.lazy()).collect(), replace=True, ordered=True)
+    return recomputed
+
+
+def _project_touched(con: duckdb.DuckDBPyConnection, staged: dict[str, pl.DataFrame]) -> int:
     touched = pl.concat(
         [staged[t].select("firm_id", "interview_key") for t in ("stg_debriefs", "stg_outcomes")]
     ).unique()
@@ -122,11 +211,6 @@ def project(con: duckdb.DuckDBPyConnection, events: pl.DataFrame, *, full: bool)
             )
         finally:
             con.unregister("_erased")
-
-    # The marts are small aggregates over every interview: recomputed from fct each build.
-    fct_lazy = _read(con, "SELECT * FROM marts.fct_interviews").lazy()
-    for name, fn in MARTS.items():
-        _replace(con, f"marts.{name}", fn(fct_lazy).collect())
     return touched.height
 
 
@@ -138,17 +222,19 @@ def build(settings: Settings, *, full: bool = False) -> BuildReport:
     """Bring the warehouse's projections and marts up to the end of the event log."""
     started = time.perf_counter()
     with EventStore(settings.warehouse_path) as store:
+        store.con.execute("SET memory_limit = ?", [settings.duckdb_memory_limit])
         with store.transaction() as con:
             start = 0 if full else store.tracked_position(TRACKING_NAME)
             end = store.max_position()
-            events = store.read_frame(start + 1, end)
-            touched = project(con, events, full=full or start == 0)
+            staged = staged_frames(store, start + 1, end)
+            touched = project(con, staged, full=full or start == 0)
+            del staged
             store.track_in(con, TRACKING_NAME, end)
         rows = _row_counts(store.con)
     return BuildReport(
         start,
         end,
-        events.height,
+        end - start,  # positions are gap-free
         touched,
         time.perf_counter() - started,
         str(settings.warehouse_path),
@@ -179,18 +265,18 @@ def build_as_of(settings: Settings, as_of: str, out: Path | None = None) -> Buil
     started = time.perf_counter()
     with EventStore(settings.warehouse_path) as store:
         position = resolve_position(store, as_of)
-        log = store.read_frame(1, store.max_position())
-    events = log.filter(
-        (pl.col("position") <= position) | (pl.col("event_type") == ERASURE_REQUESTED)
-    )
+        staged = staged_frames(store, 1, position, erasures_to=store.max_position())
+        (events,) = first_row(
+            store.con,
+            "SELECT count(*) FROM eventstore.events WHERE position <= ? OR event_type = ?",
+            [position, ERASURE_REQUESTED],
+        )
     out = out or settings.home / "as_of" / f"warehouse-at-{position}.duckdb"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.unlink(missing_ok=True)
     with EventStore(out) as target:  # same schema files, empty log
         with target.transaction() as con:
-            touched = project(con, events, full=True)
+            touched = project(con, staged, full=True)
             target.track_in(con, TRACKING_NAME, position)
         rows = _row_counts(target.con)
-    return BuildReport(
-        0, position, events.height, touched, time.perf_counter() - started, str(out), rows
-    )
+    return BuildReport(0, position, events, touched, time.perf_counter() - started, str(out), rows)

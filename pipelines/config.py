@@ -16,6 +16,8 @@ KEY_ENV = "SEALDEAL_SECRET_KEY"
 KEY_VARIABLE = "sealdeal_secret_key"  # Airflow Variable consulted when the env var is unset
 KEY_FILE_NAME = "secret.key"
 K_ENV = "SEALDEAL_SUPPRESSION_K"  # the k of the k-rule on published aggregates (default 5)
+MEMORY_ENV = "SEALDEAL_DUCKDB_MEMORY_LIMIT"  # DuckDB's buffer limit for ingest and build
+MEMORY_DEFAULT = "1GB"  # DuckDB's own default is 80% of RAM, kept as cache for the whole run
 
 
 class MissingKeyError(RuntimeError):
@@ -65,6 +67,10 @@ class Settings:
         from pipelines.disclosure import K_DEFAULT
 
         return int(os.environ.get(K_ENV) or K_DEFAULT)
+
+    @property
+    def duckdb_memory_limit(self) -> str:
+        return os.environ.get(MEMORY_ENV) or MEMORY_DEFAULT
 
     @property
     def key_file(self) -> Path:

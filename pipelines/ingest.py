@@ -8,15 +8,19 @@ at any point leaves either all of the file or none of it, and a rerun redoes it 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
 import signal
-from collections import Counter
+import tempfile
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
 from pipelines import spec
@@ -96,9 +100,9 @@ def landing_files(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def already_ingested(store: EventStore, content_hash: str) -> bool:
+def already_ingested(con: duckdb.DuckDBPyConnection, content_hash: str) -> bool:
     row = first_row(
-        store.con,
+        con,
         "SELECT 1 FROM ingest.files WHERE content_hash = ? AND status = 'ingested'",
         [content_hash],
     )
@@ -134,27 +138,46 @@ def _failpoint(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def ingest_file(
+@dataclass
+class PreparedFile:
+    """A landing file read, validated and anonymised, its events staged as Parquet in `stage`;
+    nothing of it is in the warehouse yet. `held` says why the whole file is refused."""
+
+    path: Path
+    report: FileReport
+    fmt: str | None = None
+    stage: Path | None = None
+    held: str | None = None
+
+    def discard(self) -> None:
+        if self.stage is not None:
+            shutil.rmtree(self.stage, ignore_errors=True)
+            self.stage = None
+
+
+def prepare_file(
     path: Path,
     *,
-    store: EventStore,
+    con: duckdb.DuckDBPyConnection,
     master_key: bytes,
     validator: RecordValidator,
     settings: Settings,
     on_records: Callable[[int], None] | None = None,
-) -> FileReport:
+) -> PreparedFile:
+    """Parse, type, validate and anonymise a file into staged events (the part of an ingest
+    that needs no write access: `con` is only asked whether the file is already in)."""
     content_hash = file_hash(path)
     name = stored_name(path)
-    report = FileReport(file=name, content_hash=content_hash, status="ingested")
-    if already_ingested(store, content_hash):
+    prepared = PreparedFile(path, FileReport(file=name, content_hash=content_hash, status=""))
+    report = prepared.report
+    if already_ingested(con, content_hash):
         report.status = "already_ingested"
-        return report
-
-    stage = settings.staging_dir / content_hash
-    shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir(parents=True)
+        return prepared
+    # Its own folder: the same content may be in flight twice (a re-sent file, another task).
+    stage = tempfile.mkdtemp(prefix=f"{content_hash[:16]}-", dir=settings.staging_dir)
+    prepared.stage = Path(stage)
     try:
-        fmt = landing_format(path)
+        prepared.fmt = landing_format(path)
         for n, raw in enumerate(iter_raw_chunks(path)):
             typed = typed_records(raw.lazy()).collect()
             checked = with_reasons(typed, validator.validate(typed, f"{name}#{n}"))
@@ -163,9 +186,9 @@ def ingest_file(
             events = events_from_records(
                 anonymised_records(valid, master_key).lazy(), name
             ).collect()
-            events.write_parquet(stage / f"events-{n:05d}.parquet")
+            events.write_parquet(prepared.stage / f"events-{n:05d}.parquet")
             bad = quarantine_rows(checked.filter(~is_valid))
-            bad.write_parquet(stage / f"quarantine-{n:05d}.parquet")
+            bad.write_parquet(prepared.stage / f"quarantine-{n:05d}.parquet")
             report.records += typed.height
             report.quarantined += bad.height
             for reasons in bad["reasons"].to_list():
@@ -179,20 +202,67 @@ def ingest_file(
                 "it was used. Most common problems: "
                 + "; ".join(f"{k} ({v})" for k, v in report.quarantine_reasons.most_common(3))
             )
-        _commit_file(store, path, fmt, content_hash, stage, report, master_key)
-        # Also finishes raw-file redactions an earlier crash left pending (one query if none).
-        redact_pending(store, settings, master_key)
-        if report.erased_skipped and path.resolve().is_relative_to(settings.landing_dir.resolve()):
-            redact_file(store, path, master_key)  # our raw archive must not keep them either
-        if report.erasures:
-            store.con.execute("CHECKPOINT")  # fold the tombstones into the file now
-            remove_as_of_builds(settings)
     except FileUnusable as exc:
-        report.status, report.reason = "held", str(exc).replace(path.name, name)
-        _record_held(store, path, content_hash, report)
+        prepared.discard()
+        prepared.held = str(exc).replace(path.name, name)
+    except BaseException:
+        prepared.discard()
+        raise
+    return prepared
+
+
+def commit_prepared(
+    prepared: PreparedFile, *, store: EventStore, master_key: bytes, settings: Settings
+) -> FileReport:
+    """Append a prepared file in one transaction (or record why it was held); always removes
+    its staged Parquet."""
+    path, report = prepared.path, prepared.report
+    try:
+        if report.status == "already_ingested":
+            return report
+        if already_ingested(store.con, report.content_hash):  # its twin committed meanwhile
+            return FileReport(report.file, report.content_hash, "already_ingested")
+        report.status = "ingested"
+        try:
+            if prepared.held is not None:
+                raise FileUnusable(prepared.held)
+            _commit_file(store, prepared, master_key)
+            # Also finishes raw-file redactions an earlier crash left pending (one query if none).
+            redact_pending(store, settings, master_key)
+            if report.erased_skipped and path.resolve().is_relative_to(
+                settings.landing_dir.resolve()
+            ):
+                redact_file(store, path, master_key)  # our raw archive must not keep them either
+            if report.erasures:
+                store.con.execute("CHECKPOINT")  # fold the tombstones into the file now
+                remove_as_of_builds(settings)
+        except FileUnusable as exc:
+            report.status, report.reason = "held", str(exc).replace(path.name, report.file)
+            _record_held(store, path, report.content_hash, report)
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        prepared.discard()
     return report
+
+
+def ingest_file(
+    path: Path,
+    *,
+    store: EventStore,
+    master_key: bytes,
+    validator: RecordValidator,
+    settings: Settings,
+    on_records: Callable[[int], None] | None = None,
+) -> FileReport:
+    """Ingest one file: prepare it, then commit it."""
+    prepared = prepare_file(
+        path,
+        con=store.con,
+        master_key=master_key,
+        validator=validator,
+        settings=settings,
+        on_records=on_records,
+    )
+    return commit_prepared(prepared, store=store, master_key=master_key, settings=settings)
 
 
 def _reason_kind(reason: str) -> str:
@@ -200,15 +270,9 @@ def _reason_kind(reason: str) -> str:
     return reason.split(" (got ")[0]
 
 
-def _commit_file(
-    store: EventStore,
-    path: Path,
-    fmt: str,
-    content_hash: str,
-    stage: Path,
-    report: FileReport,
-    master_key: bytes,
-) -> None:
+def _commit_file(store: EventStore, prepared: PreparedFile, master_key: bytes) -> None:
+    path, fmt, stage, report = prepared.path, prepared.fmt, prepared.stage, prepared.report
+    content_hash = report.content_hash
     events_glob = str(stage / "events-*.parquet")
     quarantine_glob = str(stage / "quarantine-*.parquet")
     has_records = any(stage.glob("events-*.parquet"))  # an empty file has no chunk at all
@@ -318,23 +382,47 @@ def ingest_paths(
     on_file: Callable[[Path], None] | None = None,
     on_records: Callable[[int], None] | None = None,
 ) -> IngestSummary:
-    """Ingest files and folders into the warehouse; the same code the DAG's tasks run."""
+    """Ingest files and folders into the warehouse, in name order, each file atomically.
+
+    The next file is prepared (parsed, validated by GX, anonymised) on a second thread while the
+    current one is appended: validation is Python-bound and the append is DuckDB's, so the two
+    share the machine's cores instead of taking turns. Commits stay in file order.
+    """
     settings.ensure_dirs()
     validator = RecordValidator(settings.quality_dir)
     reports = []
-    with EventStore(settings.warehouse_path) as store:
-        for path in landing_files(paths):
-            if on_file:
-                on_file(path)
-            reports.append(
-                ingest_file(
-                    path,
-                    store=store,
-                    master_key=master_key,
-                    validator=validator,
-                    settings=settings,
-                    on_records=on_records,
+    with (
+        EventStore(settings.warehouse_path) as store,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-prepare") as pool,
+    ):
+        store.con.execute("SET memory_limit = ?", [settings.duckdb_memory_limit])
+        reader = store.con.cursor()  # the preparing thread's own connection
+        prepare = functools.partial(
+            prepare_file,
+            con=reader,
+            master_key=master_key,
+            validator=validator,
+            settings=settings,
+            on_records=on_records,
+        )
+        files = landing_files(paths)
+        ahead: deque[Future[PreparedFile]] = deque()
+        try:
+            for i, path in enumerate(files):
+                if not ahead:
+                    ahead.append(pool.submit(prepare, path))
+                if i + 1 < len(files):
+                    ahead.append(pool.submit(prepare, files[i + 1]))
+                if on_file:
+                    on_file(path)
+                prepared = ahead.popleft().result()
+                reports.append(
+                    commit_prepared(prepared, store=store, master_key=master_key, settings=settings)
                 )
-            )
+        finally:
+            for future in ahead:  # a commit failed: drop what was prepared after it
+                if not future.cancel() and future.exception() is None:
+                    future.result().discard()
+            reader.close()
     validator.build_docs()
     return IngestSummary(reports)

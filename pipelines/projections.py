@@ -56,15 +56,20 @@ def _timestamp(col: str) -> pl.Expr:
     return pl.col(col).str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_zone="UTC", time_unit="us")
 
 
+PAYLOADS = {
+    DEBRIEF_SUBMITTED: DEBRIEF_PAYLOAD,
+    OUTCOME_RECORDED: OUTCOME_PAYLOAD,
+    ERASURE_REQUESTED: ERASURE_PAYLOAD,
+}
+
+
 def _decoded(events: pl.LazyFrame, event_type: str, payload: pl.Struct) -> pl.LazyFrame:
-    return (
-        events.filter(pl.col("event_type") == event_type)
-        .select(
-            "position",
-            "firm_id",
-            pl.col("payload").str.json_decode(payload).alias("p"),
-        )
-        .unnest("p")
+    """Events of one type with their payload fields as columns. The payload is JSON text as
+    stored, or a struct already decoded by the store (`EventStore.read_payloads`)."""
+    is_decoded = isinstance(events.collect_schema()["payload"], pl.Struct)
+    decoded = pl.col("payload") if is_decoded else pl.col("payload").str.json_decode(payload)
+    return events.filter(pl.col("event_type") == event_type).select(
+        "position", "firm_id", decoded.struct.field(*payload.to_schema())
     )
 
 

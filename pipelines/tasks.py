@@ -28,7 +28,7 @@ def new_landing_files(settings: Settings | None = None) -> list[str]:
         return [
             str(p)
             for p in landing_files([settings.landing_dir])
-            if not already_ingested(store, file_hash(p))
+            if not already_ingested(store.con, file_hash(p))
         ]
 
 

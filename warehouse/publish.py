@@ -59,7 +59,7 @@ SUPPRESSED_COMMENT = (
 )
 DETAIL_TABLES = {
     "detail.fct_interviews": (
-        "SELECT * FROM marts.fct_interviews",
+        "SELECT * FROM marts.fct_interviews ORDER BY firm_id, interview_date, interview_key",
         ("marts", "fct_interviews"),
         None,
     ),

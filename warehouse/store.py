@@ -55,6 +55,8 @@ EVENT_COLUMNS = (
     "payload",
 )
 
+UPCAST_COLUMNS = ("event_type", "schema_version", "payload")
+
 
 class EventStoreError(Exception):
     """Base class of the store's own errors."""
@@ -352,18 +354,92 @@ class EventStore:
             [stream_id],
         )[0]
 
-    def read_frame(self, from_position: int = 1, to_position: int | None = None) -> pl.DataFrame:
+    def read_frame(
+        self,
+        from_position: int = 1,
+        to_position: int | None = None,
+        columns: Iterable[str] = EVENT_COLUMNS,
+    ) -> pl.DataFrame:
         """Events with from_position <= position <= to_position, in order, as a Polars frame.
 
         Payloads stay JSON text (projections decode only the fields they need); rows whose
         schema_version is behind are upcast here so readers only ever see current payloads.
+        `columns` narrows the read (a million events' unused columns are gigabytes); the upcast
+        needs event_type, schema_version and payload, so they are always read.
         """
-        frame = self.con.sql(
-            f"SELECT {', '.join(EVENT_COLUMNS)} FROM eventstore.events "
+        return pl.concat(
+            self.read_batches(from_position, to_position, columns),
+            how="vertical",
+            rechunk=False,
+        )
+
+    def read_batches(
+        self,
+        from_position: int = 1,
+        to_position: int | None = None,
+        columns: Iterable[str] = EVENT_COLUMNS,
+        rows_per_batch: int = 1 << 18,
+    ) -> Iterator[pl.DataFrame]:
+        """`read_frame` as a stream of frames of at most rows_per_batch events, in order: a
+        reader that reduces each batch never holds the whole log's payloads at once."""
+        wanted = [c for c in EVENT_COLUMNS if c in set(columns) | set(UPCAST_COLUMNS)]
+        reader = self.con.sql(
+            f"SELECT {', '.join(wanted)} FROM eventstore.events "
             "WHERE position >= ? AND position <= ? ORDER BY position",
-            params=[from_position, to_position if to_position is not None else 2**62],
-        ).pl()
-        return self._upcast_frame(frame)
+            params=[from_position, _upper(to_position)],
+        ).to_arrow_reader(rows_per_batch)
+        empty = True
+        for batch in reader:
+            if batch.num_rows:
+                empty = False
+                yield self._upcast_frame(pl.from_arrow(batch))
+        if empty:  # keep the schema for callers that select from an empty read
+            yield pl.from_arrow(reader.schema.empty_table())
+
+    def read_payloads(
+        self,
+        event_type: str,
+        payload: pl.Struct,
+        from_position: int = 1,
+        to_position: int | None = None,
+        *,
+        skip_stream_prefix: str | None = None,
+    ) -> pl.DataFrame:
+        """Events of one type, in order, with the payload decoded by DuckDB into the struct
+        `payload` (fields missing from an event are null, keys not asked for are ignored):
+        columns position, event_type, firm_id, payload.
+
+        DuckDB's JSON reader takes half the time of decoding text in Polars and needs no
+        second copy of a million payloads; old schema versions are upcast first, as on every
+        read. Streams starting with `skip_stream_prefix` (tombstones) are left out.
+        """
+        where = ["event_type = ?", "position >= ?", "position <= ?"]
+        params: list[Any] = [event_type, from_position, _upper(to_position)]
+        if skip_stream_prefix is not None:
+            where.append("NOT starts_with(stream_id, ?)")
+            params.append(skip_stream_prefix)
+        source = f"FROM eventstore.events WHERE {' AND '.join(where)}"
+        rows = f"SELECT position, firm_id, payload {source}"
+        current = self.upcasters.current.get(event_type)
+        if current is not None:
+            behind = self.con.sql(
+                f"SELECT event_type, schema_version, position, firm_id, payload {source} "
+                "AND schema_version < ?",
+                params=[*params, current],
+            ).pl()
+            upcast = self._upcast_frame(behind).select("position", "firm_id", "payload")
+            self.con.register("_upcast", upcast.to_arrow())
+            rows = f"{rows} AND schema_version >= ? UNION ALL SELECT * FROM _upcast"
+            params.append(current)
+        try:
+            return self.con.sql(
+                f"SELECT position, ?::VARCHAR AS event_type, firm_id, "
+                f"json_transform(payload, ?) AS payload FROM ({rows}) ORDER BY position",
+                params=[event_type, json.dumps(_json_structure(payload)), *params],
+            ).pl()
+        finally:
+            if current is not None:
+                self.con.unregister("_upcast")
 
     def _upcast_frame(self, frame: pl.DataFrame) -> pl.DataFrame:
         if not self.upcasters.current or frame.is_empty():
@@ -417,6 +493,22 @@ class EventStore:
             "updated_at = excluded.updated_at",
             [projection, position],
         )
+
+
+def _upper(to_position: int | None) -> int:
+    return to_position if to_position is not None else 2**62
+
+
+_JSON_TYPES = {pl.Int64: "BIGINT", pl.Int32: "INTEGER", pl.Boolean: "BOOLEAN", pl.String: "VARCHAR"}
+
+
+def _json_structure(dtype: pl.DataType) -> Any:
+    """A Polars type as the structure argument of DuckDB's json_transform."""
+    if isinstance(dtype, pl.Struct):
+        return {f.name: _json_structure(f.dtype) for f in dtype.fields}
+    if isinstance(dtype, pl.List):
+        return [_json_structure(dtype.inner)]
+    return _JSON_TYPES[dtype.base_type()]
 
 
 def _to_events(frame: pl.DataFrame) -> list[StoredEvent]:

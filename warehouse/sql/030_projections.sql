@@ -2,9 +2,11 @@
 -- each advances its eventstore.tracking position in the same transaction as its rows.
 CREATE SCHEMA IF NOT EXISTS staging;
 CREATE SCHEMA IF NOT EXISTS intermediate;
+-- No key constraints here: positions come from the gap-free log and interviews from a group-by,
+-- so they are unique by construction, and the indexes cost more than the rest of a build.
 
 CREATE TABLE IF NOT EXISTS staging.stg_debriefs (
-    position            BIGINT      NOT NULL PRIMARY KEY,
+    position            BIGINT      NOT NULL,
     firm_id             VARCHAR     NOT NULL,
     interview_key       VARCHAR     NOT NULL,
     client_key          VARCHAR     NOT NULL,
@@ -50,7 +52,7 @@ COMMENT ON COLUMN staging.stg_debriefs.self_rating IS 'How well the client felt 
 COMMENT ON COLUMN staging.stg_debriefs.notes IS 'Free-text notes with e-mails, phone numbers, URLs and person names replaced by [EMAIL], [PHONE], [URL], [NAME].';
 
 CREATE TABLE IF NOT EXISTS staging.stg_outcomes (
-    position        BIGINT      NOT NULL PRIMARY KEY,
+    position        BIGINT      NOT NULL,
     firm_id         VARCHAR     NOT NULL,
     interview_key   VARCHAR     NOT NULL,
     client_key      VARCHAR     NOT NULL,
@@ -68,7 +70,7 @@ COMMENT ON COLUMN staging.stg_outcomes.outcome IS 'offer, next_round, rejected, 
 COMMENT ON COLUMN staging.stg_outcomes.referral IS 'Whether the interviewer connected the client to another opportunity (a warm prospect).';
 
 CREATE TABLE IF NOT EXISTS staging.stg_erasures (
-    position        BIGINT      NOT NULL PRIMARY KEY,
+    position        BIGINT      NOT NULL,
     firm_id         VARCHAR     NOT NULL,
     client_key      VARCHAR     NOT NULL,
     requested_at    TIMESTAMPTZ NOT NULL
@@ -107,8 +109,7 @@ CREATE TABLE IF NOT EXISTS intermediate.int_interviews (
     outcome             VARCHAR,
     referral            BOOLEAN,
     has_debrief         BOOLEAN     NOT NULL,
-    has_outcome         BOOLEAN     NOT NULL,
-    PRIMARY KEY (firm_id, interview_key)
+    has_outcome         BOOLEAN     NOT NULL
 );
 COMMENT ON TABLE intermediate.int_interviews IS 'One row per interview: its latest debrief (by submitted_at; corrections applied) and its latest outcome (by decided_at; next_round then offer counts as offer). Outcomes may exist before their debrief.';
 COMMENT ON COLUMN intermediate.int_interviews.firm_id IS 'The coaching firm (tenant).';

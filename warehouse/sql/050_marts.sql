@@ -25,8 +25,9 @@ CREATE TABLE IF NOT EXISTS marts.fct_interviews (
     got_offer                      BOOLEAN,
     got_referral                   BOOLEAN,
     decided_at                     TIMESTAMPTZ,
-    has_concerns_raised            BOOLEAN,
-    PRIMARY KEY (firm_id, interview_key)
+    has_concerns_raised            BOOLEAN
+    -- No PRIMARY KEY: its index cost 2-3 s per million rows on every build; the key's
+    -- uniqueness is checked by the GX mart checks before a snapshot is published.
 );
 COMMENT ON TABLE marts.fct_interviews IS 'One row per interview that has a debrief, of clients who have not asked to be erased: the current debrief (corrections applied) and the current outcome. The base of every other mart.';
 COMMENT ON COLUMN marts.fct_interviews.interview_key IS 'Pseudonym of the interview (HMAC of the firm''s interview_ref, keyed per firm).';

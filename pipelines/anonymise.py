@@ -37,7 +37,8 @@ def normalise_ref(value: str) -> str:
 
 def _digest(key: bytes, kind: str, value: str) -> str:
     material = kind.encode() + b"\x1f" + normalise_ref(value).encode()
-    return hmac.new(key, material, hashlib.sha256).hexdigest()[:PSEUDONYM_HEX_CHARS]
+    # One-shot hmac.digest: the C fast path, a third of hmac.new's cost per value.
+    return hmac.digest(key, material, "sha256").hex()[:PSEUDONYM_HEX_CHARS]
 
 
 def pseudonym(master_key: bytes, firm_id: str, kind: str, value: str) -> str:

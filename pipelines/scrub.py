@@ -429,19 +429,28 @@ def scrubbed_notes(lf: pl.LazyFrame, column: str = "notes") -> pl.LazyFrame:
     return lf.with_columns(_scrub_expr(pl.col(column).cast(pl.String)).alias(column))
 
 
+_SCRUBBED: dict[str, str] = {}  # short repeated strings (labels, file names) already scrubbed
+_SCRUBBED_MAX = 100_000
+
+
 def scrub_texts(texts: list[str | None]) -> list[str | None]:
-    """Scrub many strings in one query: each query compiles every rule's automaton and regex
-    again (~0.2 s), so scrubbing labels or names one call at a time dominated ingest."""
-    frame = pl.LazyFrame({"notes": texts}, schema={"notes": pl.String})
-    return scrubbed_notes(frame).collect().get_column("notes").to_list()
+    """Scrub many strings in one query; strings seen before come from a cache. Each query
+    compiles every rule's automaton and regex again (~0.2 s), so scrubbing labels or file names
+    one call at a time dominated ingest."""
+    found = {t: _SCRUBBED[t] for t in set(texts) if t is not None and t in _SCRUBBED}
+    todo = list({t for t in texts if t is not None and t not in found})
+    if todo:
+        frame = pl.LazyFrame({"notes": todo}, schema={"notes": pl.String})
+        done = scrubbed_notes(frame).collect().get_column("notes").to_list()
+        found.update(zip(todo, done, strict=True))
+        if len(_SCRUBBED) + len(todo) > _SCRUBBED_MAX:
+            _SCRUBBED.clear()
+        _SCRUBBED.update(zip(todo, done, strict=True))
+    return [None if t is None else found[t] for t in texts]
 
 
-@functools.lru_cache(maxsize=4096)
 def scrub_text(text: str | None) -> str | None:
-    """Scrub a single string with the same rules as :func:`scrubbed_notes` (cached: file names
-    and labels repeat)."""
-    if text is None:
-        return None
+    """Scrub a single string with the same rules as :func:`scrubbed_notes`."""
     return scrub_texts([text])[0]
 
 

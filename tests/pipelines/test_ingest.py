@@ -290,3 +290,79 @@ def test_a_file_named_after_a_person_is_stored_under_a_scrubbed_name(settings, m
     assert rows(settings, "SELECT DISTINCT source_file FROM eventstore.events") == [
         ("export for [EMAIL]",)
     ]
+
+
+def test_small_files_share_one_gx_run_and_each_keeps_its_own_report(settings, master_key):
+    write_jsonl(settings.landing_dir / "a.jsonl", [DEBRIEF, debrief(2, stage="lunch")])
+    write_jsonl(settings.landing_dir / "b.jsonl", [debrief(3), "{x", "{y"])  # mostly bad
+    write_jsonl(settings.landing_dir / "c.jsonl", [debrief(4, self_rating=9), OUTCOME])
+    summary = ingest_paths([settings.landing_dir], settings, master_key)
+    assert [(r.file, r.status, r.records, r.quarantined) for r in summary.reports] == [
+        ("a.jsonl", "ingested", 2, 1),
+        ("b.jsonl", "held", 3, 2),
+        ("c.jsonl", "ingested", 2, 1),
+    ]
+    # Each file's quarantine rows carry its own line numbers, though GX saw one batch.
+    assert rows(settings, "SELECT source_file, source_line FROM ingest.quarantine ORDER BY 1") == [
+        ("a.jsonl", 2),
+        ("c.jsonl", 1),
+    ]
+    assert count(settings, "eventstore.events") == 2
+    (summary_file,) = (settings.quality_dir / "validation_summaries").glob("*.json")
+    run = json.loads(summary_file.read_text())
+    assert (run["batch_name"], run["rows"], run["rows_failed"]) == ("a.jsonl#0 +2 more", 7, 4)
+    assert list(settings.staging_dir.iterdir()) == []
+
+
+def test_the_same_content_twice_in_one_run_is_appended_once(settings, master_key):
+    a = write_jsonl(settings.landing_dir / "a.jsonl", [DEBRIEF, OUTCOME])
+    (settings.landing_dir / "b.jsonl").write_bytes(a.read_bytes())
+    summary = ingest_paths([settings.landing_dir], settings, master_key)
+    assert [r.status for r in summary.reports] == ["ingested", "already_ingested"]
+    assert count(settings, "eventstore.events") == 2
+    assert list(settings.staging_dir.iterdir()) == []
+
+
+def test_an_error_while_preparing_stops_the_run_and_leaves_no_staged_files(
+    settings, master_key, monkeypatch
+):
+    from pipelines import ingest
+
+    write_jsonl(settings.landing_dir / "a.jsonl", [DEBRIEF])
+    write_jsonl(settings.landing_dir / "b.jsonl", [debrief(2)])
+    real = ingest.typed_records
+    calls = []
+
+    def failing_second(raw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("disk on fire")
+        return real(raw)
+
+    monkeypatch.setattr(ingest, "typed_records", failing_second)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        ingest_paths([settings.landing_dir], settings, master_key)
+    assert list(settings.staging_dir.iterdir()) == []
+    assert count(settings, "eventstore.events") == 0  # a and b shared a GX run: neither is in
+    monkeypatch.setattr(ingest, "typed_records", real)
+    totals = ingest_paths([settings.landing_dir], settings, master_key).totals()
+    assert totals["events_appended"] == 2
+
+
+def test_a_failing_commit_discards_the_files_prepared_after_it(settings, master_key, monkeypatch):
+    from pipelines import ingest
+
+    for i in range(4):
+        write_jsonl(settings.landing_dir / f"{i}.jsonl", [debrief(i + 1)])
+    real = ingest._commit_file
+
+    def failing_second(store, prepared, key):
+        if prepared.report.file == "1.jsonl":
+            raise RuntimeError("lost the disk")
+        return real(store, prepared, key)
+
+    monkeypatch.setattr(ingest, "_commit_file", failing_second)
+    with pytest.raises(RuntimeError, match="lost the disk"):
+        ingest_paths([settings.landing_dir], settings, master_key)
+    assert count(settings, "eventstore.events") == 1  # 0.jsonl, committed before the failure
+    assert list(settings.staging_dir.iterdir()) == []

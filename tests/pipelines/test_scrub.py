@@ -24,6 +24,7 @@ from pipelines.scrub import (
     _steps,
     corpus_metrics,
     scrub_text,
+    scrub_texts,
     scrubbed_notes,
 )
 
@@ -197,6 +198,16 @@ def test_nulls_and_other_columns():
     assert df["x"].to_list() == ["Tom", "a", "b"]
     assert scrub_text(None) is None
     assert scrub_text("") == ""
+
+
+def test_many_strings_at_once_match_one_at_a_time_cached_or_not():
+    texts = ["Asked Tom at tom@acme.io", None, "Finance", "Asked Tom at tom@acme.io", "", "Ann B"]
+    frame = pl.LazyFrame({"notes": texts}, schema={"notes": pl.String})
+    expected = scrubbed_notes(frame).collect()["notes"].to_list()
+    assert scrub_texts(texts) == expected  # first time: one query for the new strings
+    assert scrub_texts(texts) == expected  # now from the cache
+    assert [scrub_text(t) for t in texts] == expected
+    assert scrub_texts([]) == []
 
 
 def test_other_column_name():

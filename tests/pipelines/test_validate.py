@@ -450,3 +450,16 @@ def test_a_full_chunk_maps_every_failure_to_its_line(validator):
     assert got.equals(expected)
     assert expected["n"].sum() > 500
     assert rate > 10_000  # ~60-90k rows/s measured on 2 shared cores; this only catches collapse
+
+
+def test_many_chunks_in_one_run_give_each_chunk_its_own_rows_back(validator):
+    v = validator
+    first = frame(debrief(stage="lunch"), *VALID)
+    second = frame(*VALID, debrief(self_rating=9))  # the same source lines as the first
+    together = v.validate_many([first, second], "a.jsonl#0 +1 more")
+    alone = [v.validate(first, "a.jsonl#0"), v.validate(second, "b.jsonl#0")]
+    for got, want, chunk in zip(together, alone, (first, second), strict=True):
+        assert got.equals(want)
+        assert got["source_line"].to_list() == chunk["source_line"].to_list()
+    assert together[0]["failed_rules"].list.len().to_list()[0] == 1
+    assert together[1]["failed_rules"].list.len().to_list()[-1] == 1

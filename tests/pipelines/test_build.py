@@ -142,3 +142,26 @@ def test_empty_log_builds_checks_and_publishes_not_enough_data(tmp_path, monkeyp
     ).fetchall()
     con.close()
     assert rows == [(False, 0)]
+
+
+def test_a_failed_write_during_a_full_build_leaves_the_previous_build_whole(
+    settings, master_key, monkeypatch
+):
+    import pipelines.build as build_module
+
+    ingest_paths(
+        [write_jsonl(settings.landing_dir / "a.jsonl", [DEBRIEF, OUTCOME])], settings, master_key
+    )
+    build(settings)
+    before = snapshot(settings.warehouse_path)
+    real = build_module._insert
+
+    def failing(con, table, frame):
+        if table == "marts.fct_interviews":  # on the writer thread, after staging is written
+            raise RuntimeError("disk full")
+        real(con, table, frame)
+
+    monkeypatch.setattr(build_module, "_insert", failing)
+    with pytest.raises(RuntimeError, match="disk full"):
+        build(settings, full=True)
+    assert_same(before, snapshot(settings.warehouse_path))

@@ -578,27 +578,21 @@ def format_table(r: dict) -> str:
     ing, bld, m, b = r["ingest"], r["build"], r["machine"], r["bench"]
     ours, duck, pandas = ing["sealdeal"], ing["duckdb_read_json"], ing["pandas"]
     full, inc = bld["full"], bld["incremental"]
+    ingests = (
+        ("ingest: SealDeal (parse, validate with GX, anonymise, append; Data Docs)", ours),
+        ("ingest: DuckDB alone (`read_json` into a table)", duck),
+        ("ingest: pandas baseline", pandas),
+    )
     rows = [
-        (
-            "ingest: SealDeal (parse, validate with GX, anonymise, append; Data Docs)",
-            f"{ours['seconds']:.1f} s",
-            _rate(ours["records_per_s"]),
-            _gib(ours["peak_rss_bytes"]),
-            "",
-        ),
-        (
-            "ingest: DuckDB alone (`read_json` into a table)",
-            f"{duck['seconds']:.1f} s",
-            _rate(duck["records_per_s"]),
-            _gib(duck["peak_rss_bytes"]),
-            "",
-        ),
-        (
-            "ingest: pandas baseline",
-            f"{pandas['seconds']:.1f} s",
-            _rate(pandas["records_per_s"]),
-            _gib(pandas["peak_rss_bytes"]),
-            "",
+        *(
+            (
+                label,
+                f"{fig['seconds']:.1f} s",
+                _rate(fig["records_per_s"]),
+                _gib(fig["peak_rss_bytes"]),
+                "",
+            )
+            for label, fig in ingests
         ),
         (
             "ingest: SealDeal time / DuckDB-alone time",

@@ -68,3 +68,16 @@ def warehouse_rows(settings, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
     finally:
         con.close()
+
+
+def sorted_tables(database, queries: dict[str, str]):
+    """Each query's result on the warehouse (opened read-only), sorted by all its columns: row
+    order is no part of a table, so two builds compare equal whatever order they wrote in."""
+    import duckdb
+
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        frames = {name: con.sql(sql).pl() for name, sql in queries.items()}
+    finally:
+        con.close()
+    return {name: f.sort(f.columns, nulls_last=True) for name, f in frames.items()}

@@ -11,7 +11,7 @@ import pytest
 from pipelines.build import MART_TABLES, build, build_as_of
 from pipelines.generate import generate
 from pipelines.ingest import ingest_paths
-from tests.samples import DEBRIEF, ERASURE, OUTCOME, debrief, write_jsonl
+from tests.samples import DEBRIEF, ERASURE, OUTCOME, debrief, sorted_tables, write_jsonl
 
 TABLES = [
     "staging.stg_debriefs",
@@ -23,15 +23,7 @@ TABLES = [
 
 
 def snapshot(database) -> dict[str, pl.DataFrame]:
-    con = duckdb.connect(str(database), read_only=True)
-    try:
-        out = {}
-        for table in TABLES:
-            frame = con.sql(f"SELECT * FROM {table}").pl()
-            out[table] = frame.sort(frame.columns, nulls_last=True)
-        return out
-    finally:
-        con.close()
+    return sorted_tables(database, {table: f"SELECT * FROM {table}" for table in TABLES})
 
 
 def assert_same(a: dict, b: dict) -> None:

@@ -11,7 +11,6 @@ import logging
 import stat
 from pathlib import Path
 
-import duckdb
 import polars as pl
 from click.testing import CliRunner
 
@@ -23,6 +22,7 @@ from pipelines.generate import generate
 from pipelines.ingest import ingest_paths
 from pipelines.marts import MARTS
 from tests.conftest import TEST_KEY
+from tests.samples import sorted_tables
 
 
 def key_forms(key: bytes) -> list[bytes]:
@@ -101,15 +101,9 @@ def test_a_cli_run_with_a_key_file_never_prints_or_logs_the_key(tmp_path, monkey
 
 
 def tables(settings: Settings) -> dict[str, pl.DataFrame]:
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
-        out = {"keys": con.sql("SELECT client_key, interview_key FROM marts.fct_interviews").pl()}
-        for mart in MARTS:
-            frame = con.sql(f"SELECT * FROM marts.{mart}").pl()
-            out[mart] = frame.sort(frame.columns, nulls_last=True)
-        return out
-    finally:
-        con.close()
+    queries = {"keys": "SELECT client_key, interview_key FROM marts.fct_interviews"}
+    queries.update({mart: f"SELECT * FROM marts.{mart}" for mart in MARTS})
+    return sorted_tables(settings.warehouse_path, queries)
 
 
 def test_rotating_the_key_is_a_new_warehouse_from_the_same_landing_files(tmp_path):

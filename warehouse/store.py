@@ -55,8 +55,6 @@ EVENT_COLUMNS = (
     "payload",
 )
 
-UPCAST_COLUMNS = ("event_type", "schema_version", "payload")
-
 
 class EventStoreError(Exception):
     """Base class of the store's own errors."""
@@ -354,47 +352,18 @@ class EventStore:
             [stream_id],
         )[0]
 
-    def read_frame(
-        self,
-        from_position: int = 1,
-        to_position: int | None = None,
-        columns: Iterable[str] = EVENT_COLUMNS,
-    ) -> pl.DataFrame:
+    def read_frame(self, from_position: int = 1, to_position: int | None = None) -> pl.DataFrame:
         """Events with from_position <= position <= to_position, in order, as a Polars frame.
 
         Payloads stay JSON text (projections decode only the fields they need); rows whose
         schema_version is behind are upcast here so readers only ever see current payloads.
-        `columns` narrows the read (a million events' unused columns are gigabytes); the upcast
-        needs event_type, schema_version and payload, so they are always read.
         """
-        return pl.concat(
-            self.read_batches(from_position, to_position, columns),
-            how="vertical",
-            rechunk=False,
-        )
-
-    def read_batches(
-        self,
-        from_position: int = 1,
-        to_position: int | None = None,
-        columns: Iterable[str] = EVENT_COLUMNS,
-        rows_per_batch: int = 1 << 18,
-    ) -> Iterator[pl.DataFrame]:
-        """`read_frame` as a stream of frames of at most rows_per_batch events, in order: a
-        reader that reduces each batch never holds the whole log's payloads at once."""
-        wanted = [c for c in EVENT_COLUMNS if c in set(columns) | set(UPCAST_COLUMNS)]
-        reader = self.con.sql(
-            f"SELECT {', '.join(wanted)} FROM eventstore.events "
+        frame = self.con.sql(
+            f"SELECT {', '.join(EVENT_COLUMNS)} FROM eventstore.events "
             "WHERE position >= ? AND position <= ? ORDER BY position",
             params=[from_position, _upper(to_position)],
-        ).to_arrow_reader(rows_per_batch)
-        empty = True
-        for batch in reader:
-            if batch.num_rows:
-                empty = False
-                yield self._upcast_frame(pl.from_arrow(batch))
-        if empty:  # keep the schema for callers that select from an empty read
-            yield pl.from_arrow(reader.schema.empty_table())
+        ).pl()
+        return self._upcast_frame(frame)
 
     def read_payloads(
         self,

@@ -228,12 +228,3 @@ def test_decoded_payloads_are_upcast_first(store):
     reader = EventStore(store.database, connection=store.con.cursor(), upcasters=up)
     frame = reader.read_payloads("DebriefSubmitted", pl.Struct({"round": pl.String}))
     assert frame["payload"].to_list() == [{"round": "final"}]
-
-
-def test_batches_cover_the_range_in_order_with_only_the_columns_asked(store):
-    store.append([ev(f"d-{i}", stream=f"interview-{i}") for i in range(5)])
-    batches = list(store.read_batches(2, 5, ("position",), rows_per_batch=2))
-    assert [b["position"].to_list() for b in batches] == [[2, 3], [4, 5]]
-    assert set(batches[0].columns) == {"position", "event_type", "schema_version", "payload"}
-    (empty,) = store.read_batches(9, 10)
-    assert empty.height == 0 and empty.columns == list(store.read_frame().columns)

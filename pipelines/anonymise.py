@@ -1,9 +1,9 @@
 """Pseudonymisation: nothing that identifies a person goes past this module.
 
-- `client_ref` and `interview_ref` become keyed HMAC-SHA256 pseudonyms. The key is derived per
-  firm from the master key, so the same person at two firms gets unrelated pseudonyms and one
-  firm's key says nothing about another's. `record_id` too: it stays a perfect idempotency key,
-  and a firm that uses e-mails or names as record ids leaks nothing.
+- `client_ref`, `interview_ref` and `application_ref` become keyed HMAC-SHA256 pseudonyms. The
+  key is derived per firm from the master key, so the same person at two firms gets unrelated
+  pseudonyms and one firm's key says nothing about another's. `record_id` too: it stays a
+  perfect idempotency key, and a firm that uses e-mails or names as record ids leaks nothing.
 - `experience_years` (a quasi-identifier) becomes a band.
 - `notes` are scrubbed of e-mails, phone numbers, URLs and person names; so are the free-text
   labels `industry` and `role_family` (nobody should type a person there, but nothing stops it).
@@ -21,7 +21,13 @@ from pipelines.scrub import scrub_texts, scrubbed_notes
 
 PSEUDONYM_HEX_CHARS = 32  # 128 bits: collisions are out of reach at any realistic scale
 
-IDENTIFYING_COLUMNS = ("client_ref", "interview_ref", "experience_years")
+IDENTIFYING_COLUMNS = ("client_ref", "interview_ref", "application_ref", "experience_years")
+# The record's own refs, as notes might quote them, and what replaces them there.
+OWN_REFS = (
+    ("client_ref", "[CLIENT]"),
+    ("interview_ref", "[INTERVIEW]"),
+    ("application_ref", "[APPLICATION]"),
+)
 
 
 def firm_key(master_key: bytes, firm_id: str) -> bytes:
@@ -73,7 +79,7 @@ def with_experience_bands(lf: pl.LazyFrame) -> pl.LazyFrame:
 
 def _without_own_refs(row: dict) -> str:
     notes = row["notes"]
-    for column, placeholder in (("client_ref", "[CLIENT]"), ("interview_ref", "[INTERVIEW]")):
+    for column, placeholder in OWN_REFS:
         ref = (row[column] or "").strip()
         if len(ref) >= 3:  # shorter refs would blank out ordinary letters
             notes = notes.replace(ref, placeholder)
@@ -81,18 +87,19 @@ def _without_own_refs(row: dict) -> str:
 
 
 def notes_without_own_refs(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """Replace the record's own client_ref / interview_ref wherever the notes quote them.
+    """Replace the record's own client_ref / interview_ref / application_ref wherever the notes
+    quote them.
 
     The generic scrubber cannot know that "C-00123" is this client's id; the record itself does.
     Row by row only where a ref occurs (Polars has no per-row replace of varying length).
     """
     quotes_ref = pl.lit(False)
-    for column in ("client_ref", "interview_ref"):
+    for column, _ in OWN_REFS:
         ref = pl.col(column).str.strip_chars()
         quotes_ref = quotes_ref | (
             (ref.str.len_chars() >= 3) & pl.col("notes").str.contains(ref, literal=True)
         ).fill_null(False)
-    replaced = pl.struct("notes", "client_ref", "interview_ref").map_elements(
+    replaced = pl.struct("notes", *(c for c, _ in OWN_REFS)).map_elements(
         _without_own_refs, return_dtype=pl.String
     )
     return lf.with_columns(pl.when(quotes_ref).then(replaced).otherwise("notes").alias("notes"))
@@ -107,6 +114,9 @@ def anonymised_records(typed: pl.DataFrame, master_key: bytes) -> pl.DataFrame:
     keyed = typed.with_columns(
         _pseudonym_column(typed, master_key, "client", "client_ref").alias("client_key"),
         _pseudonym_column(typed, master_key, "interview", "interview_ref").alias("interview_key"),
+        _pseudonym_column(typed, master_key, "application", "application_ref").alias(
+            "application_key"
+        ),
         _pseudonym_column(typed, master_key, "record", "record_id").alias("record_id"),
         *(_scrubbed_labels(typed, column) for column in FREE_TEXT_LABELS),
     )

@@ -1,4 +1,4 @@
-"""The debrief export contract (shared/spec/debrief-export-v1.md) as data.
+"""The debrief export contract (shared/spec/debrief-export-v1.md, revision 1.1) as data.
 
 One home for field names, enums and literals so that the parser, the validator, the generator and
 the tests all agree with the spec and with each other.
@@ -59,11 +59,15 @@ CSV_COLUMNS = (
     "outcome",
     "referral",
     "requested_at",
+    "application_ref",
+    "round",
 )
 
 COMMON_FIELDS = ("record_type", "schema_version", "record_id", "firm_id", "client_ref")
 DEBRIEF_FIELDS = (
     "interview_ref",
+    "application_ref",
+    "round",
     "submitted_at",
     "interview_date",
     "stage",
@@ -82,7 +86,10 @@ DEBRIEF_FIELDS = (
     "self_rating",
     "notes",
 )
-OUTCOME_FIELDS = ("interview_ref", "decided_at", "outcome", "referral")
+OUTCOME_FIELDS = ("interview_ref", "application_ref", "decided_at", "outcome", "referral")
+# Optional fields added by revision 1.1 of the contract; a record without them means what it
+# meant under 1.0 (the interview is an application of its own, its round unknown).
+REVISION_1_1_FIELDS = ("application_ref", "round")
 ERASURE_FIELDS = ("requested_at",)
 
 FIELDS_BY_TYPE = {
@@ -121,6 +128,8 @@ FIELD_KINDS = {
     "firm_id": "str",
     "client_ref": "str",
     "interview_ref": "str",
+    "application_ref": "str",
+    "round": "int",
     "submitted_at": "timestamp",
     "interview_date": "date",
     "stage": "str",
@@ -155,6 +164,7 @@ INT_RANGES = {
     "asked_at_pct": (0, 100),
     "rapport_before_ask": (1, 5),
     "self_rating": (1, 5),
+    "round": (1, 20),
 }
 
 # experience_years is a quasi-identifier: it is stored only as one of these bands.

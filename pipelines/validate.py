@@ -324,6 +324,14 @@ def build_rules() -> list[Rule]:
                     f"{field} must be a whole number from {low} to {high}",
                     _plain(field),
                 )
+            if field in spec.REVISION_1_1_FIELDS and spec.FIELD_KINDS[field] == "str":
+                add(
+                    f"{record_type}.{field}.not_blank",
+                    gxe.ExpectColumnValuesToMatchRegex(
+                        column=field, regex=r"\S", row_condition=is_type
+                    ),
+                    f"{field} may be left out but not blank",
+                )
             if field in LIST_FIELDS:
                 allowed = LIST_FIELDS[field]
                 add(

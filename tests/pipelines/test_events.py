@@ -13,7 +13,7 @@ from warehouse.store import NEW_EVENT_SCHEMA
 T = datetime(2026, 3, 2, 18, 4, 5, 123000, tzinfo=UTC)
 
 
-def records() -> pl.LazyFrame:
+def records(application_key=None, round_=None) -> pl.LazyFrame:
     return pl.DataFrame(
         {
             "source_line": [3, 1, 2],
@@ -22,6 +22,8 @@ def records() -> pl.LazyFrame:
             "firm_id": ["north-star"] * 3,
             "client_key": ["ck"] * 3,
             "interview_key": [None, "ik", "ik"],
+            "application_key": [None, application_key, application_key],
+            "round": [None, round_, None],
             "submitted_at": [None, T, None],
             "interview_date": [None, date(2026, 3, 2), None],
             "stage": [None, "final", None],
@@ -48,6 +50,8 @@ def records() -> pl.LazyFrame:
             "submitted_at": pl.Datetime("us", "UTC"),
             "decided_at": pl.Datetime("us", "UTC"),
             "requested_at": pl.Datetime("us", "UTC"),
+            "application_key": pl.String,
+            "round": pl.Int64,
         },
     ).lazy()
 
@@ -86,3 +90,18 @@ def test_payload_serialisation_is_deterministic():
     a = events_from_records(records(), "f.jsonl").collect()["payload"]
     b = events_from_records(records().reverse(), "f.jsonl").collect()["payload"]
     assert a.to_list() == b.to_list()
+
+
+def test_revision_1_0_records_keep_their_version_1_payloads():
+    events = events_from_records(records(), "f.jsonl").collect()
+    assert events["schema_version"].to_list() == [1, 1, 1]
+    assert all("application_key" not in p and '"round"' not in p for p in events["payload"])
+
+
+def test_revision_1_1_fields_make_a_version_2_payload():
+    events = events_from_records(records("ak", 2), "f.jsonl").collect()
+    debrief, outcome, _ = (json.loads(p) for p in events["payload"])
+    assert events["schema_version"].to_list() == [2, 2, 1]
+    assert (debrief["application_key"], debrief["round"]) == ("ak", 2)
+    assert list(debrief)[:4] == ["interview_key", "client_key", "application_key", "round"]
+    assert (outcome["application_key"], list(outcome)[2]) == ("ak", "application_key")

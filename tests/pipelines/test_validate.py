@@ -207,6 +207,14 @@ CASES: list[tuple[str, dict, tuple[str, ...]]] = [
         for field in spec.REQUIRED_BY_TYPE["outcome"]
     ],
     ("outcome.interview_ref.not_blank", outcome(interview_ref=""), ("interview_ref must not be",)),
+    *[
+        (
+            f"{record_type}.application_ref.not_blank",
+            make(application_ref="  "),
+            ("application_ref may be left out but not blank",),
+        )
+        for record_type, make in (("debrief", debrief), ("outcome", outcome))
+    ],
     (
         "outcome.outcome.enum",
         outcome(outcome="hired"),
@@ -249,6 +257,12 @@ def test_each_rule_catches_its_violation(case_results, index):
 
 def test_valid_rows_next_to_bad_ones_pass(case_results):
     assert all(case_results[2 * i + 2] == [] for i in range(len(CASES)))
+
+
+def test_revision_1_1_records_pass(validator):
+    records = [debrief(application_ref="app-9", round=2), outcome(application_ref="app-9")]
+    out = validator.validate(frame(*records), "rev-1.1")
+    assert out["failed_rules"].to_list() == [[], []]
 
 
 def test_valid_records_of_each_type_pass(validator):

@@ -41,11 +41,21 @@ EVENT_LOG_ASSET = {
 }
 
 
+def interpreter_path(path: str | None) -> str:
+    """PATH with this interpreter's bin folder first: Airflow starts its components as plain
+    `airflow ...`, which must be the one installed beside us even when the venv is not activated
+    (`.venv/bin/sealdeal airflow standalone`)."""
+    # Not resolved: a venv's python is a symlink to the base interpreter, whose bin has no airflow.
+    bin_dir = str(Path(sys.executable).parent)
+    return os.pathsep.join([bin_dir, *(p for p in (path or "").split(os.pathsep) if p)])
+
+
 def airflow_environ(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     home = settings.home / "airflow"
     env.update(
         {
+            "PATH": interpreter_path(env.get("PATH")),
             "SEALDEAL_HOME": str(settings.home),
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),

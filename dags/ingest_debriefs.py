@@ -9,9 +9,12 @@ anonymised, validated events in the DuckDB event store.
    Expectations and appends the file's events in one transaction; bad records go to
    `ingest.quarantine`. A file that is unusable as a whole is held and its task fails (no
    retries: the file will not change).
-3. **build_quality_docs** rebuilds the GX Data Docs in `$SEALDEAL_HOME/quality` and marks the
-   event-log Asset as updated, which schedules the insights DAG.
-4. **all_files_ingested** fails the run when any file was held, after the good files are in.
+3. **build_quality_docs** rebuilds the GX Data Docs in `$SEALDEAL_HOME/quality`.
+4. **announce_new_events** marks the event-log Asset as updated, which schedules the insights
+   DAG, only when the log holds events the published snapshot does not reflect (new files, an
+   erasure, a build that failed before publishing); otherwise it is skipped, and a skipped task
+   emits no Asset event.
+5. **all_files_ingested** fails the run when any file was held, after the good files are in.
 
 Every task that opens the warehouse takes the single slot of the `sealdeal_duckdb_writer` pool:
 DuckDB allows one writing process per file. The logic lives in `pipelines/`; this file only wires.
@@ -60,18 +63,29 @@ def ingest_debriefs():
         except FileHeld as exc:
             raise AirflowFailException(f"file held: {exc}") from exc
 
-    @task(pool=WRITER_POOL, trigger_rule="all_done", outlets=[EVENT_LOG])
-    def build_quality_docs() -> dict:
-        from pipelines.tasks import build_quality_docs, event_log_position
+    @task(pool=WRITER_POOL, trigger_rule="all_done")
+    def build_quality_docs() -> str | None:
+        from pipelines.tasks import build_quality_docs
 
-        return {"data_docs": build_quality_docs(), "event_log_position": event_log_position()}
+        return build_quality_docs()
+
+    @task(pool=WRITER_POOL, trigger_rule="all_done", outlets=[EVENT_LOG])
+    def announce_new_events() -> dict:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from pipelines.announce import unpublished_events
+
+        positions = unpublished_events()
+        if positions["event_log_position"] <= positions["published_position"]:
+            raise AirflowSkipException(f"nothing the published snapshot lacks: {positions}")
+        return positions
 
     @task
     def all_files_ingested(reports: list[dict]) -> int:
         return sum(r["events_appended"] for r in reports)
 
     reports = ingest_file.expand(path=find_new_files())
-    reports >> build_quality_docs()
+    reports >> build_quality_docs() >> announce_new_events()
     all_files_ingested(reports)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from pipelines.airflow_env import EVENT_LOG_ASSET
 from tests.samples import DEBRIEF, OUTCOME, debrief, write_csv, write_jsonl
 from tests.samples import warehouse_rows as query
 
@@ -57,3 +58,48 @@ def test_dag_fails_loudly_on_a_held_file_after_ingesting_the_good_ones(airflow_d
     assert query(settings, "SELECT count(*) FROM eventstore.events") == [(2,)]
     held = query(settings, "SELECT file_name, reason FROM ingest.files WHERE status = 'held'")
     assert held[0][0] == "b-wrong.jsonl" and "2 of 3 records are invalid" in held[0][1]
+
+
+def event_log_updates(dag_run) -> list[str]:
+    """The tasks of this run that marked the event-log Asset updated (Airflow's asset events)."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return list(
+            session.scalars(
+                select(AssetEvent.source_task_id)
+                .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+                .where(
+                    AssetEvent.source_run_id == dag_run.run_id,
+                    AssetModel.name == EVENT_LOG_ASSET["name"],
+                )
+            )
+        )
+
+
+def test_the_event_log_asset_is_updated_only_when_the_log_has_unpublished_events(
+    airflow_dagbag, settings, master_key
+):
+    from pipelines.erasure import erase_client
+    from pipelines.tasks import build_projections, check_marts, publish_snapshot
+
+    write_jsonl(settings.landing_dir / "firm-a" / "2026-03-01.jsonl", [DEBRIEF, OUTCOME])
+    first = run(airflow_dagbag)
+    assert str(first.state) == "success", task_states(first)
+    assert len(event_log_updates(first)) == 1  # new events: build_insights is scheduled
+
+    # What build_insights does with them, then a scheduled run on the unchanged landing zone.
+    build_projections(settings)
+    check_marts(settings)
+    publish_snapshot(settings)
+    quiet = run(airflow_dagbag)
+    assert str(quiet.state) == "success", task_states(quiet)
+    assert event_log_updates(quiet) == []
+    assert task_states(quiet)["announce_new_events"] == ["skipped"]
+
+    # `sealdeal erase --no-publish` leaves the rebuild to the DAGs: the next run announces it.
+    erase_client(settings, master_key, DEBRIEF["firm_id"], DEBRIEF["client_ref"])
+    after_erasure = run(airflow_dagbag)
+    assert event_log_updates(after_erasure) == ["announce_new_events"]

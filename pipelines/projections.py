@@ -4,8 +4,10 @@ Layers follow dbt's convention:
 
 - staging (`stg_*`): one row per event, the payload decoded into typed columns;
 - intermediate (`int_interviews`): one row per interview, corrections and superseding outcomes
-  resolved — the latest debrief by `submitted_at` and the latest outcome by `decided_at`, ties
-  broken by log position, so the order files arrive in never changes the answer;
+  resolved — the latest outcome by `decided_at`, and the latest debrief submitted at or before
+  the interview's first outcome (a correction written once the outcome was known may be
+  coloured by hindsight: it stays in the log and is counted, but does not count); ties broken by
+  log position, so the order files arrive in never changes the answer;
 - marts (`fct_interviews`): interviews with a debrief, of clients who have not asked to be
   erased, with the flags analyses need.
 """
@@ -82,6 +84,7 @@ def stg_debriefs(events: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("asked_at_pct").cast(pl.Int32),
         pl.col("rapport_before_ask").cast(pl.Int32),
         pl.col("self_rating").cast(pl.Int32),
+        pl.col("round").cast(pl.Int32),
     )
 
 
@@ -97,53 +100,83 @@ def stg_erasures(events: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _latest(frame: pl.LazyFrame, by: str) -> pl.LazyFrame:
-    """The row of each interview that is latest by `by`, ties broken by log position.
+def _latest(frame: pl.LazyFrame, *by: str) -> pl.LazyFrame:
+    """The row of each interview that is last by `by`, ties broken by log position.
 
     Only the keys are sorted and grouped, then those rows taken: sorting and grouping every
     column (notes, lists) cost five times as much at a million debriefs.
     """
     indexed = frame.with_row_index("_row")
     latest = (
-        indexed.select("_row", "firm_id", "interview_key", by, "position")
-        .sort(by, "position")
+        indexed.select("_row", "firm_id", "interview_key", *by, "position")
+        .sort(*by, "position")
         .group_by("firm_id", "interview_key")
         .agg(pl.col("_row").last())
     )
-    return indexed.join(latest, on="_row", how="semi").drop("_row")
+    return indexed.join(latest, on=["_row"], how="semi").drop("_row")
+
+
+def _debrief_in_use(debriefs: pl.LazyFrame, first_outcomes: pl.LazyFrame) -> pl.LazyFrame:
+    """Per interview, the debrief version whose answers count: the latest one submitted at or
+    before the first outcome was known; when every version came later, the earliest of them
+    (its interview is then flagged and left out of the estimates)."""
+    keys = ["firm_id", "interview_key"]
+    versions = debriefs.join(first_outcomes, on=keys, how="left").with_columns(
+        (
+            pl.col("first_decided_at").is_null()
+            | (pl.col("submitted_at") <= pl.col("first_decided_at"))
+        ).alias("_before_outcome")
+    )
+    # Before-outcome versions sort last (latest wins); after-outcome ones by reversed time.
+    epoch = pl.col("submitted_at").dt.epoch("us")
+    order = pl.when(pl.col("_before_outcome")).then(epoch).otherwise(-epoch).alias("_order")
+    counts = versions.group_by(keys).agg(
+        pl.len().cast(pl.Int32).alias("debrief_versions"),
+        pl.col("_before_outcome").not_().sum().cast(pl.Int32).alias("versions_after_outcome"),
+    )
+    chosen = _latest(versions.with_columns(order), "_before_outcome", "_order")
+    return chosen.join(counts, on=keys, how="left").with_columns(
+        pl.col("_before_outcome").not_().alias("is_debrief_after_outcome")
+    )
 
 
 def int_interviews(debriefs: pl.LazyFrame, outcomes: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per interview: its current debrief (if any) and its current outcome (if any)."""
-    latest_debrief = _latest(debriefs, "submitted_at").select(
-        "firm_id",
-        "interview_key",
+    """One row per interview: the debrief version in use (if any) and its current outcome (if
+    any)."""
+    keys = ["firm_id", "interview_key"]
+    first_outcomes = outcomes.group_by(keys).agg(
+        pl.col("decided_at").min().alias("first_decided_at")
+    )
+    debrief = _debrief_in_use(debriefs, first_outcomes).select(
+        *keys,
         "client_key",
         pl.col("position").alias("debrief_position"),
         *[c for c in DEBRIEF_PAYLOAD.to_schema() if c not in ("interview_key", "client_key")],
-    )
-    debrief_counts = debriefs.group_by("firm_id", "interview_key").agg(
-        pl.len().cast(pl.Int32).alias("debrief_versions")
+        "debrief_versions",
+        "versions_after_outcome",
+        "is_debrief_after_outcome",
     )
     latest_outcome = _latest(outcomes, "decided_at").select(
-        "firm_id",
-        "interview_key",
+        *keys,
         pl.col("client_key").alias("outcome_client_key"),
+        pl.col("application_key").alias("outcome_application_key"),
         pl.col("position").alias("outcome_position"),
         "decided_at",
         "outcome",
         "referral",
     )
     return (
-        latest_debrief.join(debrief_counts, on=["firm_id", "interview_key"], how="left")
-        .join(latest_outcome, on=["firm_id", "interview_key"], how="full", coalesce=True)
+        debrief.join(latest_outcome, on=keys, how="full", coalesce=True)
+        .join(first_outcomes, on=keys, how="left")
         .with_columns(
             pl.coalesce("client_key", "outcome_client_key").alias("client_key"),
+            pl.coalesce("application_key", "outcome_application_key").alias("application_key"),
             pl.col("debrief_versions").fill_null(0),
+            pl.col("versions_after_outcome").fill_null(0),
             pl.col("debrief_position").is_not_null().alias("has_debrief"),
             pl.col("outcome_position").is_not_null().alias("has_outcome"),
         )
-        .drop("outcome_client_key")
+        .drop("outcome_client_key", "outcome_application_key")
     )
 
 
@@ -157,13 +190,24 @@ def fct_interviews(interviews: pl.LazyFrame, erasures: pl.LazyFrame) -> pl.LazyF
             "interview_key",
             "firm_id",
             "client_key",
-            *[c for c in FCT_DEBRIEF_COLUMNS if c not in ("interview_key", "client_key")],
+            # Revision 1.0: without an application_ref the interview is an application of its own.
+            pl.coalesce("application_key", "interview_key").alias("application_key"),
+            pl.col("application_key").is_not_null().alias("has_application_ref"),
+            *[
+                c
+                for c in FCT_DEBRIEF_COLUMNS
+                if c not in ("interview_key", "client_key", "application_key")
+            ],
             "outcome",
             pl.col("has_outcome").alias("is_decided"),
             (pl.col("outcome") == "offer").fill_null(False).alias("got_offer"),
             (pl.col("referral").fill_null(False) & pl.col("has_outcome")).alias("got_referral"),
             "decided_at",
+            "first_decided_at",
             pl.col("concerns_raised").list.len().gt(0).alias("has_concerns_raised"),
+            "debrief_versions",
+            "versions_after_outcome",
+            "is_debrief_after_outcome",
         )
         .sort("firm_id", "interview_date", "interview_key")
     )

@@ -31,6 +31,7 @@ def event_log(records: list[dict]) -> pl.LazyFrame:
     anon = typed.with_columns(
         pl.col("client_ref").alias("client_key"),
         pl.col("interview_ref").alias("interview_key"),
+        pl.col("application_ref").alias("application_key"),
         pl.lit("6-10").alias("experience_band"),
     )
     events = events_from_records(anon.lazy(), "f.jsonl").collect()
@@ -103,3 +104,66 @@ def test_referral_counts_only_with_an_outcome():
     referred = dict(OUTCOME, outcome="rejected", referral=True)
     _, fct = build([DEBRIEF, referred])
     assert fct.select("got_offer", "got_referral").row(0) == (False, True)
+
+
+def test_correction_written_after_the_outcome_does_not_count():
+    # The outcome was known on 2026-03-20; a correction of 2026-03-25 "remembers" asking.
+    hindsight = dict(
+        DEBRIEF,
+        record_id="d-2",
+        submitted_at="2026-03-25T10:00:00Z",
+        fit_question_kinds=["concerns", "comparison"],
+        self_rating=5,
+    )
+    interviews, fct = build([hindsight, OUTCOME, DEBRIEF])
+    row = fct.row(0, named=True)
+    assert row["fit_question_kinds"] == DEBRIEF["fit_question_kinds"]
+    assert row["self_rating"] == DEBRIEF["self_rating"]
+    assert (row["debrief_versions"], row["versions_after_outcome"]) == (2, 1)
+    assert row["is_debrief_after_outcome"] is False
+
+
+def test_a_correction_before_the_outcome_still_counts():
+    early = dict(DEBRIEF, record_id="d-2", submitted_at="2026-03-04T10:00:00Z", self_rating=5)
+    _, fct = build([DEBRIEF, early, OUTCOME])
+    assert fct.select("self_rating", "versions_after_outcome").row(0) == (5, 0)
+
+
+def test_first_outcome_not_the_latest_marks_the_hindsight_line():
+    next_round = dict(
+        OUTCOME, record_id="o-0", outcome="next_round", decided_at="2026-03-10T09:00:00Z"
+    )
+    between = dict(DEBRIEF, record_id="d-2", submitted_at="2026-03-12T10:00:00Z", self_rating=5)
+    _, fct = build([DEBRIEF, next_round, between, OUTCOME])
+    assert fct.select("self_rating", "versions_after_outcome", "outcome").row(0) == (
+        3,
+        1,
+        "offer",
+    )
+
+
+def test_only_debriefs_after_the_outcome_flag_the_interview():
+    late = dict(DEBRIEF, submitted_at="2026-03-21T10:00:00Z", self_rating=4)
+    later = dict(DEBRIEF, record_id="d-2", submitted_at="2026-03-30T10:00:00Z", self_rating=5)
+    _, fct = build([OUTCOME, later, late])
+    assert fct.select("self_rating", "is_debrief_after_outcome").row(0) == (4, True)
+
+
+def test_application_key_falls_back_to_the_interview():
+    _, fct = build([DEBRIEF])
+    assert fct.select("application_key", "has_application_ref", "round").row(0) == (
+        DEBRIEF["interview_ref"],
+        False,
+        None,
+    )
+    _, fct = build([dict(DEBRIEF, application_ref="app-1", round=2)])
+    assert fct.select("application_key", "has_application_ref", "round").row(0) == (
+        "app-1",
+        True,
+        2,
+    )
+
+
+def test_application_key_of_an_outcome_reaches_the_interview():
+    interviews, _ = build([dict(OUTCOME, application_ref="app-1")])
+    assert interviews["application_key"].to_list() == ["app-1"]

@@ -10,6 +10,8 @@ CREATE TABLE IF NOT EXISTS staging.stg_debriefs (
     firm_id             VARCHAR     NOT NULL,
     interview_key       VARCHAR     NOT NULL,
     client_key          VARCHAR     NOT NULL,
+    application_key     VARCHAR,
+    round               INTEGER,
     submitted_at        TIMESTAMPTZ NOT NULL,
     interview_date      DATE        NOT NULL,
     stage               VARCHAR     NOT NULL,
@@ -33,6 +35,8 @@ COMMENT ON COLUMN staging.stg_debriefs.position IS 'Position of the event in eve
 COMMENT ON COLUMN staging.stg_debriefs.firm_id IS 'The coaching firm (tenant).';
 COMMENT ON COLUMN staging.stg_debriefs.interview_key IS 'Pseudonym of the firm''s interview_ref (HMAC, keyed per firm).';
 COMMENT ON COLUMN staging.stg_debriefs.client_key IS 'Pseudonym of the firm''s client_ref (HMAC, keyed per firm).';
+COMMENT ON COLUMN staging.stg_debriefs.application_key IS 'Pseudonym of the firm''s application_ref (HMAC, keyed per firm): one client applying for one opening. Null when the firm did not send one (contract revision 1.0).';
+COMMENT ON COLUMN staging.stg_debriefs.round IS 'Position of the interview in its application as the firm reported it (1 = first round); null when not sent.';
 COMMENT ON COLUMN staging.stg_debriefs.submitted_at IS 'When the client wrote the debrief (UTC).';
 COMMENT ON COLUMN staging.stg_debriefs.interview_date IS 'Date of the interview.';
 COMMENT ON COLUMN staging.stg_debriefs.stage IS 'Interview round: phone_screen, recruiter, hiring_manager, panel, final, other.';
@@ -56,6 +60,7 @@ CREATE TABLE IF NOT EXISTS staging.stg_outcomes (
     firm_id         VARCHAR     NOT NULL,
     interview_key   VARCHAR     NOT NULL,
     client_key      VARCHAR     NOT NULL,
+    application_key VARCHAR,
     decided_at      TIMESTAMPTZ NOT NULL,
     outcome         VARCHAR     NOT NULL,
     referral        BOOLEAN     NOT NULL
@@ -65,6 +70,7 @@ COMMENT ON COLUMN staging.stg_outcomes.position IS 'Position of the event in eve
 COMMENT ON COLUMN staging.stg_outcomes.firm_id IS 'The coaching firm (tenant).';
 COMMENT ON COLUMN staging.stg_outcomes.interview_key IS 'Pseudonym of the interview the outcome concerns.';
 COMMENT ON COLUMN staging.stg_outcomes.client_key IS 'Pseudonym of the client.';
+COMMENT ON COLUMN staging.stg_outcomes.application_key IS 'Pseudonym of the application the outcome concerns; null when not sent.';
 COMMENT ON COLUMN staging.stg_outcomes.decided_at IS 'When the client heard the decision (UTC).';
 COMMENT ON COLUMN staging.stg_outcomes.outcome IS 'offer, next_round, rejected, withdrawn or no_response.';
 COMMENT ON COLUMN staging.stg_outcomes.referral IS 'Whether the interviewer connected the client to another opportunity (a warm prospect).';
@@ -85,6 +91,8 @@ CREATE TABLE IF NOT EXISTS intermediate.int_interviews (
     firm_id             VARCHAR     NOT NULL,
     interview_key       VARCHAR     NOT NULL,
     client_key          VARCHAR     NOT NULL,
+    application_key     VARCHAR,
+    round               INTEGER,
     debrief_position    BIGINT,
     submitted_at        TIMESTAMPTZ,
     interview_date      DATE,
@@ -104,17 +112,22 @@ CREATE TABLE IF NOT EXISTS intermediate.int_interviews (
     self_rating         INTEGER,
     notes               VARCHAR,
     debrief_versions    INTEGER     NOT NULL,
+    versions_after_outcome INTEGER  NOT NULL,
+    is_debrief_after_outcome BOOLEAN,
     outcome_position    BIGINT,
+    first_decided_at    TIMESTAMPTZ,
     decided_at          TIMESTAMPTZ,
     outcome             VARCHAR,
     referral            BOOLEAN,
     has_debrief         BOOLEAN     NOT NULL,
     has_outcome         BOOLEAN     NOT NULL
 );
-COMMENT ON TABLE intermediate.int_interviews IS 'One row per interview: its latest debrief (by submitted_at; corrections applied) and its latest outcome (by decided_at; next_round then offer counts as offer). Outcomes may exist before their debrief.';
+COMMENT ON TABLE intermediate.int_interviews IS 'One row per interview: the debrief version in use (the latest submitted at or before the first outcome was known, so corrections written in hindsight do not count) and its latest outcome (by decided_at; next_round then offer counts as offer). Outcomes may exist before their debrief.';
 COMMENT ON COLUMN intermediate.int_interviews.firm_id IS 'The coaching firm (tenant).';
 COMMENT ON COLUMN intermediate.int_interviews.interview_key IS 'Pseudonym of the interview.';
 COMMENT ON COLUMN intermediate.int_interviews.client_key IS 'Pseudonym of the client.';
+COMMENT ON COLUMN intermediate.int_interviews.application_key IS 'Pseudonym of the application (from the debrief, else the outcome); null when the firm sent none.';
+COMMENT ON COLUMN intermediate.int_interviews.round IS 'Round of the interview in its application as reported; null when not sent.';
 COMMENT ON COLUMN intermediate.int_interviews.debrief_position IS 'Log position of the debrief version in use.';
 COMMENT ON COLUMN intermediate.int_interviews.submitted_at IS 'When the debrief version in use was written (UTC).';
 COMMENT ON COLUMN intermediate.int_interviews.interview_date IS 'Date of the interview.';
@@ -134,6 +147,9 @@ COMMENT ON COLUMN intermediate.int_interviews.concerns_addressed IS 'Whether the
 COMMENT ON COLUMN intermediate.int_interviews.self_rating IS 'How well the client felt it went (1-5).';
 COMMENT ON COLUMN intermediate.int_interviews.notes IS 'Scrubbed free-text notes.';
 COMMENT ON COLUMN intermediate.int_interviews.debrief_versions IS 'How many debriefs were received for the interview (more than 1 = corrected).';
+COMMENT ON COLUMN intermediate.int_interviews.versions_after_outcome IS 'Debrief versions submitted after the first outcome was known (kept in the log, not used: hindsight).';
+COMMENT ON COLUMN intermediate.int_interviews.is_debrief_after_outcome IS 'Every debrief version was written after the outcome was known: the earliest is shown, and the interview is left out of the estimates.';
+COMMENT ON COLUMN intermediate.int_interviews.first_decided_at IS 'When the first outcome for the interview was known (UTC): debriefs written later count as hindsight.';
 COMMENT ON COLUMN intermediate.int_interviews.outcome_position IS 'Log position of the outcome in use.';
 COMMENT ON COLUMN intermediate.int_interviews.decided_at IS 'When the client heard the outcome in use (UTC).';
 COMMENT ON COLUMN intermediate.int_interviews.outcome IS 'Latest outcome; null while pending.';

@@ -6,6 +6,9 @@ CREATE TABLE IF NOT EXISTS marts.fct_interviews (
     interview_key                  VARCHAR,
     firm_id                        VARCHAR,
     client_key                     VARCHAR,
+    application_key                VARCHAR,
+    has_application_ref            BOOLEAN,
+    round                          INTEGER,
     interview_date                 DATE,
     stage                          VARCHAR,
     interviewer_role               VARCHAR,
@@ -25,14 +28,21 @@ CREATE TABLE IF NOT EXISTS marts.fct_interviews (
     got_offer                      BOOLEAN,
     got_referral                   BOOLEAN,
     decided_at                     TIMESTAMPTZ,
-    has_concerns_raised            BOOLEAN
+    first_decided_at               TIMESTAMPTZ,
+    has_concerns_raised            BOOLEAN,
+    debrief_versions               INTEGER,
+    versions_after_outcome         INTEGER,
+    is_debrief_after_outcome       BOOLEAN
     -- No PRIMARY KEY: its index cost 2-3 s per million rows on every build; the key's
     -- uniqueness is checked by the GX mart checks before a snapshot is published.
 );
-COMMENT ON TABLE marts.fct_interviews IS 'One row per interview that has a debrief, of clients who have not asked to be erased: the current debrief (corrections applied) and the current outcome. The base of every other mart.';
+COMMENT ON TABLE marts.fct_interviews IS 'One row per interview that has a debrief, of clients who have not asked to be erased: the debrief version in use (the latest written before the outcome was known) and the current outcome. The base of every other mart.';
 COMMENT ON COLUMN marts.fct_interviews.interview_key IS 'Pseudonym of the interview (HMAC of the firm''s interview_ref, keyed per firm).';
 COMMENT ON COLUMN marts.fct_interviews.firm_id IS 'The coaching firm (tenant).';
 COMMENT ON COLUMN marts.fct_interviews.client_key IS 'Pseudonym of the client (HMAC of the firm''s client_ref, keyed per firm).';
+COMMENT ON COLUMN marts.fct_interviews.application_key IS 'Pseudonym of the application (one client applying for one opening; HMAC of the firm''s application_ref, keyed per firm). Without an application_ref the interview is an application of its own and this is its interview_key.';
+COMMENT ON COLUMN marts.fct_interviews.has_application_ref IS 'The firm sent an application_ref (contract revision 1.1); false: the interview is its own application.';
+COMMENT ON COLUMN marts.fct_interviews.round IS 'Round of the interview in its application as the firm reported it (1 = first); null when not sent (the estimates then number rounds by interview date).';
 COMMENT ON COLUMN marts.fct_interviews.interview_date IS 'Date of the interview.';
 COMMENT ON COLUMN marts.fct_interviews.stage IS 'Interview round: phone_screen, recruiter, hiring_manager, panel, final, other.';
 COMMENT ON COLUMN marts.fct_interviews.interviewer_role IS 'Who led the interview: recruiter, hiring_manager, peer, executive, panel, other.';
@@ -53,6 +63,10 @@ COMMENT ON COLUMN marts.fct_interviews.got_offer IS 'The current outcome is an o
 COMMENT ON COLUMN marts.fct_interviews.got_referral IS 'The interviewer referred the client to another opportunity (referral flag of the current outcome; false while pending).';
 COMMENT ON COLUMN marts.fct_interviews.decided_at IS 'When the client heard the current outcome (UTC).';
 COMMENT ON COLUMN marts.fct_interviews.has_concerns_raised IS 'The interviewer voiced at least one objection.';
+COMMENT ON COLUMN marts.fct_interviews.first_decided_at IS 'When the first outcome for the interview was known (UTC).';
+COMMENT ON COLUMN marts.fct_interviews.debrief_versions IS 'How many debrief versions were received (more than 1 = corrected).';
+COMMENT ON COLUMN marts.fct_interviews.versions_after_outcome IS 'Debrief versions written after the outcome was known: kept in the log, not used (hindsight).';
+COMMENT ON COLUMN marts.fct_interviews.is_debrief_after_outcome IS 'Every debrief version came after the outcome was known; the interview is left out of the estimates.';
 
 CREATE TABLE IF NOT EXISTS marts.tactic_effects (
     tactic                         VARCHAR,

@@ -214,6 +214,30 @@ def _project_touched(con: duckdb.DuckDBPyConnection, staged: dict[str, pl.DataFr
     return touched.height
 
 
+PROJECTION_SCHEMAS = ("staging", "intermediate", "marts")
+
+
+def _columns(con: duckdb.DuckDBPyConnection) -> set[tuple]:
+    return set(
+        con.execute(
+            "SELECT table_schema, table_name, column_name, data_type "
+            "FROM information_schema.columns WHERE table_schema IN (?, ?, ?)",
+            list(PROJECTION_SCHEMAS),
+        ).fetchall()
+    )
+
+
+def projections_outdated(con: duckdb.DuckDBPyConnection) -> bool:
+    """The warehouse's projection tables lack a column (or type) of the current schema: built
+    by an older version, so only a full rebuild (which recreates them) can bring them up."""
+    fresh = duckdb.connect()
+    try:
+        apply_schema(fresh)
+        return not _columns(fresh) <= _columns(con)
+    finally:
+        fresh.close()
+
+
 def _row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {t: first_row(con, f"SELECT count(*) FROM marts.{t}")[0] for t in MART_TABLES}
 
@@ -224,6 +248,7 @@ def build(settings: Settings, *, full: bool = False) -> BuildReport:
     with EventStore(settings.warehouse_path) as store:
         store.con.execute("SET memory_limit = ?", [settings.duckdb_memory_limit])
         with store.transaction() as con:
+            full = full or projections_outdated(con)
             start = 0 if full else store.tracked_position(TRACKING_NAME)
             end = store.max_position()
             staged = staged_frames(store, start + 1, end)

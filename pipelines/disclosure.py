@@ -19,14 +19,16 @@ Pure functions: ``client_counts(mart, fct)`` (LazyFrame -> LazyFrame) and ``supp
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 import scipy.linalg
 
-from pipelines.effects import SEGMENT_KINDS, TACTICS, treated
+from pipelines.effects import TACTICS
 from pipelines.marts import concern_rows, rapport_group, timing_group
+from pipelines.rounds import tactic_flag
 
 K_DEFAULT = 5
 SUPPRESSED = "is_suppressed"
@@ -47,13 +49,27 @@ class Cells:
 
 ALL_ROWS: tuple[str, ...] = ()
 
+# The estimate tables: each row names its contrast; its segment rows add up to its `all` row.
+ESTIMATE_TABLES = {"tactic_estimates": "tactic", "hypothesis_tests": "hypothesis"}
+_ESTIMATE_DESCRIPTIVE = ("estimand", "method", "segment_kind", "compares", "family")
+# Count columns of the estimate tables, and the distinct clients behind each (the tables carry
+# them: the estimators know their arms).
+ESTIMATE_CLIENTS = {
+    "n_treated": "n_clients_treated",
+    "n_control": "n_clients_control",
+    "n_clients": "n_clients",
+}
+
 CELLS: dict[str, Cells] = {
-    "tactic_effects": Cells(
-        ("tactic", "segment"),
-        ("n_with", "n_without", "offers_with", "offers_without"),
-        ("tactic", "segment_kind"),
-        ("segment_kind",),
-    ),
+    **{
+        mart: Cells(
+            (id_column, "estimand", "method", "segment"),
+            tuple(ESTIMATE_CLIENTS),
+            (id_column, "estimand", "method", "segment_kind"),
+            _ESTIMATE_DESCRIPTIVE,
+        )
+        for mart, id_column in ESTIMATE_TABLES.items()
+    },
     "offer_rate_by_timing": Cells(("timing_bin",), ("n", "offers"), ALL_ROWS, ("bin_order",)),
     "offer_rate_by_rapport": Cells(("rapport_before_ask",), ("n", "offers"), ALL_ROWS),
     "perception_gap": Cells(("self_rating",), ("n", "offers"), ALL_ROWS),
@@ -98,30 +114,6 @@ def _offer_cells(lf: pl.LazyFrame, *keys: str) -> pl.LazyFrame:
     return lf.group_by(*keys).agg(n=_clients(), offers=_clients(pl.col("got_offer")))
 
 
-def _tactic_cells(fct: pl.LazyFrame) -> pl.LazyFrame:
-    usable = _decided(fct).filter(pl.col("got_offer").is_not_null())
-    segment = {
-        "all": pl.lit("all"),
-        "stage": "stage=" + pl.col("stage"),
-        "seniority": "seniority=" + pl.col("seniority"),
-        "firm": "firm=" + pl.col("firm_id"),
-    }
-    parts = []
-    for tactic in TACTICS:
-        arm = treated(tactic)
-        for kind in SEGMENT_KINDS:
-            parts.append(
-                usable.group_by(segment[kind].alias("segment")).agg(
-                    pl.lit(tactic).alias("tactic"),
-                    n_with=_clients(arm),
-                    n_without=_clients(arm.not_()),
-                    offers_with=_clients(arm & pl.col("got_offer")),
-                    offers_without=_clients(arm.not_() & pl.col("got_offer")),
-                )
-            )
-    return pl.concat(parts).filter(pl.col("segment").is_not_null())
-
-
 def _warm_cells(fct: pl.LazyFrame) -> pl.LazyFrame:
     non_offers = _decided(fct).filter(~pl.col("got_offer"))
     referred = pl.col("got_referral")
@@ -129,10 +121,10 @@ def _warm_cells(fct: pl.LazyFrame) -> pl.LazyFrame:
         [
             non_offers.select(
                 pl.lit(t).alias("tactic"),
-                n_with=_clients(treated(t).eq(True)),
-                n_without=_clients(treated(t).eq(False)),
-                referrals_with=_clients(treated(t).eq(True) & referred),
-                referrals_without=_clients(treated(t).eq(False) & referred),
+                n_with=_clients(tactic_flag(t).eq(True)),
+                n_without=_clients(tactic_flag(t).eq(False)),
+                referrals_with=_clients(tactic_flag(t).eq(True) & referred),
+                referrals_without=_clients(tactic_flag(t).eq(False) & referred),
             )
             for t in TACTICS
         ]
@@ -143,10 +135,16 @@ def _outcome(name: str) -> pl.Expr:
     return pl.col("outcome") == name
 
 
+def estimate_clients(mart: str, table: pl.DataFrame) -> pl.DataFrame:
+    """The estimate tables' own distinct-client counts, named after the counts they stand
+    behind (the shape ``client_counts`` gives for the other marts)."""
+    keys = CELLS[mart].keys
+    return table.select(*keys, *(pl.col(c).alias(n) for n, c in ESTIMATE_CLIENTS.items()))
+
+
 def client_counts(mart: str, fct: pl.LazyFrame) -> pl.LazyFrame:
-    """Per row of ``mart`` (its key columns), the number of distinct clients behind each count."""
-    if mart == "tactic_effects":
-        return _tactic_cells(fct)
+    """Per row of ``mart`` (its key columns), the number of distinct clients behind each count
+    (not for the estimate tables: see ``estimate_clients``)."""
     if mart == "offer_rate_by_timing":
         return _offer_cells(_decided(fct).with_columns(timing_group()), "timing_bin")
     if mart == "offer_rate_by_rapport":
@@ -193,6 +191,12 @@ def client_counts(mart: str, fct: pl.LazyFrame) -> pl.LazyFrame:
     raise KeyError(f"no disclosure rule for mart {mart!r}")
 
 
+def _client_counts(mart: str, table: pl.DataFrame, fct: pl.LazyFrame) -> pl.DataFrame:
+    if mart in ESTIMATE_TABLES:
+        return estimate_clients(mart, table)
+    return client_counts(mart, fct).collect()
+
+
 def _primary(clients: pl.DataFrame, cells: Cells, k: int) -> pl.Series:
     small = pl.any_horizontal((pl.col(c) > 0) & (pl.col(c) < k) for c in cells.counts)
     return clients.select(small.fill_null(False)).to_series()
@@ -211,16 +215,20 @@ def _equations(mart: str, table: pl.DataFrame, cells: Cells) -> list[list[int]]:
     groups: dict[str, list[int]] = {}
     for i, label in enumerate(labels):
         groups.setdefault(label, []).append(i)
-    if mart != "tactic_effects":
+    if mart not in ESTIMATE_TABLES:
         return list(groups.values())
-    # A tactic's `all` row is the total of its stage rows, of its seniority rows, of its firm rows.
+    # A contrast's `all` row is the total of its stage rows, of its seniority rows, of its firms.
     kinds = table.get_column("segment_kind").to_list()
-    tactics = table.get_column("tactic").to_list()
-    total = {t: i for i, (t, kd) in enumerate(zip(tactics, kinds, strict=True)) if kd == "all"}
+    contrast = (
+        table.select(pl.concat_str(ESTIMATE_TABLES[mart], "estimand", "method", separator="|"))
+        .to_series()
+        .to_list()
+    )
+    total = {c: i for i, (c, kd) in enumerate(zip(contrast, kinds, strict=True)) if kd == "all"}
     return [
-        [total[tactics[rows[0]]], *rows]
+        [total[contrast[rows[0]]], *rows]
         for rows in groups.values()
-        if kinds[rows[0]] != "all" and tactics[rows[0]] in total
+        if kinds[rows[0]] != "all" and contrast[rows[0]] in total
     ]
 
 
@@ -278,31 +286,8 @@ def linear_relations(tables: dict[str, pl.DataFrame]) -> list[dict[Cell, int]]:
     for group in shared.values():
         first = total(*group[0])
         rels += [first | total(m, c, -1) for m, c in group[1:]]
-    te = "tactic_effects"
-    arms = (("n_with", "n_without", "decided"), ("offers_with", "offers_without", "offers"))
-    for tactic in tables[te].get_column("tactic").unique().to_list():
-        (top,) = rows(te, (pl.col("tactic") == tactic) & (pl.col("segment") == "all"))
-        for kind in ("stage", "seniority", "firm"):
-            members = rows(te, (pl.col("tactic") == tactic) & (pl.col("segment_kind") == kind))
-            for col in CELLS[te].counts:
-                rels.append({(te, top, col): 1} | {(te, i, col): -1 for i in members})
-        for a, b, col in arms:
-            rels.append({(te, top, a): 1, (te, top, b): 1} | total("funnel_by_stage", col, -1))
-        for stage in tables["funnel_by_stage"].get_column("stage").to_list():
-            seg = rows(te, (pl.col("tactic") == tactic) & (pl.col("segment") == f"stage={stage}"))
-            same_stage = pl.col("stage") == stage
-            for a, b, col in arms:
-                for i in seg:
-                    rels.append(
-                        {(te, i, a): 1, (te, i, b): 1}
-                        | total("funnel_by_stage", col, -1, same_stage)
-                    )
-        asked = {"offer_rate_by_timing": pl.col("timing_bin") != "not asked",
-                 "offer_rate_by_rapport": pl.col("rapport_before_ask") != 0}  # fmt: skip
-        for mart, is_asked in asked.items():
-            for arm, where in (("with", is_asked), ("without", ~is_asked)):
-                rels.append({(te, top, f"n_{arm}"): 1} | total(mart, "n", -1, where))
-                rels.append({(te, top, f"offers_{arm}"): 1} | total(mart, "offers", -1, where))
+    for mart in ESTIMATE_TABLES:
+        rels += _estimate_relations(tables, mart, rows, total)
     for i in rows("warm_prospects"):
         rels.append(
             {("warm_prospects", i, "n_with"): 1, ("warm_prospects", i, "n_without"): 1}
@@ -315,6 +300,55 @@ def linear_relations(tables: dict[str, pl.DataFrame]) -> list[dict[Cell, int]]:
         rels.append({(f, i, "interviews"): 1, (f, i, "decided"): -1, (f, i, "pending"): -1})
         rels.append({(f, i, "decided"): 1} | {(f, i, c): -1 for c in outcomes})
         rels.append({(f, i, "advanced"): 1, (f, i, "offers"): -1, (f, i, "next_rounds"): -1})
+    return rels
+
+
+def _estimate_relations(tables, mart: str, rows, total) -> list[dict[Cell, int]]:
+    """Candidates within an estimate table (segments add up to `all`; rows of one contrast and
+    segment share counts across methods and estimands) and against the funnel (every
+    analysable round of the asked-any contrast is a decided, non-withdrawn interview)."""
+    id_column = ESTIMATE_TABLES[mart]
+    t = tables[mart]
+    rels: list[dict[Cell, int]] = []
+    for key in t.select(id_column, "estimand", "method").unique().iter_rows():
+        same = (
+            (pl.col(id_column) == key[0])
+            & (pl.col("estimand") == key[1])
+            & (pl.col("method") == key[2])
+        )
+        for top in rows(mart, same & (pl.col("segment") == "all")):
+            for kind in ("stage", "seniority", "firm"):
+                members = rows(mart, same & (pl.col("segment_kind") == kind))
+                for col in ("n_treated", "n_control"):
+                    rels.append({(mart, top, col): 1} | {(mart, i, col): -1 for i in members})
+    for _key, group in t.with_row_index("_i").group_by(id_column, "segment"):
+        ids = group.get_column("_i").to_list()
+        for a, b in itertools.combinations(ids, 2):
+            rels += [{(mart, a, c): 1, (mart, b, c): -1} for c in CELLS[mart].counts]
+    if mart == "tactic_estimates" and "funnel_by_stage" in tables:
+        rels += _rounds_against_funnel(tables, total)
+    return rels
+
+
+def _rounds_against_funnel(tables, total) -> list[dict[Cell, int]]:
+    """The asked-any contrast's two arms hold every analysable round: the funnel's decided,
+    non-withdrawn interviews, overall and per stage (exact when nothing is inferred or left
+    out for hindsight; kept only where it holds)."""
+    mart, rels = "tactic_estimates", []
+    verdicts = ("offers", "next_rounds", "rejections", "no_responses")
+    asked = (pl.col("tactic") == "asked_fit_question") & (pl.col("estimand") == "advance")
+    t = tables[mart].with_row_index("_i").filter(asked)
+    for i, segment in t.select("_i", "segment").iter_rows():
+        if segment == "all":
+            where = None
+        elif segment.startswith("stage="):
+            where = pl.col("stage") == segment.removeprefix("stage=")
+        else:
+            continue
+        rel = {(mart, i, "n_treated"): 1, (mart, i, "n_control"): 1}
+        for col in verdicts:
+            rel |= total("funnel_by_stage", col, -1, where)
+        rels.append(rel)
     return rels
 
 
@@ -349,7 +383,7 @@ def suppress_marts(
     then more rows until no relation between the published tables recovers a hidden cell."""
     if k < 1:
         raise ValueError("k must be at least 1")
-    clients = {m: client_counts(m, fct).collect() for m in tables}
+    clients = {m: _client_counts(m, t, fct) for m, t in tables.items()}
     flags = {m: suppression_flags(m, t, clients[m], k).to_list() for m, t in tables.items()}
     size = {
         m: t.select(CELLS[m].keys)
@@ -421,6 +455,6 @@ def suppressed(
     """One mart with the k-rule applied on its own (primary, then per-family)."""
     if k < 1:
         raise ValueError("k must be at least 1")
-    clients = client_counts(mart, fct).collect()
+    clients = _client_counts(mart, table, fct)
     flags = suppression_flags(mart, table, clients, k, complementary=complementary)
     return _apply(mart, table, flags.to_list())

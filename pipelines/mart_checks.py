@@ -23,7 +23,10 @@ from great_expectations.data_context.types.base import ProgressBarsConfig
 
 KEYS = {
     "fct_interviews": ["firm_id", "interview_key"],
-    "tactic_effects": ["tactic", "segment"],
+    "tactic_estimates": ["tactic", "estimand", "method", "segment"],
+    "hypothesis_tests": ["hypothesis", "estimand", "method", "segment"],
+    "industry_groups": ["industry"],
+    "rounds_by_status": ["firm_id", "round_status"],
     "offer_rate_by_timing": ["timing_bin"],
     "offer_rate_by_rapport": ["rapport_before_ask"],
     "objections": ["concern", "concerns_addressed"],
@@ -35,9 +38,11 @@ KEYS = {
 COUNT_COLUMNS = {
     "n", "n_with", "n_without", "offers", "offers_with", "offers_without", "interviews",
     "decided", "pending", "next_rounds", "rejections", "withdrawals", "no_responses",
-    "advanced", "asked", "referrals_with", "referrals_without",
+    "advanced", "asked", "referrals_with", "referrals_without", "n_treated", "n_control",
+    "n_clients", "n_clients_treated", "n_clients_control", "rounds", "clients",
+    "advances_inferred", "corrected_after_outcome",
 }  # fmt: skip
-DIFF_ESTIMATES = {"diff", "adj_diff"}
+DIFF_ESTIMATES = {"diff", "adj_diff", "estimate"}
 
 
 class MartCheckFailed(Exception):
@@ -55,7 +60,11 @@ class CheckResult:
 
 def _estimates(columns: list[str]) -> dict[str, tuple[str, str]]:
     """estimate column -> (its ci_low, its ci_high)."""
-    out = {}
+    out = (
+        {"estimate": ("ci_low", "ci_high")}
+        if {"estimate", "ci_low", "ci_high"} <= set(columns)
+        else {}
+    )
     for c in columns:
         for prefix in (c, c.removesuffix("_diff")):
             low, high = f"{prefix}_ci_low", f"{prefix}_ci_high"

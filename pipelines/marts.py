@@ -1,8 +1,10 @@
-"""The seed-hypothesis marts: pure transforms of `fct_interviews` (LazyFrame -> LazyFrame).
+"""The marts: pure transforms of `fct_interviews` (LazyFrame -> LazyFrame).
 
-Every rate carries a Wilson 95% interval; a cell with fewer than MIN_PER_ARM interviews keeps its
-counts but shows no rate or interval (`enough_data` false) — "not enough data", not noise.
-Only decided interviews count towards offer rates (pending ones have no outcome yet).
+The estimates (`tactic_estimates`, `hypothesis_tests`) live in `pipelines.effects`; here are the
+descriptive tables. Every rate carries a Wilson 95% interval; a cell with fewer than MIN_PER_ARM
+interviews keeps its counts but shows no rate or interval (`enough_data` false) — "not enough
+data", not noise. Only decided interviews count towards offer rates (pending ones have no
+outcome yet). These descriptive rates are crude: they compare groups, not causes.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from pipelines.effects import MIN_PER_ARM, TACTICS, tactic_effects, treated
+from pipelines.effects import MIN_PER_ARM, TACTICS, hypothesis_tests, tactic_estimates
+from pipelines.rounds import industry_groups, rounds_by_status, tactic_flag
 from pipelines.stats import newcombe_diff_ci, wilson_ci
 
 # Bins of asked_at_pct: the advice under test is "about three-quarters in" (70-80).
@@ -148,7 +151,7 @@ def warm_prospects(fct: pl.LazyFrame) -> pl.LazyFrame:
                 (flag.eq(True) & referred).sum().cast(pl.Int64).alias("referrals_with"),
                 (flag.eq(False) & referred).sum().cast(pl.Int64).alias("referrals_without"),
             )
-            for tactic, flag in ((t, treated(t)) for t in TACTICS)
+            for tactic, flag in ((t, tactic_flag(t)) for t in TACTICS)
         ]
     )
     enough = (pl.col("n_with") >= MIN_PER_ARM) & (pl.col("n_without") >= MIN_PER_ARM)
@@ -252,7 +255,8 @@ def trends_by_month(fct: pl.LazyFrame) -> pl.LazyFrame:
 
 
 MARTS = {
-    "tactic_effects": tactic_effects,
+    "tactic_estimates": tactic_estimates,
+    "hypothesis_tests": hypothesis_tests,
     "offer_rate_by_timing": offer_rate_by_timing,
     "offer_rate_by_rapport": offer_rate_by_rapport,
     "objections": objections,
@@ -260,4 +264,9 @@ MARTS = {
     "warm_prospects": warm_prospects,
     "funnel_by_stage": funnel_by_stage,
     "trends_by_month": trends_by_month,
+    "industry_groups": industry_groups,
+    "rounds_by_status": rounds_by_status,
 }
+# Marts for operators and firms (a row per firm, or the firms' own spellings): published in
+# the detail snapshot only, never in the research release.
+DETAIL_ONLY_MARTS = ("industry_groups", "rounds_by_status")

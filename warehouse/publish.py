@@ -76,6 +76,16 @@ DETAIL_TABLES = {
         ("ingest", "files"),
         None,
     ),
+    "health.rounds_by_status": (
+        "SELECT * FROM marts.rounds_by_status ORDER BY ALL",
+        ("marts", "rounds_by_status"),
+        None,
+    ),
+    "health.industry_groups": (
+        "SELECT * FROM marts.industry_groups ORDER BY industry_group, industry",
+        ("marts", "industry_groups"),
+        None,
+    ),
     "health.quarantine_by_reason": (
         "SELECT firm_id, reason, count(*) AS records FROM "
         "(SELECT firm_id, unnest(reasons) AS reason FROM ingest.quarantine) "

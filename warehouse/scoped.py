@@ -21,7 +21,12 @@ import duckdb
 from warehouse.publish import snapshot_file
 
 # Row-level tables of detail.duckdb that a firm may see, filtered to its own rows.
-FIRM_TABLES = ("detail.fct_interviews", "detail.outcome_history", "health.quarantine_by_reason")
+FIRM_TABLES = (
+    "detail.fct_interviews",
+    "detail.outcome_history",
+    "health.quarantine_by_reason",
+    "health.rounds_by_status",
+)
 LOCKED = {"enable_external_access": False, "lock_configuration": True}
 
 

@@ -1,442 +1,320 @@
-"""Tests for pipelines.effects.tactic_effects (the marts.tactic_effects transform)."""
+"""marts.tactic_estimates and marts.hypothesis_tests: shape, and every figure against an
+independent computation (statsmodels, pyfixest) on the same rounds."""
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, date, datetime
-from pathlib import Path
+import warnings
+from datetime import date, timedelta
 
 import numpy as np
+import pandas as pd
 import polars as pl
+import pyfixest as pf
 import pytest
+import statsmodels.api as sm
+import statsmodels.formula.api as smf
+from statsmodels.stats.multitest import multipletests
 
-from pipelines import spec, stats
+from pipelines import spec
 from pipelines.effects import (
-    ESTIMATE_COLUMNS,
-    MIN_PER_ARM,
-    OUTPUT_SCHEMA,
+    CONFOUNDERS,
+    HYPOTHESES,
+    METHODS,
     TACTICS,
-    tactic_effects,
+    hypothesis_tests,
+    tactic_estimates,
 )
-from pipelines.generate import generate
+from pipelines.rounds import rounds
 
-FCT_SCHEMA = {
-    "interview_key": pl.String,
-    "firm_id": pl.String,
-    "client_key": pl.String,
-    "interview_date": pl.Date,
-    "stage": pl.String,
-    "interviewer_role": pl.String,
-    "industry": pl.String,
-    "role_family": pl.String,
-    "seniority": pl.String,
-    "experience_band": pl.String,
-    "asked_fit_question": pl.Boolean,
-    "fit_question_kinds": pl.List(pl.String),
-    "asked_at_pct": pl.Int64,
-    "rapport_before_ask": pl.Int64,
-    "concerns_raised": pl.List(pl.String),
-    "concerns_addressed": pl.Boolean,
-    "self_rating": pl.Int64,
-    "outcome": pl.String,
-    "is_decided": pl.Boolean,
-    "got_offer": pl.Boolean,
-    "got_referral": pl.Boolean,
-    "decided_at": pl.Datetime("us", "UTC"),
-}
+KINDS = ("concerns", "ideal_candidate", "comparison")
+FLAG_NAMES = ("about_concerns", "about_ideal_candidate", "how_compare")
 
 
-def interview(*, kinds=(), offer=True, decided=True, concerns=(), addressed=None, **kw) -> dict:
-    """One fct_interviews row; defaults: final round, senior, north-star, did not ask."""
-    row = {
-        "interview_key": "k",
-        "firm_id": "north-star",
-        "client_key": "c",
-        "interview_date": date(2025, 3, 1),
-        "stage": "final",
-        "interviewer_role": "hiring_manager",
-        "industry": "software",
-        "role_family": "engineering",
-        "seniority": "senior",
-        "experience_band": "6-10",
-        "asked_fit_question": bool(kinds),
-        "fit_question_kinds": list(kinds),
-        "asked_at_pct": 75 if kinds else None,
-        "rapport_before_ask": 4 if kinds else None,
-        "concerns_raised": list(concerns),
-        "concerns_addressed": addressed,
-        "self_rating": 3,
-        "outcome": ("offer" if offer else "rejected") if decided else None,
-        "is_decided": decided,
-        "got_offer": offer if decided else False,
-        "got_referral": False,
-        "decided_at": datetime(2025, 3, 20, tzinfo=UTC) if decided else None,
+def population(clients: int = 300, seed: int = 0) -> pl.DataFrame:
+    """fct_interviews-shaped rows: clients with several multi-round applications and a trait
+    that drives both asking and advancing."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c in range(clients):
+        u = rng.normal()
+        for a in range(4):
+            for r in range(1, int(rng.integers(1, 5)) + 1):
+                rows.append(_round(rng, c, a, r, u))
+                if rows[-1]["outcome"] not in ("next_round",):
+                    break
+    return pl.DataFrame(rows, schema_overrides={"concerns_addressed": pl.Boolean}).with_columns(
+        pl.col("concerns_raised").list.len().gt(0).alias("has_concerns_raised")
+    )
+
+
+def _round(rng, c: int, a: int, r: int, u: float) -> dict:
+    concerns = rng.random() < 0.3 + 0.1 * u
+    asked = {
+        "concerns": concerns,
+        "ideal_candidate": rng.random() < 0.3,
+        "comparison": rng.random() < (0.6 if concerns else 0.1),
     }
-    row.update(kw)
-    return row
-
-
-def block(count: int, offers: int, **kw) -> list[dict]:
-    """`count` identical interviews, the first `offers` of which got an offer."""
-    return [interview(offer=i < offers, **kw) for i in range(count)]
-
-
-def run(rows: list[dict], **kw) -> pl.DataFrame:
-    lf = pl.DataFrame(rows, schema=FCT_SCHEMA).lazy()
-    out = tactic_effects(lf, **kw)
-    assert isinstance(out, pl.LazyFrame)
-    return out.collect()
-
-
-def row_of(df: pl.DataFrame, tactic: str, segment: str = "all") -> dict:
-    sel = df.filter((pl.col("tactic") == tactic) & (pl.col("segment") == segment))
-    assert sel.height == 1, (tactic, segment)
-    return sel.row(0, named=True)
-
-
-# ------------------------------------------------------------------------------------------
-# Exact counts and estimates
-# ------------------------------------------------------------------------------------------
-def test_exact_counts_rates_and_intervals():
-    rows = block(40, 20, kinds=["concerns"]) + block(50, 10)
-    df = run(rows)
-    r = row_of(df, "asked_fit_question")
-    assert (r["n_with"], r["n_without"], r["offers_with"], r["offers_without"]) == (40, 50, 20, 10)
-    assert r["enough_data"] is True
-    assert r["rate_with"] == 0.5 and r["rate_without"] == 0.2
-    assert r["diff"] == pytest.approx(0.3, abs=1e-12)
-    assert r["ratio"] == pytest.approx(2.5, abs=1e-12)
-    assert (r["rate_with_ci_low"], r["rate_with_ci_high"]) == pytest.approx(stats.wilson_ci(20, 40))
-    assert (r["rate_without_ci_low"], r["rate_without_ci_high"]) == pytest.approx(
-        stats.wilson_ci(10, 50)
-    )
-    assert (r["diff"], r["diff_ci_low"], r["diff_ci_high"]) == pytest.approx(
-        stats.newcombe_diff_ci(20, 40, 10, 50)
-    )
-    assert (r["ratio"], r["ratio_ci_low"], r["ratio_ci_high"]) == pytest.approx(
-        stats.risk_ratio_ci(20, 40, 10, 50)
-    )
-    # One stratum: the adjusted difference is the crude one.
-    adj = stats.mantel_haenszel_risk_difference([20], [40], [10], [50])
-    assert (r["adj_diff"], r["adj_ci_low"], r["adj_ci_high"], r["p_value"]) == pytest.approx(adj)
-    assert r["adj_diff"] == pytest.approx(0.3, abs=1e-12)
-    # Same numbers in the segments that contain everything.
-    for seg in ("stage=final", "seniority=senior", "firm=north-star"):
-        s = row_of(df, "asked_fit_question", seg)
-        assert (s["n_with"], s["offers_with"], s["diff"]) == (40, 20, r["diff"])
-        assert s["adj_diff"] == pytest.approx(r["adj_diff"])
-
-
-def test_adjusted_difference_removes_confounding_by_stratum():
-    # Within each stage the tactic adds exactly 0.1; askers are concentrated in the final round
-    # where offers are more common anyway.
-    rows = (
-        block(40, 8, kinds=["comparison"], stage="phone_screen")  # 0.2
-        + block(160, 16, stage="phone_screen")  # 0.1
-        + block(160, 96, kinds=["comparison"], stage="final")  # 0.6
-        + block(40, 20, stage="final")  # 0.5
-    )
-    df = run(rows)
-    r = row_of(df, "asked_how_compare")
-    assert r["diff"] == pytest.approx(104 / 200 - 36 / 200, abs=1e-12)  # 0.34, confounded
-    assert r["adj_diff"] == pytest.approx(0.1, abs=1e-12)
-    ref = stats.mantel_haenszel_risk_difference([8, 96], [40, 160], [16, 20], [160, 40])
-    assert (r["adj_diff"], r["adj_ci_low"], r["adj_ci_high"], r["p_value"]) == pytest.approx(ref)
-    assert r["adj_ci_high"] < r["diff"]
-    for stage, d in (("phone_screen", 0.1), ("final", 0.1)):
-        s = row_of(df, "asked_how_compare", f"stage={stage}")
-        assert s["diff"] == pytest.approx(d, abs=1e-12)
-        assert s["adj_diff"] == pytest.approx(d, abs=1e-12)
-
-
-def test_stratification_uses_all_four_confounders():
-    rows = []
-    for field, (lo, hi) in {
-        "seniority": ("entry", "lead"),
-        "industry": ("retail", "finance"),
-        "experience_band": ("0-2", "21+"),
-    }.items():
-        rows += block(40, 8, kinds=["concerns"], **{field: lo})
-        rows += block(160, 16, **{field: lo})
-        rows += block(160, 96, kinds=["concerns"], **{field: hi})
-        rows += block(40, 20, **{field: hi})
-    r = row_of(run(rows), "asked_about_concerns")
-    assert r["diff"] > 0.3
-    assert r["adj_diff"] == pytest.approx(0.1, abs=1e-12)
-
-
-def test_kind_tactics_compare_against_everyone_who_did_not_ask_that_kind():
-    rows = (
-        block(35, 21, kinds=["concerns", "ideal_candidate"])
-        + block(31, 10, kinds=["ideal_candidate"])
-        + block(33, 11, kinds=["comparison"])
-        + block(40, 8)  # did not ask at all: "without" for every kind
-    )
-    df = run(rows)
-    c = row_of(df, "asked_about_concerns")
-    assert (c["n_with"], c["offers_with"], c["n_without"], c["offers_without"]) == (35, 21, 104, 29)
-    i = row_of(df, "asked_about_ideal_candidate")
-    assert (i["n_with"], i["offers_with"], i["n_without"], i["offers_without"]) == (66, 31, 73, 19)
-    m = row_of(df, "asked_how_compare")
-    assert (m["n_with"], m["offers_with"], m["n_without"], m["offers_without"]) == (33, 11, 106, 39)
-    a = row_of(df, "asked_fit_question")
-    assert (a["n_with"], a["offers_with"], a["n_without"], a["offers_without"]) == (99, 42, 40, 8)
-
-
-def test_addressed_concerns_only_counts_interviews_with_concerns_raised():
-    rows = (
-        block(32, 16, concerns=["skills_gap"], addressed=True)
-        + block(34, 5, concerns=["culture_fit", "location"], addressed=False)
-        + block(50, 25)  # no concerns raised: not in this tactic's population
-        + block(3, 3, concerns=["other"], addressed=None)  # unknown: left out
-    )
-    r = row_of(run(rows), "addressed_concerns")
-    assert (r["n_with"], r["offers_with"], r["n_without"], r["offers_without"]) == (32, 16, 34, 5)
-
-
-def test_only_decided_interviews_count():
-    rows = block(40, 20, kinds=["concerns"]) + block(40, 10)
-    rows += block(25, 0, kinds=["concerns"], decided=False) + block(25, 0, decided=False)
-    rows += [interview(got_offer=None, outcome=None)]  # decided flag without an outcome
-    r = row_of(run(rows), "asked_fit_question")
-    assert (r["n_with"], r["offers_with"], r["n_without"], r["offers_without"]) == (40, 20, 40, 10)
-
-
-# ------------------------------------------------------------------------------------------
-# enough_data, completeness, BH, schema
-# ------------------------------------------------------------------------------------------
-def test_not_enough_data_nulls_every_estimate_but_keeps_counts():
-    rows = block(29, 20, kinds=["concerns"]) + block(500, 100)
-    df = run(rows)
-    r = row_of(df, "asked_fit_question")
-    assert r["enough_data"] is False
-    assert (r["n_with"], r["n_without"], r["offers_with"], r["offers_without"]) == (
-        29,
-        500,
-        20,
-        100,
-    )
-    assert all(r[c] is None for c in ESTIMATE_COLUMNS)
-    # The same data with a lower threshold is estimated.
-    r = row_of(run(rows, min_per_arm=29), "asked_fit_question")
-    assert r["enough_data"] is True
-    assert all(r[c] is not None for c in ESTIMATE_COLUMNS)
-    # Rows without enough data anywhere in the table: every estimate null.
-    thin = df.filter(~pl.col("enough_data"))
-    assert thin.height > 0
-    assert thin.select(pl.col(ESTIMATE_COLUMNS).is_null().all()).row(0) == (True,) * len(
-        ESTIMATE_COLUMNS
-    )
-    assert MIN_PER_ARM == 30
-
-
-def test_every_tactic_and_segment_is_present():
-    rows = block(40, 20, kinds=["concerns"]) + block(40, 10, firm_id="bright-path")
-    rows += block(3, 0, firm_id="pending-only", decided=False)
-    rows += block(2, 1, stage="assessment_centre")  # a value outside the spec enum
-    df = run(rows)
-    segments = (
-        ["all"]
-        + [f"stage={s}" for s in spec.STAGES]
-        + ["stage=assessment_centre"]
-        + [f"seniority={s}" for s in spec.SENIORITIES]
-        + ["firm=bright-path", "firm=north-star", "firm=pending-only"]
-    )
-    assert df.height == len(TACTICS) * len(segments)
-    assert df.select("tactic", "segment").rows() == [(t, s) for t in TACTICS for s in segments]
-    kinds = dict(zip(df["segment"], df["segment_kind"], strict=False))
-    assert [kinds[s] for s in ("all", "stage=final", "seniority=mid", "firm=bright-path")] == [
-        "all",
-        "stage",
-        "seniority",
-        "firm",
-    ]
-    empty = row_of(df, "asked_fit_question", "stage=panel")
-    assert (empty["n_with"], empty["n_without"], empty["enough_data"]) == (0, 0, False)
-    assert row_of(df, "asked_fit_question", "firm=pending-only")["n_without"] == 0
-
-
-def test_schema_and_no_nan():
-    rows = block(40, 0, kinds=["concerns"]) + block(40, 0)  # no offers at all: ratio undefined
-    df = run(rows)
-    assert df.schema == OUTPUT_SCHEMA
-    r = row_of(df, "asked_fit_question")
-    assert r["enough_data"] is True and r["diff"] == 0.0
-    assert r["ratio"] is None and r["p_value"] is None and r["q_value"] is None
-    floats = [c for c, t in OUTPUT_SCHEMA.items() if t == pl.Float64]
-    assert df.select(pl.col(floats).is_nan().any()).row(0) == (False,) * len(floats)
-
-
-def test_empty_input():
-    df = run([])
-    assert df.schema == OUTPUT_SCHEMA
-    assert df.height == len(TACTICS) * (1 + len(spec.STAGES) + len(spec.SENIORITIES))
-    assert not df["enough_data"].any()
-    assert (df["n_with"] == 0).all()
-
-
-def test_q_values_are_bh_over_every_row_with_enough_data():
-    rng = np.random.default_rng(3)
-    rows = []
-    for firm in ("a-firm", "b-firm", "c-firm"):
-        for stage in ("recruiter", "panel", "final"):
-            for seniority in ("mid", "senior"):
-                n = int(rng.integers(20, 90))
-                for _ in range(n):
-                    kinds = [k for k in spec.FIT_QUESTION_KINDS if rng.random() < 0.4]
-                    p = 0.2 + 0.15 * ("concerns" in kinds) + 0.1 * (stage == "final")
-                    raised = rng.random() < 0.5
-                    rows.append(
-                        interview(
-                            kinds=kinds,
-                            offer=bool(rng.random() < p),
-                            firm_id=firm,
-                            stage=stage,
-                            seniority=seniority,
-                            concerns=["skills_gap"] if raised else [],
-                            addressed=bool(rng.random() < 0.5) if raised else None,
-                        )
-                    )
-    df = run(rows)
-    has_p = df.filter(pl.col("p_value").is_not_null())
-    assert has_p.height > 20
-    assert (has_p["q_value"] >= has_p["p_value"]).all()
-    expected = stats.benjamini_hochberg(df["p_value"].fill_null(np.nan).to_numpy().astype(float))
-    np.testing.assert_allclose(df["q_value"].fill_null(np.nan).to_numpy(), expected, rtol=1e-12)
-    assert df.filter(pl.col("p_value").is_null() & pl.col("q_value").is_not_null()).height == 0
-    assert df.filter(~pl.col("enough_data") & pl.col("p_value").is_not_null()).height == 0
-
-
-def test_negative_min_per_arm_rejected():
-    with pytest.raises(ValueError):
-        tactic_effects(pl.DataFrame([], schema=FCT_SCHEMA).lazy(), min_per_arm=-1)
-
-
-# ------------------------------------------------------------------------------------------
-# The story: the generator's planted effects are recovered; the crude numbers are not.
-# ------------------------------------------------------------------------------------------
-LANDING_SCHEMA = {
-    "record_type": pl.String,
-    "firm_id": pl.String,
-    "client_ref": pl.String,
-    "interview_ref": pl.String,
-    "submitted_at": pl.String,
-    "interview_date": pl.String,
-    "stage": pl.String,
-    "interviewer_role": pl.String,
-    "industry": pl.String,
-    "role_family": pl.String,
-    "seniority": pl.String,
-    "experience_years": pl.Int64,
-    "asked_fit_question": pl.Boolean,
-    "fit_question_kinds": pl.List(pl.String),
-    "asked_at_pct": pl.Int64,
-    "rapport_before_ask": pl.Int64,
-    "concerns_raised": pl.List(pl.String),
-    "concerns_addressed": pl.Boolean,
-    "self_rating": pl.Int64,
-    "decided_at": pl.String,
-    "outcome": pl.String,
-    "referral": pl.Boolean,
-}
-
-
-def fct_from_landing(landing: Path) -> pl.DataFrame:
-    """A fct_interviews-like frame straight from generated JSONL, following truth.json's
-    definitions: latest debrief per (firm, interview_ref) by submitted_at, final outcome =
-    latest outcome by decided_at, decided = has an outcome, offer = final outcome is offer,
-    erased clients dropped."""
-    raw = pl.read_ndjson(sorted(landing.glob("*.jsonl")), schema=LANDING_SCHEMA)
-    key = ["firm_id", "interview_ref"]
-    debriefs = (
-        raw.filter(pl.col("record_type") == "debrief")
-        .sort("submitted_at")
-        .group_by(key)
-        .last()
-        .drop("decided_at", "outcome", "referral")
-    )
-    outcomes = (
-        raw.filter(pl.col("record_type") == "outcome")
-        .sort("decided_at")
-        .group_by(key)
-        .last()
-        .select(*key, "decided_at", "outcome", "referral")
-    )
-    erased = raw.filter(pl.col("record_type") == "erasure").select("firm_id", "client_ref")
-    band = pl.lit(None, dtype=pl.String)
-    for lo, hi, label in spec.EXPERIENCE_BANDS:
-        band = (
-            pl.when(pl.col("experience_years").is_between(lo, hi))
-            .then(pl.lit(label))
-            .otherwise(band)
-        )
-    return (
-        debriefs.join(outcomes, on=key, how="left")
-        .join(erased.unique(), on=["firm_id", "client_ref"], how="anti")
-        .select(
-            pl.col("interview_ref").alias("interview_key"),
-            "firm_id",
-            pl.col("client_ref").alias("client_key"),
-            pl.col("interview_date").str.to_date(),
-            "stage",
-            "interviewer_role",
-            "industry",
-            "role_family",
-            "seniority",
-            band.alias("experience_band"),
-            "asked_fit_question",
-            "fit_question_kinds",
-            "asked_at_pct",
-            "rapport_before_ask",
-            "concerns_raised",
-            "concerns_addressed",
-            "self_rating",
-            "outcome",
-            pl.col("outcome").is_not_null().alias("is_decided"),
-            (pl.col("outcome") == "offer").fill_null(False).alias("got_offer"),
-            pl.col("referral").fill_null(False).alias("got_referral"),
-            pl.col("decided_at").str.to_datetime(time_zone="UTC"),
-        )
-    )
+    kinds = [k for k in KINDS if asked[k]]
+    raised = rng.random() < 0.35
+    p = 0.45 + 0.07 * u + 0.08 * concerns + 0.04 * asked["ideal_candidate"]
+    advanced = rng.random() < p
+    last = r == 3
+    outcome = ("offer" if last else "next_round") if advanced else "rejected"
+    if rng.random() < 0.04:
+        outcome = rng.choice(["withdrawn", None])
+    return {
+        "interview_key": f"i{c}-{a}-{r}",
+        "firm_id": f"firm-{c % 3}",
+        "client_key": f"c{c}",
+        "application_key": f"a{c}-{a}",
+        "has_application_ref": True,
+        "round": r,
+        "interview_date": date(2025, 1, 1) + timedelta(days=40 * a + 7 * r),
+        "stage": spec.STAGES[int(rng.integers(0, 5))],
+        "interviewer_role": "peer",
+        "industry": str(rng.choice(["software", "Software", "Tech", "finance"])),
+        "role_family": "engineering",
+        "seniority": spec.SENIORITIES[c % 2],
+        "experience_band": "3-5",
+        "asked_fit_question": bool(kinds),
+        "fit_question_kinds": kinds,
+        "asked_at_pct": int(rng.integers(0, 101)) if kinds else None,
+        "rapport_before_ask": int(rng.integers(1, 6)) if kinds else None,
+        "concerns_raised": ["skills_gap"] if raised else [],
+        "concerns_addressed": bool(rng.random() < 0.5) if raised else None,
+        "self_rating": int(rng.integers(1, 6)),
+        "outcome": outcome,
+        "got_referral": bool(rng.random() < 0.1),
+        "is_debrief_after_outcome": False,
+        "versions_after_outcome": 0,
+    }
 
 
 @pytest.fixture(scope="module")
-def story(tmp_path_factory):
-    landing = tmp_path_factory.mktemp("story")
-    generate(landing, 40_000, 1, "jsonl", 3)
-    truth = json.loads((landing / "truth.json").read_text())
-    fct = fct_from_landing(landing)
-    return truth, fct, tactic_effects(fct.lazy()).collect()
+def fct() -> pl.DataFrame:
+    return population()
 
 
-def test_story_population_matches_truth(story):
-    truth, fct, df = story
-    assert int(fct["is_decided"].sum()) == truth["counts"]["population"]
-    for tactic in TACTICS:
-        t, r = truth["tactics"][tactic], row_of(df, tactic)
-        assert (r["n_with"], r["n_without"]) == (t["n_treated"], t["n_control"]), tactic
-        assert r["diff"] == pytest.approx(t["crude_rd"], abs=1e-6), tactic
+@pytest.fixture(scope="module")
+def table(fct) -> pl.DataFrame:
+    return tactic_estimates(fct.lazy()).collect()
 
 
-def test_story_adjusted_effect_recovers_the_planted_truth_and_crude_does_not(story):
-    truth, _, df = story
-    t, r = truth["tactics"]["asked_fit_question"], row_of(df, "asked_fit_question")
-    planted = t["ate_rd"]
-    assert r["adj_ci_low"] <= planted <= r["adj_ci_high"]
-    # The crude difference is biased upwards by confounding (savvier candidates ask more and
-    # get more offers): several points off, its own interval excludes the truth, and it lies
-    # outside the adjusted interval.
-    assert r["diff"] - planted > 0.02
-    assert r["diff_ci_low"] > planted
-    assert r["diff"] > r["adj_ci_high"]
-    assert r["q_value"] < 0.001
+@pytest.fixture(scope="module")
+def analysable(fct) -> pd.DataFrame:
+    frame = rounds(fct.lazy()).collect().filter(pl.col("advanced").is_not_null())
+    flags = ("advanced", "asked_fit_question", *(f"asked_{k}" for k in FLAG_NAMES))
+    return frame.with_columns(pl.col(flags).cast(pl.Float64)).to_pandas()
 
 
-def test_story_planted_null_is_not_a_finding(story):
-    truth, _, df = story
-    t, r = truth["tactics"]["asked_how_compare"], row_of(df, "asked_how_compare")
-    assert t["true_null"] is True and t["ate_rd"] == 0.0
-    assert r["adj_ci_low"] <= 0.0 <= r["adj_ci_high"]
-    assert r["q_value"] >= 0.05
-    # ...whereas the crude comparison would have "found" an effect.
-    assert r["diff_ci_low"] > 0
+def row(table: pl.DataFrame, tactic: str, method: str, **kw) -> dict:
+    where = {"estimand": "advance", "segment": "all"} | kw
+    hits = table.filter(
+        pl.col("tactic") == tactic,
+        pl.col("method") == method,
+        *[pl.col(k) == v for k, v in where.items()],
+    )
+    assert hits.height == 1
+    return hits.row(0, named=True)
+
+
+def test_every_tactic_estimand_method_and_segment_is_present(table):
+    segments = ["all", *[f"stage={s}" for s in spec.STAGES]]
+    segments += [f"seniority={s}" for s in spec.SENIORITIES]
+    segments += [f"firm=firm-{i}" for i in range(3)]
+    keys = table.select("tactic", "estimand", "method", "segment").rows()
+    advance = [(t, "advance", m, s) for t in TACTICS for m in METHODS for s in segments]
+    apps = [
+        (t, "application_offer", m, s)
+        for t in TACTICS
+        for m in METHODS
+        for s in segments
+        if not s.startswith("stage=")
+    ]
+    assert sorted(keys) == sorted(advance + apps)
+    assert table.get_column("family").unique().sort().to_list() == [
+        "confirmatory",
+        "exploratory: firm",
+        "exploratory: seniority",
+        "exploratory: stage",
+    ]
+
+
+def test_crude_rows_are_differences_in_rates_with_statsmodels_cluster_errors(table, analysable):
+    for tactic, column in (
+        ("asked_fit_question", "asked_fit_question"),
+        ("asked_how_compare", "asked_how_compare"),
+    ):
+        got = row(table, tactic, "crude")
+        oracle = sm.OLS(analysable.advanced, sm.add_constant(analysable[column])).fit(
+            cov_type="cluster",
+            cov_kwds={"groups": pd.factorize(analysable.client_key)[0]},
+            use_t=True,
+        )
+        rates = analysable.groupby(column).advanced.mean()
+        assert got["estimate"] == pytest.approx(rates[1.0] - rates[0.0], abs=1e-12)
+        assert got["std_error"] == pytest.approx(oracle.bse.iloc[1], rel=1e-9)
+        assert got["p_value"] == pytest.approx(oracle.pvalues.iloc[1], rel=1e-6)
+        assert got["n_treated"] == int(analysable[column].sum())
+        assert got["n_clients"] == analysable.client_key.nunique()
+
+
+def test_adjusted_rows_hold_the_confounders_and_the_other_kinds_fixed(table, analysable):
+    kinds = "asked_about_concerns + asked_about_ideal_candidate + asked_how_compare"
+    dummies = " + ".join(f"C({c})" for c in CONFOUNDERS)
+    # A design of full rank: statsmodels' pseudo-inverse is not reliable on a deficient one.
+    assert (
+        np.linalg.matrix_rank(smf.ols(f"advanced ~ {kinds} + {dummies}", analysable).exog)
+        == (smf.ols(f"advanced ~ {kinds} + {dummies}", analysable).exog.shape[1])
+    )
+    oracle = smf.ols(f"advanced ~ {kinds} + {dummies}", data=analysable).fit(
+        cov_type="cluster", cov_kwds={"groups": pd.factorize(analysable.client_key)[0]}
+    )
+    for tactic in ("asked_about_concerns", "asked_how_compare"):
+        got = row(table, tactic, "adjusted")
+        assert got["estimate"] == pytest.approx(oracle.params[tactic], abs=1e-9)
+        assert got["std_error"] == pytest.approx(oracle.bse[tactic], rel=1e-6)
+
+
+def test_within_client_rows_equal_pyfixest_with_client_effects(table, analysable):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        oracle = pf.feols(
+            "advanced ~ asked_about_concerns + asked_about_ideal_candidate + asked_how_compare"
+            " + C(round_stratum) + C(stage) | client_key",
+            data=analysable,
+            vcov={"CRV1": "client_key"},
+        )
+    for tactic in ("asked_about_concerns", "asked_about_ideal_candidate", "asked_how_compare"):
+        got = row(table, tactic, "within_client")
+        assert got["estimate"] == pytest.approx(oracle.coef()[tactic], abs=1e-9)
+        assert got["std_error"] == pytest.approx(oracle.se()[tactic], rel=1e-6)
+
+
+def test_q_values_are_benjamini_hochberg_within_each_family(table):
+    for family in table.get_column("family").unique():
+        part = table.filter(pl.col("family") == family, pl.col("p_value").is_not_null())
+        expected = multipletests(part.get_column("p_value").to_numpy(), method="fdr_bh")[1]
+        np.testing.assert_allclose(part.get_column("q_value").to_numpy(), expected, rtol=1e-12)
+    findings = table.filter(pl.col("is_finding"))
+    assert (findings.get_column("q_value") < 0.05).all()
+    assert findings.get_column("enough_data").all()
+
+
+def test_withdrawn_pending_and_hindsight_rounds_are_left_out(fct):
+    extra = fct.head(60).with_columns(
+        pl.concat_str(pl.lit("x"), "interview_key").alias("interview_key"),
+        pl.concat_str(pl.lit("x"), "interview_key").alias("application_key"),
+        pl.Series("outcome", ["withdrawn", None, "offer"] * 20),
+        pl.Series("is_debrief_after_outcome", [False, False, True] * 20),
+    )
+    advance = pl.col("estimand") == "advance"
+    base, more = (
+        tactic_estimates(frame.lazy()).collect().filter(advance)
+        for frame in (fct, pl.concat([fct, extra]))
+    )
+    for column in ("n_treated", "n_control", "n_clients", "n_clients_treated"):
+        assert base.get_column(column).equals(more.get_column(column))
+    for column in ("estimate", "std_error"):
+        np.testing.assert_allclose(base[column].to_numpy(), more[column].to_numpy(), rtol=1e-9)
+
+
+def test_not_enough_data_gives_counts_but_no_figures():
+    small = tactic_estimates(population(clients=12).lazy()).collect()
+    assert not small.get_column("enough_data").any()
+    figures = ("estimate", "std_error", "ci_low", "ci_high", "p_value", "q_value")
+    assert small.select(pl.col(figures).null_count().sum()).row(0) == (small.height,) * 6
+    assert small.get_column("n_treated").sum() > 0
+    assert not small.get_column("is_finding").any()
+
+
+def test_application_crude_row_compares_closed_applications_used_in_any_round(table, fct):
+    apps = (
+        rounds(fct.lazy())
+        .collect()
+        .group_by("application_key")
+        .agg(
+            pl.col("client_key").first(),
+            (pl.col("outcome") == "offer").any().alias("offer"),
+            (pl.col("round_status") == "not_advanced").any().alias("lost"),
+            (pl.col("round_status") == "withdrawn").any().alias("withdrawn"),
+            pl.col("asked_fit_question").any().alias("used"),
+        )
+        .filter((pl.col("offer") | pl.col("lost")) & ~pl.col("withdrawn"))
+        .to_pandas()
+    )
+    got = row(table, "asked_fit_question", "crude", estimand="application_offer")
+    rates = apps.groupby("used").offer.mean()
+    assert got["estimate"] == pytest.approx(rates[True] - rates[False], abs=1e-12)
+    assert (got["n_treated"], got["n_control"]) == (apps.used.sum(), (~apps.used).sum())
+
+
+def _offer_chance_by_hand(by_round: list[dict], effect: float, used: bool) -> float:
+    """Pass round 1, 2, ... in turn; each advance ends in an offer with that round's share."""
+    reach, chance = 1.0, 0.0
+    for r in by_round:
+        shift = (r["rounds"] - r["treated"]) if used else -r["treated"]
+        advance = min(max(r["advance_rate"] + effect * shift / r["rounds"], 0.0), 1.0)
+        share = r["offers"] / r["advanced"] if r["advanced"] else 1.0
+        chance += reach * advance * share
+        reach *= advance * (1 - share)
+    return chance
+
+
+def test_application_rows_of_the_model_methods_compose_the_round_effect(table, fct):
+    by_round = (
+        rounds(fct.lazy())
+        .collect()
+        .filter(pl.col("advanced").is_not_null())
+        .group_by("round_number")
+        .agg(
+            pl.len().alias("rounds"),
+            pl.col("asked_about_concerns").sum().alias("treated"),
+            pl.col("advanced").mean().alias("advance_rate"),
+            pl.col("advanced").sum().alias("advanced"),
+            (pl.col("outcome") == "offer").sum().alias("offers"),
+        )
+        .sort("round_number")
+        .to_dicts()
+    )
+    for method in ("adjusted", "within_client"):
+        per_round = row(table, "asked_about_concerns", method)
+        app = row(table, "asked_about_concerns", method, estimand="application_offer")
+        b, se = per_round["estimate"], per_round["std_error"]
+
+        def diff(effect: float) -> float:
+            return _offer_chance_by_hand(by_round, effect, True) - _offer_chance_by_hand(
+                by_round, effect, False
+            )
+
+        assert app["estimate"] == pytest.approx(diff(b), abs=1e-12)
+        slope = (diff(b + 1e-5) - diff(b - 1e-5)) / 2e-5
+        assert app["std_error"] == pytest.approx(abs(slope) * se, rel=1e-4)
+
+
+def test_hypothesis_tests_have_every_hypothesis_method_and_estimand(fct):
+    tests = hypothesis_tests(fct.lazy()).collect()
+    alls = tests.filter(pl.col("segment") == "all")
+    assert sorted(alls.select("hypothesis", "method").rows()) == sorted(
+        (h, m) for h in HYPOTHESES for m in METHODS
+    )
+    estimands = dict(alls.select("hypothesis", "estimand").unique().rows())
+    assert estimands["warm_prospects"] == "referral"
+    assert {estimands[h] for h in HYPOTHESES if h != "warm_prospects"} == {"advance"}
+    assert (tests.get_column("n") == tests["n_treated"] + tests["n_control"]).all()
+
+
+def test_ask_late_compares_askers_only(fct):
+    tests = hypothesis_tests(fct.lazy()).collect()
+    got = tests.filter(
+        pl.col("hypothesis") == "ask_late", pl.col("method") == "crude", pl.col("segment") == "all"
+    ).row(0, named=True)
+    askers = (
+        rounds(fct.lazy())
+        .collect()
+        .filter(pl.col("advanced").is_not_null(), pl.col("asked_fit_question"))
+    )
+    late = askers.get_column("asked_at_pct").is_between(65, 85)
+    assert (got["n_treated"], got["n_control"]) == (late.sum(), (~late).sum())
+    rate = askers.get_column("advanced").cast(pl.Float64)
+    assert got["estimate"] == pytest.approx(rate.filter(late).mean() - rate.filter(~late).mean())

@@ -1,6 +1,8 @@
 -- Marts: what researchers and dashboards read. Rebuilt by `sealdeal build` from the projections;
 -- the tables are created once here (types and COMMENTs are the data dictionary) and refilled.
 CREATE SCHEMA IF NOT EXISTS marts;
+-- Replaced by marts.tactic_estimates (per-round outcome, three methods, clustered errors).
+DROP TABLE IF EXISTS marts.tactic_effects;
 
 CREATE TABLE IF NOT EXISTS marts.fct_interviews (
     interview_key                  VARCHAR,
@@ -68,59 +70,95 @@ COMMENT ON COLUMN marts.fct_interviews.debrief_versions IS 'How many debrief ver
 COMMENT ON COLUMN marts.fct_interviews.versions_after_outcome IS 'Debrief versions written after the outcome was known: kept in the log, not used (hindsight).';
 COMMENT ON COLUMN marts.fct_interviews.is_debrief_after_outcome IS 'Every debrief version came after the outcome was known; the interview is left out of the estimates.';
 
-CREATE TABLE IF NOT EXISTS marts.tactic_effects (
-    tactic                         VARCHAR,
-    segment                        VARCHAR,
-    segment_kind                   VARCHAR,
-    n_with                         BIGINT,
-    n_without                      BIGINT,
-    offers_with                    BIGINT,
-    offers_without                 BIGINT,
-    rate_with                      DOUBLE,
-    rate_with_ci_low               DOUBLE,
-    rate_with_ci_high              DOUBLE,
-    rate_without                   DOUBLE,
-    rate_without_ci_low            DOUBLE,
-    rate_without_ci_high           DOUBLE,
-    diff                           DOUBLE,
-    diff_ci_low                    DOUBLE,
-    diff_ci_high                   DOUBLE,
-    ratio                          DOUBLE,
-    ratio_ci_low                   DOUBLE,
-    ratio_ci_high                  DOUBLE,
-    adj_diff                       DOUBLE,
-    adj_ci_low                     DOUBLE,
-    adj_ci_high                    DOUBLE,
-    p_value                        DOUBLE,
-    q_value                        DOUBLE,
-    enough_data                    BOOLEAN
+CREATE TABLE IF NOT EXISTS marts.tactic_estimates (
+    tactic             VARCHAR,
+    estimand           VARCHAR,
+    method             VARCHAR,
+    segment_kind       VARCHAR,
+    segment            VARCHAR,
+    compares           VARCHAR,
+    estimate           DOUBLE,
+    std_error          DOUBLE,
+    ci_low             DOUBLE,
+    ci_high            DOUBLE,
+    n_treated          BIGINT,
+    n_control          BIGINT,
+    n_clients          BIGINT,
+    n_clients_treated  BIGINT,
+    n_clients_control  BIGINT,
+    p_value            DOUBLE,
+    q_value            DOUBLE,
+    family             VARCHAR,
+    is_finding         BOOLEAN,
+    enough_data        BOOLEAN
 );
-COMMENT ON TABLE marts.tactic_effects IS 'Per tactic and segment: offer rate with and without the tactic among decided interviews, crude risk difference (Newcombe CI), risk ratio (log CI), Mantel-Haenszel risk difference adjusted for stage, seniority, industry and experience band (Sato variance), p-value of the adjusted comparison and Benjamini-Hochberg q-value over every row with enough data. Rows below the minimum per arm keep their counts and show no estimate.';
-COMMENT ON COLUMN marts.tactic_effects.tactic IS 'Tactic id: asked_fit_question, asked_about_concerns, asked_about_ideal_candidate, asked_how_compare, addressed_concerns (the last among interviews where concerns were raised).';
-COMMENT ON COLUMN marts.tactic_effects.segment IS 'Population the row describes: all, or stage=..., seniority=..., firm=....';
-COMMENT ON COLUMN marts.tactic_effects.segment_kind IS 'all, stage, seniority or firm.';
-COMMENT ON COLUMN marts.tactic_effects.n_with IS 'Decided interviews with the tactic.';
-COMMENT ON COLUMN marts.tactic_effects.n_without IS 'Decided interviews without the tactic.';
-COMMENT ON COLUMN marts.tactic_effects.offers_with IS 'Offers among interviews with the tactic.';
-COMMENT ON COLUMN marts.tactic_effects.offers_without IS 'Offers among interviews without the tactic.';
-COMMENT ON COLUMN marts.tactic_effects.rate_with IS 'Offer rate with the tactic; null without enough data.';
-COMMENT ON COLUMN marts.tactic_effects.rate_with_ci_low IS 'Lower bound of the Wilson 95% interval of rate_with.';
-COMMENT ON COLUMN marts.tactic_effects.rate_with_ci_high IS 'Upper bound of the Wilson 95% interval of rate_with.';
-COMMENT ON COLUMN marts.tactic_effects.rate_without IS 'Offer rate without the tactic; null without enough data.';
-COMMENT ON COLUMN marts.tactic_effects.rate_without_ci_low IS 'Lower bound of the Wilson 95% interval of rate_without.';
-COMMENT ON COLUMN marts.tactic_effects.rate_without_ci_high IS 'Upper bound of the Wilson 95% interval of rate_without.';
-COMMENT ON COLUMN marts.tactic_effects.diff IS 'Crude risk difference rate_with - rate_without.';
-COMMENT ON COLUMN marts.tactic_effects.diff_ci_low IS 'Lower bound of the Newcombe (hybrid score) 95% interval of diff.';
-COMMENT ON COLUMN marts.tactic_effects.diff_ci_high IS 'Upper bound of the Newcombe (hybrid score) 95% interval of diff.';
-COMMENT ON COLUMN marts.tactic_effects.ratio IS 'Risk ratio rate_with / rate_without (crude).';
-COMMENT ON COLUMN marts.tactic_effects.ratio_ci_low IS 'Lower bound of the 95% log (Katz) interval of the ratio.';
-COMMENT ON COLUMN marts.tactic_effects.ratio_ci_high IS 'Upper bound of the 95% log (Katz) interval of the ratio.';
-COMMENT ON COLUMN marts.tactic_effects.adj_diff IS 'Risk difference adjusted for stage, seniority, industry and experience band (Mantel-Haenszel weights).';
-COMMENT ON COLUMN marts.tactic_effects.adj_ci_low IS 'Lower bound of the 95% interval of adj_diff (Sato variance).';
-COMMENT ON COLUMN marts.tactic_effects.adj_ci_high IS 'Upper bound of the 95% interval of adj_diff (Sato variance).';
-COMMENT ON COLUMN marts.tactic_effects.p_value IS 'Two-sided p-value of the adjusted comparison (Wald test with the Sato variance).';
-COMMENT ON COLUMN marts.tactic_effects.q_value IS 'Benjamini-Hochberg adjusted p-value over every row of the table with enough data.';
-COMMENT ON COLUMN marts.tactic_effects.enough_data IS 'n_with and n_without are both at least 30; when false no rate or estimate is given (counts stay).';
+COMMENT ON TABLE marts.tactic_estimates IS 'Per tactic, estimand, method and segment: how much more often clients got past a round (advance) or an application ended in an offer (application_offer) with the tactic than without. Three methods side by side; errors clustered by client. Associations, not proven causes: see compares and docs/methods.md.';
+COMMENT ON COLUMN marts.tactic_estimates.tactic IS 'asked_fit_question (any of the three questions), asked_about_concerns, asked_about_ideal_candidate, asked_how_compare (each holding the other two fixed, except in crude), addressed_concerns (among rounds where concerns were raised).';
+COMMENT ON COLUMN marts.tactic_estimates.estimand IS 'advance: one round, the chance of getting past it (offer or next round vs rejected or no response; withdrawn and pending rounds left out). application_offer: the chance an application ends in an offer if the tactic is used in every round vs in none, composed from the per-round effect (sequential model); its crude row compares applications that used it in any round vs never, which favours the tactic by construction.';
+COMMENT ON COLUMN marts.tactic_estimates.method IS 'crude (difference in rates, nothing held fixed), adjusted (linear probability model adjusted for round, stage, seniority, industry group, experience band, firm, role group, interviewer role, month and the other question kinds) or within_client (client fixed effects: the same client''s rounds compared, same round and stage, other question kinds held fixed). See docs/methods.md.';
+COMMENT ON COLUMN marts.tactic_estimates.segment_kind IS 'all (the confirmatory row), stage, seniority or firm (exploratory rows).';
+COMMENT ON COLUMN marts.tactic_estimates.segment IS 'Population the row describes: all, or stage=..., seniority=..., firm=....';
+COMMENT ON COLUMN marts.tactic_estimates.compares IS 'What is compared, in words.';
+COMMENT ON COLUMN marts.tactic_estimates.estimate IS 'Difference in chance (0-1 scale; 0.08 = 8 percentage points), with the tactic minus without; null without enough data.';
+COMMENT ON COLUMN marts.tactic_estimates.std_error IS 'Standard error of the estimate, clustered by client (CR1 sandwich; delta method for application_offer).';
+COMMENT ON COLUMN marts.tactic_estimates.ci_low IS 'Lower bound of the 95% interval (t with clients - 1 degrees of freedom).';
+COMMENT ON COLUMN marts.tactic_estimates.ci_high IS 'Upper bound of the 95% interval.';
+COMMENT ON COLUMN marts.tactic_estimates.n_treated IS 'Rounds (applications for the crude application_offer row) with the tactic or condition.';
+COMMENT ON COLUMN marts.tactic_estimates.n_control IS 'Rounds (applications for the crude application_offer row) without it.';
+COMMENT ON COLUMN marts.tactic_estimates.n_clients IS 'Distinct clients behind the row (the clusters of the standard error).';
+COMMENT ON COLUMN marts.tactic_estimates.n_clients_treated IS 'Distinct clients behind n_treated.';
+COMMENT ON COLUMN marts.tactic_estimates.n_clients_control IS 'Distinct clients behind n_control.';
+COMMENT ON COLUMN marts.tactic_estimates.p_value IS 'Two-sided p-value of estimate = 0 (t test with the clustered error).';
+COMMENT ON COLUMN marts.tactic_estimates.q_value IS 'Benjamini-Hochberg q-value within the row''s family (see family).';
+COMMENT ON COLUMN marts.tactic_estimates.family IS 'Multiple-testing family: confirmatory (the segment = all rows of this table, declared in docs/methods.md) or exploratory: <segment kind> (each segment kind its own family; exploratory, not findings to act on alone).';
+COMMENT ON COLUMN marts.tactic_estimates.is_finding IS 'enough_data and q_value < 0.05 within its family.';
+COMMENT ON COLUMN marts.tactic_estimates.enough_data IS 'At least 30 rounds in each arm and 20 clients (within_client: 20 clients who were in both arms); otherwise no estimate is given.';
+
+CREATE TABLE IF NOT EXISTS marts.hypothesis_tests (
+    hypothesis         VARCHAR,
+    estimand           VARCHAR,
+    method             VARCHAR,
+    segment_kind       VARCHAR,
+    segment            VARCHAR,
+    compares           VARCHAR,
+    estimate           DOUBLE,
+    std_error          DOUBLE,
+    ci_low             DOUBLE,
+    ci_high            DOUBLE,
+    n_treated          BIGINT,
+    n_control          BIGINT,
+    n_clients          BIGINT,
+    n_clients_treated  BIGINT,
+    n_clients_control  BIGINT,
+    p_value            DOUBLE,
+    q_value            DOUBLE,
+    family             VARCHAR,
+    is_finding         BOOLEAN,
+    enough_data        BOOLEAN,
+    n                  BIGINT
+);
+COMMENT ON TABLE marts.hypothesis_tests IS 'The seed hypotheses tested by the same three methods: ask_late (asked 65-85% of the way in vs at another time, among askers), rapport_first (rapport 4-5 before asking vs 1-3, among askers), address_objections (addressed vs not, among rounds with concerns raised), self_rating_predicts (self-rating 4-5 vs 1-3), warm_prospects (referral rate among rounds that did not advance, asked about concerns vs not).';
+COMMENT ON COLUMN marts.hypothesis_tests.hypothesis IS 'ask_late, rapport_first, address_objections, self_rating_predicts or warm_prospects.';
+COMMENT ON COLUMN marts.hypothesis_tests.estimand IS 'advance (the chance of getting past the round) or referral (the chance of a referral, among rounds that did not advance).';
+COMMENT ON COLUMN marts.hypothesis_tests.n IS 'Rounds in the comparison (n_treated + n_control).';
+COMMENT ON COLUMN marts.hypothesis_tests.method IS 'crude (difference in rates, nothing held fixed), adjusted (linear probability model adjusted for round, stage, seniority, industry group, experience band, firm, role group, interviewer role, month and the other question kinds) or within_client (client fixed effects: the same client''s rounds compared, same round and stage, other question kinds held fixed). See docs/methods.md.';
+COMMENT ON COLUMN marts.hypothesis_tests.segment_kind IS 'all (the confirmatory row), stage, seniority or firm (exploratory rows).';
+COMMENT ON COLUMN marts.hypothesis_tests.segment IS 'Population the row describes: all, or stage=..., seniority=..., firm=....';
+COMMENT ON COLUMN marts.hypothesis_tests.compares IS 'What is compared, in words.';
+COMMENT ON COLUMN marts.hypothesis_tests.estimate IS 'Difference in chance (0-1 scale; 0.08 = 8 percentage points), with the condition minus without; null without enough data.';
+COMMENT ON COLUMN marts.hypothesis_tests.std_error IS 'Standard error of the estimate, clustered by client (CR1 sandwich; delta method for application_offer).';
+COMMENT ON COLUMN marts.hypothesis_tests.ci_low IS 'Lower bound of the 95% interval (t with clients - 1 degrees of freedom).';
+COMMENT ON COLUMN marts.hypothesis_tests.ci_high IS 'Upper bound of the 95% interval.';
+COMMENT ON COLUMN marts.hypothesis_tests.n_treated IS 'Rounds with the tactic or condition.';
+COMMENT ON COLUMN marts.hypothesis_tests.n_control IS 'Rounds without it.';
+COMMENT ON COLUMN marts.hypothesis_tests.n_clients IS 'Distinct clients behind the row (the clusters of the standard error).';
+COMMENT ON COLUMN marts.hypothesis_tests.n_clients_treated IS 'Distinct clients behind n_treated.';
+COMMENT ON COLUMN marts.hypothesis_tests.n_clients_control IS 'Distinct clients behind n_control.';
+COMMENT ON COLUMN marts.hypothesis_tests.p_value IS 'Two-sided p-value of estimate = 0 (t test with the clustered error).';
+COMMENT ON COLUMN marts.hypothesis_tests.q_value IS 'Benjamini-Hochberg q-value within the row''s family (see family).';
+COMMENT ON COLUMN marts.hypothesis_tests.family IS 'Multiple-testing family: confirmatory (the segment = all rows of this table, declared in docs/methods.md) or exploratory: <segment kind> (each segment kind its own family; exploratory, not findings to act on alone).';
+COMMENT ON COLUMN marts.hypothesis_tests.is_finding IS 'enough_data and q_value < 0.05 within its family.';
+COMMENT ON COLUMN marts.hypothesis_tests.enough_data IS 'At least 30 rounds in each arm and 20 clients (within_client: 20 clients who were in both arms); otherwise no estimate is given.';
 
 CREATE TABLE IF NOT EXISTS marts.offer_rate_by_timing (
     timing_bin                     VARCHAR,
@@ -312,3 +350,31 @@ COMMENT ON COLUMN marts.trends_by_month.offer_rate_ci_low IS 'Lower bound of the
 COMMENT ON COLUMN marts.trends_by_month.offer_rate_ci_high IS 'Upper bound of the Wilson 95% interval of offer_rate.';
 COMMENT ON COLUMN marts.trends_by_month.enough_data IS 'At least 30 decided interviews in the month; when false the offer rate is not given.';
 
+
+CREATE TABLE IF NOT EXISTS marts.industry_groups (
+    industry        VARCHAR,
+    industry_group  VARCHAR,
+    interviews      BIGINT
+);
+COMMENT ON TABLE marts.industry_groups IS 'Every industry spelling the firms used and the group the estimates put it in: case, spacing, punctuation and synonyms normalised; groups with fewer than 30 interviews (or 0.5% of all) pooled into other.';
+COMMENT ON COLUMN marts.industry_groups.industry IS 'The industry as a firm wrote it (scrubbed).';
+COMMENT ON COLUMN marts.industry_groups.industry_group IS 'The group it counts in.';
+COMMENT ON COLUMN marts.industry_groups.interviews IS 'Interviews with this spelling.';
+
+CREATE TABLE IF NOT EXISTS marts.rounds_by_status (
+    firm_id                  VARCHAR,
+    round_status             VARCHAR,
+    rounds                   BIGINT,
+    clients                  BIGINT,
+    advances_inferred        BIGINT,
+    corrected_after_outcome  BIGINT,
+    is_used                  BOOLEAN
+);
+COMMENT ON TABLE marts.rounds_by_status IS 'Per firm, which rounds the estimates use and why the others are left out.';
+COMMENT ON COLUMN marts.rounds_by_status.firm_id IS 'The coaching firm.';
+COMMENT ON COLUMN marts.rounds_by_status.round_status IS 'advanced (offer or next round, or followed by a later round of the same application), not_advanced (rejected, no response), withdrawn (the client''s choice: left out), pending (no outcome yet: left out), debrief_after_outcome (every debrief written after the outcome was known: left out).';
+COMMENT ON COLUMN marts.rounds_by_status.rounds IS 'Interviews (rounds) with this status.';
+COMMENT ON COLUMN marts.rounds_by_status.clients IS 'Distinct clients among them.';
+COMMENT ON COLUMN marts.rounds_by_status.advances_inferred IS 'Rounds counted as advanced because a later round of the same application exists (the firm reported only the final result).';
+COMMENT ON COLUMN marts.rounds_by_status.corrected_after_outcome IS 'Rounds whose debrief was corrected after the outcome was known: the correction is kept in the log but not used (hindsight).';
+COMMENT ON COLUMN marts.rounds_by_status.is_used IS 'Whether rounds of this status enter the estimates.';

@@ -1,0 +1,179 @@
+"""From interviews to analysable rounds: the unit and the outcome of every estimate.
+
+A round is one interview, the employer's decision after it its outcome (the contract's table,
+revision 1.1): ``offer`` and ``next_round`` advanced; ``rejected`` and ``no_response`` did not;
+``withdrawn`` was the client's own choice, not a verdict, and a round without an outcome is
+pending — both are left out of the estimates and counted. Firms that report only an
+application's final result leave its earlier rounds without an outcome: a round followed by a
+later round of the same application evidently advanced, and counts so (``is_advance_inferred``).
+
+Rounds are numbered as the firm reported them, else by interview date within the application;
+without an application_ref an interview is an application of its own (round 1).
+
+Free-text labels (industry, role family) are normalised — case, spacing and punctuation, then
+synonyms for industry — and groups with too few interviews are pooled into ``other``, so firms
+that spell "Health Care" and "healthcare" land in one stratum instead of splitting it.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+ADVANCED = ("offer", "next_round")
+NOT_ADVANCED = ("rejected", "no_response")
+ROUND_STATUSES = ("advanced", "not_advanced", "withdrawn", "pending", "debrief_after_outcome")
+_STATUS_ORDER = {s: i for i, s in enumerate(ROUND_STATUSES)}
+OTHER = "other"
+# A label group with fewer interviews than this (or than MIN_GROUP_SHARE of all) is pooled.
+MIN_GROUP_ROWS = 30
+MIN_GROUP_SHARE = 0.005
+# Round numbers from here on share one stratum: few applications have that many rounds.
+LAST_ROUND_STRATUM = 6
+KIND_COLUMNS = {
+    "asked_about_concerns": "concerns",
+    "asked_about_ideal_candidate": "ideal_candidate",
+    "asked_how_compare": "comparison",
+}
+# Spellings of the same industry that firms use (after normalisation: lower case, single
+# spaces, no punctuation). Anything else keeps its own normalised name.
+INDUSTRY_SYNONYMS = {
+    "software": (
+        "tech",
+        "technology",
+        "it",
+        "information technology",
+        "software engineering",
+        "saas",
+    ),
+    "healthcare": ("health care", "health", "medical", "hospital", "hospitals"),
+    "finance": ("financial services", "banking", "bank", "fintech", "financial"),
+    "retail": ("e commerce", "ecommerce", "retail e commerce", "retail and e commerce"),
+    "education": ("higher education", "edtech", "schools"),
+    "manufacturing": ("industrial", "industrials"),
+    "consulting": ("professional services", "management consulting"),
+    "government": ("public sector", "public administration"),
+}
+_SYNONYM_OF = {alias: group for group, aliases in INDUSTRY_SYNONYMS.items() for alias in aliases}
+
+
+def normalised_label(label: pl.Expr) -> pl.Expr:
+    """Lower case, punctuation to spaces, single spaces, trimmed."""
+    return (
+        label.str.to_lowercase()
+        .str.replace_all(r"[^\p{L}\p{N}]+", " ")
+        .str.strip_chars()
+        .replace("", None)
+    )
+
+
+def _pooled(group: pl.Expr) -> pl.Expr:
+    """Groups too small to estimate anything in become ``other``."""
+    rows = pl.len().over(group)
+    rare = (rows < MIN_GROUP_ROWS) | (rows < MIN_GROUP_SHARE * pl.len())
+    return pl.when(group.is_null() | rare).then(pl.lit(OTHER)).otherwise(group)
+
+
+def industry_group() -> pl.Expr:
+    normal = normalised_label(pl.col("industry"))
+    return _pooled(normal.replace(_SYNONYM_OF)).alias("industry_group")
+
+
+def role_group() -> pl.Expr:
+    return _pooled(normalised_label(pl.col("role_family"))).alias("role_group")
+
+
+def industry_groups(fct: pl.LazyFrame) -> pl.LazyFrame:
+    """``marts.industry_groups``: every industry spelling seen, the group it was put in."""
+    return (
+        fct.select("industry", industry_group())
+        .group_by("industry", "industry_group")
+        .agg(pl.len().cast(pl.Int64).alias("interviews"))
+        .sort("industry_group", "industry")
+    )
+
+
+def _round_number() -> pl.Expr:
+    app = ["firm_id", "application_key"]
+    by_date = pl.struct("interview_date", "interview_key").rank("dense").over(app)
+    return pl.coalesce(pl.col("round"), by_date).cast(pl.Int32).alias("round_number")
+
+
+def _round_status() -> pl.Expr:
+    outcome = pl.col("outcome")
+    later = pl.col("round_number") < pl.col("round_number").max().over("firm_id", "application_key")
+    return (
+        pl.when(pl.col("is_debrief_after_outcome"))
+        .then(pl.lit("debrief_after_outcome"))
+        .when(outcome.is_in(ADVANCED))
+        .then(pl.lit("advanced"))
+        .when(outcome.is_in(NOT_ADVANCED))
+        .then(pl.lit("not_advanced"))
+        .when(outcome == "withdrawn")
+        .then(pl.lit("withdrawn"))
+        .when(outcome.is_null() & pl.col("has_application_ref") & later)
+        .then(pl.lit("advanced"))
+        .otherwise(pl.lit("pending"))
+        .alias("round_status")
+    )
+
+
+def _kinds() -> list[pl.Expr]:
+    return [tactic_flag(name).alias(name) for name in KIND_COLUMNS]
+
+
+def tactic_flag(tactic: str) -> pl.Expr:
+    """Per interview: true = used the tactic, false = did not, null = outside its population
+    (``addressed_concerns`` exists only where concerns were raised)."""
+    if tactic == "asked_fit_question":
+        return pl.col("asked_fit_question")
+    if tactic == "addressed_concerns":
+        raised = pl.col("concerns_raised").list.len() > 0
+        return pl.when(raised).then(pl.col("concerns_addressed"))
+    kind = KIND_COLUMNS[tactic]
+    return pl.col("fit_question_kinds").list.contains(pl.lit(kind)).fill_null(False)
+
+
+def rounds_by_status(fct: pl.LazyFrame) -> pl.LazyFrame:
+    """``marts.rounds_by_status``: per firm, how many rounds the estimates use and why the
+    others are left out (withdrawn, pending, debriefed only after the outcome)."""
+    return (
+        rounds(fct)
+        .group_by("firm_id", "round_status")
+        .agg(
+            pl.len().cast(pl.Int64).alias("rounds"),
+            pl.col("client_key").n_unique().cast(pl.Int64).alias("clients"),
+            pl.col("is_advance_inferred").sum().cast(pl.Int64).alias("advances_inferred"),
+            (pl.col("versions_after_outcome") > 0)
+            .sum()
+            .cast(pl.Int64)
+            .alias("corrected_after_outcome"),
+        )
+        .with_columns(pl.col("round_status").is_in(["advanced", "not_advanced"]).alias("is_used"))
+        .sort("firm_id", pl.col("round_status").replace_strict(_STATUS_ORDER))
+    )
+
+
+def rounds(fct: pl.LazyFrame) -> pl.LazyFrame:
+    """Every interview of ``fct_interviews`` as a round: number, status, ``advanced`` (null
+    when not analysable), kinds as flags and the grouped strata the estimators use."""
+    status = pl.col("round_status")
+    return (
+        fct.with_columns(_round_number())
+        .with_columns(
+            _round_status(),
+            pl.col("outcome").is_null().alias("is_advance_inferred"),
+            *_kinds(),
+            industry_group(),
+            role_group(),
+            pl.col("round_number").clip(upper_bound=LAST_ROUND_STRATUM).alias("round_stratum"),
+            pl.col("interview_date").dt.strftime("%Y-%m").alias("month"),
+        )
+        .with_columns(
+            pl.when(status == "advanced")
+            .then(True)
+            .when(status == "not_advanced")
+            .then(False)
+            .alias("advanced"),
+            (pl.col("is_advance_inferred") & (status == "advanced")).alias("is_advance_inferred"),
+        )
+    )

@@ -22,13 +22,14 @@ messages, track files already ingested, detect conflicting re-deliveries, keep a
 none of the pipeline's context rules (verbs, roles, neighbours, stop lists). All of that is
 work the pipeline does and this baseline is spared.
 
-`analyse(database)` does the analysis the build does, in pandas groupby: the latest debrief per
-interview (by submitted_at), the latest outcome (by decided_at), erased clients left out, the
-join, then per tactic the offer rates with and without (decided interviews) and a
-Mantel-Haenszel risk difference stratified by stage x seniority x industry x experience band,
-for the segments all / stage / seniority / firm. It does NOT compute confidence intervals,
-p- and q-values, the other seven marts or anything incremental, and keeps no staging or
-intermediate tables: again less than the build does.
+`analyse(database)` does the core of the analysis the build does, in pandas groupby: per
+interview the latest debrief written before its first outcome and the latest outcome, erased
+clients left out; each round's verdict (offer or next round = advanced, rejected or no response
+= not; a round without an outcome that a later round of its application follows advanced);
+then per tactic the advance rates with and without and their difference (the crude estimate),
+for the segments all / stage / seniority / firm. It does NOT fit the adjusted or within-client
+models, compute standard errors, intervals, p- and q-values, application offer chances, the
+hypotheses or the other marts, or anything incremental: again less than the build does.
 """
 
 from __future__ import annotations
@@ -185,6 +186,9 @@ def ingest(paths: list[Path], database: Path, master_key: bytes) -> dict:
 
     df["client_key"] = _pseudonyms(df["firm_id"], df["client_ref"], master_key, "client")
     df["interview_key"] = _pseudonyms(df["firm_id"], df["interview_ref"], master_key, "interview")
+    df["application_key"] = _pseudonyms(
+        df["firm_id"], df["application_ref"], master_key, "application"
+    )
     labels = [label for _, _, label in spec.EXPERIENCE_BANDS]
     edges = [-1] + [high for _, high, _ in spec.EXPERIENCE_BANDS]
     df["experience_band"] = pd.cut(df["experience_years"], bins=edges, labels=labels).astype(str)
@@ -197,7 +201,9 @@ def ingest(paths: list[Path], database: Path, master_key: bytes) -> dict:
     df["interview_date"] = pd.to_datetime(df["interview_date"], format="%Y-%m-%d").dt.date
     for field in ("asked_fit_question", "concerns_addressed", "referral"):
         df[field] = df[field].astype("boolean")
-    records = df.drop(columns=["client_ref", "interview_ref", "experience_years"])
+    records = df.drop(
+        columns=["client_ref", "interview_ref", "application_ref", "experience_years"]
+    )
 
     con = duckdb.connect(str(database))
     try:
@@ -213,16 +219,6 @@ def ingest(paths: list[Path], database: Path, master_key: bytes) -> dict:
 # -------------------------------------------------------------------------------- analysis
 
 
-def _mantel_haenszel(cells: pd.DataFrame) -> float:
-    """Risk difference over strata, weights n1 n0 / N (strata with an empty arm get none)."""
-    n1, x1, n0, x0 = (cells[c].to_numpy(float) for c in ("n1", "x1", "n0", "x0"))
-    total = n1 + n0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        weight = np.where((n1 > 0) & (n0 > 0), n1 * n0 / total, 0.0)
-        diff = np.where(weight > 0, x1 / n1 - x0 / n0, 0.0)
-        return float((weight * diff).sum() / weight.sum()) if weight.sum() else float("nan")
-
-
 def _tactic_flags(fct: pd.DataFrame) -> dict[str, pd.Series]:
     kinds = fct["fit_question_kinds"].fillna("").str.split(";")
     flags = {"asked_fit_question": fct["asked_fit_question"].astype("boolean")}
@@ -233,58 +229,73 @@ def _tactic_flags(fct: pd.DataFrame) -> dict[str, pd.Series]:
     return flags
 
 
+def _interviews(records: pd.DataFrame) -> pd.DataFrame:
+    """Per interview: the debrief written last before the first outcome (else the earliest,
+    flagged), the latest outcome; erased clients dropped."""
+    keys = ["firm_id", "interview_key"]
+    outcomes = records[records["record_type"] == "outcome"].sort_values("decided_at", kind="stable")
+    first = outcomes.groupby(keys, as_index=False)["decided_at"].min()
+    first = first.rename(columns={"decided_at": "first_decided_at"})
+    latest = outcomes.drop_duplicates(keys, keep="last")[[*keys, "outcome"]]
+    debriefs = records[records["record_type"] == "debrief"].merge(first, on=keys, how="left")
+    before = debriefs["first_decided_at"].isna() | (
+        debriefs["submitted_at"] <= debriefs["first_decided_at"]
+    )
+    stamp = debriefs["submitted_at"].astype("int64")
+    debriefs = debriefs.assign(_before=before, _order=stamp.where(before, -stamp))
+    chosen = debriefs.sort_values(["_before", "_order"], kind="stable").drop_duplicates(
+        keys, keep="last"
+    )
+    fct = chosen.drop(columns=["outcome"]).merge(latest, on=keys, how="left")
+    erased = records.loc[records["record_type"] == "erasure", ["firm_id", "client_key"]]
+    fct = fct.merge(erased.drop_duplicates(), how="left", indicator=True)
+    return fct[fct["_merge"] == "left_only"].drop(columns="_merge")
+
+
+def _advanced(fct: pd.DataFrame) -> pd.Series:
+    """1.0 / 0.0 per round, NaN where not analysable."""
+    has_app = fct["application_key"].notna()
+    app = fct["application_key"].where(has_app, fct["interview_key"])
+    order = fct.assign(_app=app).sort_values(["interview_date", "interview_key"])
+    by_date = order.groupby(["firm_id", "_app"]).cumcount() + 1
+    number = fct["round"].astype("Float64").fillna(by_date.reindex(fct.index).astype("Float64"))
+    last = number.groupby([fct["firm_id"], app]).transform("max")
+    outcome = fct["outcome"]
+    verdict = pd.Series(np.nan, index=fct.index)
+    verdict[outcome.isin(["offer", "next_round"])] = 1.0
+    verdict[outcome.isin(["rejected", "no_response"])] = 0.0
+    inferred = outcome.isna() & has_app & (number < last)
+    verdict[inferred.fillna(False).astype(bool)] = 1.0
+    verdict[fct["_before"].eq(False).to_numpy()] = np.nan
+    return verdict
+
+
 def analyse(database: Path) -> pd.DataFrame:
-    """Per tactic and segment: offer rates with/without and the adjusted difference."""
+    """Per tactic and segment: advance rates with and without, and their difference."""
     con = duckdb.connect(str(database))
     try:
-        records = con.execute("SELECT * FROM records").df()
-        keys = ["firm_id", "interview_key"]
-        debriefs = (
-            records[records["record_type"] == "debrief"]
-            .sort_values("submitted_at", kind="stable")
-            .drop_duplicates(keys, keep="last")
-        )
-        outcomes = (
-            records[records["record_type"] == "outcome"]
-            .sort_values("decided_at", kind="stable")
-            .drop_duplicates(keys, keep="last")[[*keys, "outcome", "referral"]]
-        )
-        erased = records.loc[records["record_type"] == "erasure", ["firm_id", "client_key"]]
-        fct = debriefs.drop(columns=["outcome", "referral"]).merge(outcomes, on=keys, how="left")
-        fct = fct.merge(erased.drop_duplicates(), how="left", indicator=True)
-        fct = fct[fct["_merge"] == "left_only"]
-        decided = fct[fct["outcome"].notna()].copy()
-        decided["offer"] = decided["outcome"] == "offer"
-
+        fct = _interviews(con.execute("SELECT * FROM records").df())
+        fct["advanced"] = _advanced(fct)
+        rounds = fct[fct["advanced"].notna()]
         rows = []
-        for tactic, flag in _tactic_flags(decided).items():
-            arm = decided.assign(treated=flag).dropna(subset=["treated"])
+        for tactic, flag in _tactic_flags(rounds).items():
+            arm = rounds.assign(treated=flag).dropna(subset=["treated"])
             for segment, column in SEGMENTS.items():
-                by = ["segment_value"] if column else []
-                if column:
-                    arm["segment_value"] = arm[column]
-                cells = (
-                    arm.groupby([*by, *STRATA, "treated"], observed=True)["offer"]
-                    .agg(["size", "sum"])
-                    .unstack("treated", fill_value=0)
-                )
-                cells.columns = [
-                    f"{'n' if stat == 'size' else 'x'}{int(t)}" for stat, t in cells.columns
-                ]
-                cells = cells.reindex(columns=["n1", "x1", "n0", "x0"], fill_value=0)
-                groups = cells.groupby(level=by) if by else [("all", cells)]
+                groups = arm.groupby(column) if column else [("all", arm)]
                 for value, part in groups:
-                    value = value[0] if isinstance(value, tuple) else value
-                    n1, x1, n0, x0 = (part[c].sum() for c in ("n1", "x1", "n0", "x0"))
+                    rates = part.groupby("treated")["advanced"].agg(["mean", "size"])
+                    with_, without = (
+                        rates.loc[v] if v in rates.index else None for v in (True, False)
+                    )
                     rows.append(
                         {
                             "tactic": tactic,
                             "segment": "all" if segment == "all" else f"{segment}={value}",
-                            "n_with": int(n1),
-                            "n_without": int(n0),
-                            "rate_with": x1 / n1 if n1 else None,
-                            "rate_without": x0 / n0 if n0 else None,
-                            "adj_diff": _mantel_haenszel(part),
+                            "n_with": 0 if with_ is None else int(with_["size"]),
+                            "n_without": 0 if without is None else int(without["size"]),
+                            "crude_diff": None
+                            if with_ is None or without is None
+                            else with_["mean"] - without["mean"],
                         }
                     )
         effects = pd.DataFrame(rows)

@@ -86,5 +86,19 @@ def test_analysis_finds_the_latest_debrief_and_outcome_per_interview(tmp_path):
     bench_pandas.ingest([path], database, KEY)
     effects = bench_pandas.analyse(database)
     row = effects[(effects.tactic == "asked_fit_question") & (effects.segment == "all")].iloc[0]
-    # One interview: the correction (asked) and the later outcome (offer) count, nothing else.
-    assert (row.n_with, row.n_without, row.rate_with) == (1, 0, 1.0)
+    # One interview: the correction (asked, written before the outcome) and the later outcome
+    # (offer: advanced) count, nothing else; one arm only, so no difference.
+    assert (row.n_with, row.n_without, row.crude_diff) == (1, 0, None)
+
+
+def test_analysis_ignores_a_correction_written_after_the_outcome(tmp_path):
+    not_asked = {"asked_fit_question": False, "fit_question_kinds": [], "asked_at_pct": None}
+    first = debrief(1, interview_ref="int-1", **not_asked, rapport_before_ask=None)
+    hindsight = debrief(2, interview_ref="int-1", submitted_at="2026-03-28T09:00:00Z")
+    offer = {**OUTCOME, "record_id": "o-1", "interview_ref": "int-1", "outcome": "offer"}
+    path = write_jsonl(tmp_path / "b.jsonl", [first, offer, hindsight])
+    database = tmp_path / "pandas.duckdb"
+    bench_pandas.ingest([path], database, KEY)
+    effects = bench_pandas.analyse(database)
+    row = effects[(effects.tactic == "asked_fit_question") & (effects.segment == "all")].iloc[0]
+    assert (row.n_with, row.n_without) == (0, 1)

@@ -208,7 +208,9 @@ def _segments(
 
 
 def prepare(fct: pl.LazyFrame, segment_kinds: tuple[str, ...] = SEGMENT_KINDS) -> Data:
-    frame = rounds(fct).collect()
+    # A fixed row order makes every floating-point sum, and so every figure, the same whatever
+    # order the interviews come in (an incremental build must equal a full one bit for bit).
+    frame = rounds(fct).sort("firm_id", "client_key", "interview_key").collect()
     n = frame.height
     return Data(
         frame=frame,
@@ -225,7 +227,7 @@ def prepare(fct: pl.LazyFrame, segment_kinds: tuple[str, ...] = SEGMENT_KINDS) -
 def _values(data: Data, exprs) -> np.ndarray:
     """Columns of 0/1 floats, NaN where null."""
     cols = data.frame.select(e.cast(pl.Float64).alias(f"_{i}") for i, e in enumerate(exprs))
-    return cols.to_numpy().reshape(data.frame.height, -1).astype(float)
+    return cols.to_numpy().astype(float)
 
 
 def _counts(t: np.ndarray, clients: np.ndarray) -> tuple[int, ...]:
@@ -361,6 +363,7 @@ def _any_round(data: Data, t: np.ndarray) -> pl.DataFrame:
             pl.col("_t").is_not_null().any().alias("_in_pop"),
         )
         .filter((pl.col("_offer") | pl.col("_lost")) & ~pl.col("_withdrawn") & pl.col("_in_pop"))
+        .sort("firm_id", "application_key")
     )
 
 

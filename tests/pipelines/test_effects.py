@@ -318,3 +318,11 @@ def test_ask_late_compares_askers_only(fct):
     assert (got["n_treated"], got["n_control"]) == (late.sum(), (~late).sum())
     rate = askers.get_column("advanced").cast(pl.Float64)
     assert got["estimate"] == pytest.approx(rate.filter(late).mean() - rate.filter(~late).mean())
+
+
+def test_no_interviews_give_the_all_rows_without_estimates(fct):
+    empty = fct.head(0).lazy()
+    for table in (tactic_estimates(empty).collect(), hypothesis_tests(empty).collect()):
+        assert table.height > 0 and not table.get_column("enough_data").any()
+        assert table.get_column("estimate").null_count() == table.height
+        assert set(table.get_column("segment_kind")) == {"all", "stage", "seniority"}

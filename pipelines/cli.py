@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from pipelines.config import Settings, load_secret_key
+from pipelines.config import WAIT_DEFAULT, WAIT_ENV, Settings, load_secret_key
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -16,15 +16,51 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 class _Group(click.Group):
-    """Key problems are the operator's to fix: say so in one line, not a traceback."""
+    """Key problems and a busy warehouse are the operator's to handle: say so in one line, not
+    a traceback."""
 
     def invoke(self, ctx: click.Context):
         from pipelines.config import KeyMismatchError, MissingKeyError
+        from warehouse.lock import WarehouseBusy
 
         try:
             return super().invoke(ctx)
         except (MissingKeyError, KeyMismatchError) as exc:
             raise click.ClickException(str(exc)) from exc
+        except WarehouseBusy as exc:
+            raise click.ClickException(
+                f"the warehouse is busy: held by {exc.holder}; gave up after {exc.waited:g} s "
+                "(try again when it has finished, or wait longer with --wait SECONDS)"
+            ) from exc
+
+
+def _waits_for_the_warehouse(command):
+    """--wait SECONDS on a command that writes to the warehouse: DuckDB allows one writing
+    process, so it waits (saying for whom) while an Airflow task or another shell holds it."""
+
+    def configure(ctx: click.Context, _param: click.Parameter, seconds: float) -> float:
+        from warehouse.lock import LockWait, set_lock_wait
+
+        def tell(holder: str) -> None:
+            click.echo(
+                f"waiting for the warehouse: held by {holder} (up to {seconds:g} s)", err=True
+            )
+
+        previous = set_lock_wait(LockWait(seconds, on_wait=tell, name=f"sealdeal {ctx.info_name}"))
+        ctx.call_on_close(lambda: set_lock_wait(previous))  # in-process callers (tests) go on
+        return seconds
+
+    return click.option(
+        "--wait",
+        type=click.FloatRange(min=0),
+        default=WAIT_DEFAULT,
+        envvar=WAIT_ENV,
+        show_default=True,
+        metavar="SECONDS",
+        expose_value=False,
+        callback=configure,
+        help=f"How long to wait while another process holds the warehouse (env {WAIT_ENV}).",
+    )(command)
 
 
 @click.group(cls=_Group)
@@ -69,6 +105,7 @@ def generate(out: Path, interviews: int, seed: int, fmt: str, firms: int) -> Non
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+@_waits_for_the_warehouse
 @click.pass_context
 def ingest(ctx: click.Context, paths: tuple[Path, ...], progress: bool) -> None:
     """Ingest landing files or folders into the event store (the DAG's code, no scheduler)."""
@@ -119,6 +156,7 @@ def print_ingest_summary(summary) -> None:
     help="Reproduce the marts as they were at that point of the log, into a separate file.",
 )
 @click.option("--out", type=click.Path(path_type=Path), help="Where --as-of writes its database.")
+@_waits_for_the_warehouse
 @click.pass_context
 def build(ctx: click.Context, full: bool, as_of: str | None, out: Path | None) -> None:
     """Bring projections and marts up to date with the event log (incremental by default)."""
@@ -137,6 +175,7 @@ def build(ctx: click.Context, full: bool, as_of: str | None, out: Path | None) -
 
 
 @main.command()
+@_waits_for_the_warehouse
 @click.pass_context
 def publish(ctx: click.Context) -> None:
     """Check the marts with GX and publish them as a new read-only snapshot."""
@@ -154,6 +193,7 @@ def publish(ctx: click.Context) -> None:
     "--client", "client_ref", required=True, help="The firm's client_ref (used, never stored)."
 )
 @click.option("--no-publish", is_flag=True, help="Erase, but leave rebuild and publish to the DAG.")
+@_waits_for_the_warehouse
 @click.pass_context
 def erase(ctx: click.Context, firm_id: str, client_ref: str, no_publish: bool) -> None:
     """Forget a client everywhere: events, projections, raw files, marts, snapshots."""
@@ -389,42 +429,89 @@ def demo(ctx: click.Context, interviews: int, seed: int) -> None:
     ctx.invoke(status)
 
 
+TACTIC_EFFECTS = (
+    "tactic effects (all clients, adjusted offer-rate difference)",
+    "SELECT tactic, coalesce(printf('%+.1f pts [%+.1f, %+.1f]', 100 * adj_diff, "
+    "100 * adj_ci_low, 100 * adj_ci_high), 'not enough data') "
+    "FROM marts.tactic_effects WHERE segment = 'all' ORDER BY adj_diff DESC",
+)
+WAREHOUSE_STATUS = (
+    ("events by type", "SELECT event_type, count(*) FROM eventstore.events GROUP BY 1 ORDER BY 1"),
+    ("files by status", "SELECT status, count(*) FROM ingest.files GROUP BY 1 ORDER BY 1"),
+    ("quarantined records", "SELECT 'records', count(*) FROM ingest.quarantine"),
+    (
+        "quarantine reasons",
+        "SELECT reason, count(*) FROM ingest.quarantine, unnest(reasons) AS r(reason) "
+        "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10",
+    ),
+    ("conflicts", "SELECT 'records', count(*) FROM eventstore.conflicts"),
+    TACTIC_EFFECTS,
+)
+# The same questions, as far as a published snapshot answers them (part -> queries).
+SNAPSHOT_STATUS = {
+    "detail": (
+        (
+            "files by status",
+            "SELECT status, count(*) FROM health.ingest_files GROUP BY 1 ORDER BY 1",
+        ),
+        (
+            "quarantine reasons",
+            "SELECT reason, sum(records)::BIGINT FROM health.quarantine_by_reason "
+            "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10",
+        ),
+    ),
+    "research": (TACTIC_EFFECTS,),
+}
+
+
+def _echo_rows(con, queries) -> None:
+    import duckdb
+
+    for label, sql in queries:
+        click.echo(f"{label}:")
+        try:
+            rows = con.execute(sql).fetchall()
+        except duckdb.CatalogException:
+            continue  # not built yet
+        for key, value in rows:
+            click.echo(f"  {key:<28} {value:>10}")
+
+
+def _status_from_snapshot(published: Path) -> None:
+    from warehouse.publish import NoSnapshot, current_snapshot, open_snapshot
+
+    current = current_snapshot(published)
+    try:
+        if current is None:
+            raise NoSnapshot
+        click.echo(f"from the published snapshot {current.name}:")
+        for part, queries in SNAPSHOT_STATUS.items():
+            con = open_snapshot(published, current.name, part=part)
+            try:
+                _echo_rows(con, queries)
+            finally:
+                con.close()
+    except NoSnapshot:  # none yet, or pruned by a publish this very moment
+        click.echo("no published snapshot to answer from: ask again when the write has finished")
+
+
 @main.command()
 @click.pass_context
 def status(ctx: click.Context) -> None:
-    """What the warehouse holds: events, files, quarantine."""
-    import duckdb
+    """What the warehouse holds: events, files, quarantine (while another process writes to
+    it: what the published snapshot holds)."""
+    from warehouse.lock import LockWait, WarehouseBusy, connect
 
     settings = _settings(ctx)
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
-        for label, sql in (
-            (
-                "events by type",
-                "SELECT event_type, count(*) FROM eventstore.events GROUP BY 1 ORDER BY 1",
-            ),
-            ("files by status", "SELECT status, count(*) FROM ingest.files GROUP BY 1 ORDER BY 1"),
-            ("quarantined records", "SELECT 'records', count(*) FROM ingest.quarantine"),
-            (
-                "quarantine reasons",
-                "SELECT reason, count(*) FROM ingest.quarantine, unnest(reasons) AS r(reason) "
-                "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10",
-            ),
-            ("conflicts", "SELECT 'records', count(*) FROM eventstore.conflicts"),
-            (
-                "tactic effects (all clients, adjusted offer-rate difference)",
-                "SELECT tactic, coalesce(printf('%+.1f pts [%+.1f, %+.1f]', 100 * adj_diff, "
-                "100 * adj_ci_low, 100 * adj_ci_high), 'not enough data') "
-                "FROM marts.tactic_effects WHERE segment = 'all' ORDER BY adj_diff DESC",
-            ),
-        ):
-            click.echo(f"{label}:")
-            try:
-                rows = con.execute(sql).fetchall()
-            except duckdb.CatalogException:
-                continue  # not built yet
-            for key, value in rows:
-                click.echo(f"  {key:<28} {value:>10}")
+        # A reader never waits: the snapshot answers at once, and says how current it is.
+        con = connect(str(settings.warehouse_path), read_only=True, wait=LockWait())
+    except WarehouseBusy as exc:
+        click.echo(f"a write is in progress: the warehouse is held by {exc.holder}")
+        _status_from_snapshot(settings.published_dir)
+        return
+    try:
+        _echo_rows(con, WAREHOUSE_STATUS)
     finally:
         con.close()
 

@@ -18,6 +18,8 @@ KEY_FILE_NAME = "secret.key"
 K_ENV = "SEALDEAL_SUPPRESSION_K"  # the k of the k-rule on published aggregates (default 5)
 MEMORY_ENV = "SEALDEAL_DUCKDB_MEMORY_LIMIT"  # DuckDB's buffer limit for ingest and build
 MEMORY_DEFAULT = "1GB"  # DuckDB's own default is 80% of RAM, kept as cache for the whole run
+WAIT_ENV = "SEALDEAL_WAIT"  # seconds a command waits while another process holds the warehouse
+WAIT_DEFAULT = 60.0  # long enough for an incremental build or a small ingest to finish
 
 
 class MissingKeyError(RuntimeError):

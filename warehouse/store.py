@@ -21,6 +21,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from warehouse.lock import connect, leave_writer_note, remove_writer_note
+
 SQL_DIR = Path(__file__).parent / "sql"
 
 # Columns a caller provides for each new event; the store adds position, stream_version,
@@ -179,15 +181,21 @@ class EventStore:
         connection: duckdb.DuckDBPyConnection | None = None,
     ):
         self.database = str(database)
-        if connection is None and not read_only and self.database != ":memory:":
+        writes_a_file = connection is None and not read_only and self.database != ":memory:"
+        if writes_a_file:
             Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        self.con = connection or duckdb.connect(self.database, read_only=read_only)
+        # Waits while another process holds the file (warehouse.lock), then says who writes.
+        self.con = connection or connect(self.database, read_only=read_only)
+        self._writer_note = leave_writer_note(self.database) if writes_a_file else None
         self.upcasters = upcasters or Upcasters()
         if not read_only:
             apply_schema(self.con)
 
     def close(self) -> None:
         self.con.close()
+        if self._writer_note is not None:
+            remove_writer_note(self._writer_note)
+            self._writer_note = None
 
     def __enter__(self) -> EventStore:
         return self

@@ -8,11 +8,12 @@ Start it with ``sealdeal serve [--port N] [--firm FIRM]``; ``dashboards/app.py``
 # scripts without the entry script (no filters, no footer) when a page URL is opened directly.
 PAGES = (
     ("Seal the deal", "views/home.py"),
+    ("Hypotheses", "views/hypotheses.py"),
+    ("Applications funnel", "views/funnel.py"),
     ("Timing & rapport", "views/timing.py"),
     ("Objections", "views/objections.py"),
     ("Perception gap", "views/perception.py"),
     ("Warm prospects", "views/warm_prospects.py"),
-    ("Funnel & trends", "views/funnel.py"),
     ("Client journeys", "views/journeys.py"),
     ("Data health", "views/health.py"),
 )

@@ -7,8 +7,11 @@ row-level tables are read with ``WHERE firm_id = ?``: other firms' rows never en
 Cross-firm figures come only from research.duckdb's k-suppressed aggregate rows.
 
 Page numbers are recomputed live from the filtered rows with the pipeline's own transforms
-(``pipelines.marts.MARTS``), so every filter changes every number and no statistic is
-reimplemented here.
+(``pipelines.marts.MARTS``, ``pipelines.effects``) and the descriptive views of
+``dashboards.descriptive``, so every filter changes every number and no estimator is
+reimplemented here. A filtered view's estimates are explored against its family of views
+(``dashboards.family``, ``dashboards.shrinkage``): every view of the family is computed the same
+way, each once (cached).
 """
 
 from __future__ import annotations
@@ -23,19 +26,36 @@ import duckdb
 import polars as pl
 import streamlit as st
 
+from dashboards import descriptive, shrinkage
+from dashboards import family as families
 from pipelines import spec
 from pipelines.config import Settings
+from pipelines.effects import HYPOTHESIS_SCHEMA, TACTIC_SCHEMA, hypothesis_tests, tactic_estimates
 from pipelines.marts import MARTS
+from pipelines.rounds import industry_group
 from warehouse.publish import NoSnapshot, current_snapshot, open_snapshot
 
 FIRM_ENV = "SEALDEAL_FIRM"
 # The research marts a scoped viewer may be shown as a benchmark, with the aggregate rows only.
-BENCHMARK_QUERY = "SELECT * FROM marts.tactic_effects WHERE segment_kind = ? ORDER BY tactic"
+BENCHMARK_QUERY = (
+    "SELECT * FROM marts.tactic_estimates WHERE segment_kind = ? ORDER BY tactic, estimand, method"
+)
+# The estimates of one view: its own "all" rows (a filtered view is a segment already).
+ESTIMATES = {
+    "tactic_estimates": (lambda lf: tactic_estimates(lf, ("all",)), TACTIC_SCHEMA, "tactic"),
+    "hypothesis_tests": (
+        lambda lf: hypothesis_tests(lf, ("all",)),
+        HYPOTHESIS_SCHEMA,
+        "hypothesis",
+    ),
+}
+VIEWS = {name: fn for name, fn in MARTS.items() if name not in ESTIMATES} | descriptive.VIEWS
 
 
 @dataclass(frozen=True)
 class Filters:
-    """The sidebar's choices; an empty tuple means "all"."""
+    """The sidebar's choices; an empty tuple means "all". Industries are the normalised
+    groups (``pipelines.rounds.industry_group``), not the firms' spellings."""
 
     firms: tuple[str, ...] = ()
     date_from: date | None = None
@@ -49,7 +69,7 @@ class Filters:
             pl.col(column).is_in(list(values))
             for column, values in (
                 ("firm_id", self.firms),
-                ("industry", self.industries),
+                ("industry_group", self.industries),
                 ("stage", self.stages),
                 ("seniority", self.seniorities),
             )
@@ -68,12 +88,12 @@ class Snapshot:
     path: Path
     firm: str | None
     meta: dict
-    fct: pl.DataFrame
+    fct: pl.DataFrame  # + industry_group, normalised over the rows in scope
     outcome_history: pl.DataFrame
     ingest_files: pl.DataFrame  # empty when firm-scoped
     quarantine_by_reason: pl.DataFrame
     mart_checks: pl.DataFrame  # the GX checks the marts passed before this publish
-    benchmark: pl.DataFrame  # research tactic_effects, segment 'all', k-suppressed
+    benchmark: pl.DataFrame  # research tactic_estimates, segment 'all', k-suppressed
 
     @property
     def created_at(self) -> datetime | None:
@@ -107,12 +127,23 @@ class Snapshot:
         dates = self.fct.get_column("interview_date")
         return {
             "firms": seen("firm_id"),
-            "industries": seen("industry"),
+            "industries": seen("industry_group"),
             "stages": seen("stage", spec.STAGES),
             "seniorities": seen("seniority", spec.SENIORITIES),
-            "dates": (dates.min(), dates.max()) if dates.len() and dates.null_count() < dates.len()
+            "dates": (dates.min(), dates.max())
+            if dates.len() and dates.null_count() < dates.len()
             else None,
-        }  # fmt: skip
+        }
+
+    @cached_property
+    def unfiltered(self) -> Filters:
+        """What the sidebar gives when nothing is chosen (the firm in scope, the data's span)."""
+        dates = self.options["dates"]
+        return Filters(
+            firms=(self.firm,) if self.firm else (),
+            date_from=dates[0] if dates else None,
+            date_to=dates[1] if dates else None,
+        )
 
 
 def settings() -> Settings:
@@ -148,7 +179,7 @@ def _read_detail(con: duckdb.DuckDBPyConnection, firm: str | None) -> dict[str, 
     quarantine = _table(con, "health", "quarantine_by_reason")
     files = _table(con, "health", "ingest_files")
     out = {
-        "fct": _rows(con, f"SELECT * FROM {fct}{scoped}", params),
+        "fct": _rows(con, f"SELECT * FROM {fct}{scoped}", params).with_columns(industry_group()),
         "outcome_history": _rows(
             con, f"SELECT * FROM {history}{scoped} ORDER BY client_key, decided_at", params
         ),
@@ -252,12 +283,54 @@ def clients(snap: Snapshot, filters: Filters) -> pl.DataFrame:
 
 @st.cache_resource(max_entries=512, show_spinner=False)
 def _mart(_snap: Snapshot, key: tuple, filters: Filters, name: str) -> pl.DataFrame:
-    return MARTS[name](filters.apply(_snap.fct.lazy())).collect()
+    rows = filters.apply(_snap.fct.lazy())
+    if name in ESTIMATES:
+        return ESTIMATES[name][0](rows).collect()
+    result = VIEWS[name](rows)
+    return result if isinstance(result, pl.DataFrame) else result.collect()
 
 
 def mart(snap: Snapshot, name: str, filters: Filters) -> pl.DataFrame:
-    """A mart (``pipelines.marts.MARTS``) computed from the filtered interviews."""
+    """A mart (``pipelines.marts.MARTS``; the estimates with their ``all`` rows only) or a
+    descriptive view (``dashboards.descriptive.VIEWS``) computed from the filtered interviews."""
     return _mart(snap, _key(snap), filters, name)
+
+
+def family(snap: Snapshot, filters: Filters) -> families.FamilyOfViews:
+    """The views a filtered view could have been (none when nothing is filtered)."""
+    return families.family(filters, snap.options)
+
+
+@st.cache_resource(max_entries=256, show_spinner="Estimating every view of the family…")
+def _explored(_snap: Snapshot, key: tuple, filters: Filters, name: str) -> pl.DataFrame:
+    fam = family(_snap, filters)
+    _, schema, id_column = ESTIMATES[name]
+    others = [mart(_snap, name, cell) for cell in fam.cells]
+    return shrinkage.explore(
+        mart(_snap, name, filters),
+        mart(_snap, name, _snap.unfiltered),
+        shrinkage.Family(
+            pl.concat(others) if others else pl.DataFrame(schema=schema),
+            fam.size,
+            fam.exhaustive,
+        ),
+        id_column,
+    )
+
+
+def estimates(snap: Snapshot, name: str, filters: Filters) -> pl.DataFrame:
+    """``tactic_estimates`` or ``hypothesis_tests`` of the view. Unfiltered: the pipeline's
+    rows (segment all, the confirmatory family). Filtered: shrunk toward the overall estimate,
+    with the raw ones beside them and ``is_finding`` / ``q_value`` corrected across the family
+    of views (``dashboards.shrinkage.explore``)."""
+    if not family(snap, filters).is_filtered:
+        return mart(snap, name, filters)
+    return _explored(snap, _key(snap), filters, name)
+
+
+def industry_map(snap: Snapshot) -> pl.DataFrame:
+    """Every industry spelling in scope and the group the estimates put it in."""
+    return _mart(snap, _key(snap), snap.unfiltered, "industry_groups")
 
 
 def client_history(snap: Snapshot, client_key: str) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -1,5 +1,6 @@
-"""What every page shares: the filters sidebar, the footer, charts with CIs, CSV downloads and the
-"not enough data" state."""
+"""What every page shares: the filters sidebar, the footer, charts with CIs, coefficient plots of
+the three methods, report tables, hypothesis cards, the exploratory notice of a filtered view, CSV
+downloads and the "not enough data" state."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from dashboards import data
+from dashboards import data, findings, report, shrinkage
+from dashboards.family import FamilyOfViews
 from pipelines.effects import MIN_PER_ARM
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
@@ -89,8 +91,16 @@ def sidebar_filters(snap: data.Snapshot) -> data.Filters:
         picked = tuple(picked) if isinstance(picked, list | tuple) else (picked,)
         date_from = picked[0] if picked else None
         date_to = picked[1] if len(picked) > 1 else None
+    helps = {
+        "industries": "Industries as the estimates group them: the firms' spellings normalised "
+        "(Data health lists which spelling went where).",
+    }
     choose = {
-        label: tuple(bar.multiselect(label, opts[name], key=f"f_{name}", placeholder="All"))
+        label: tuple(
+            bar.multiselect(
+                label, opts[name], key=f"f_{name}", placeholder="All", help=helps.get(name)
+            )
+        )
         for label, name in (
             ("Industry", "industries"),
             ("Stage", "stages"),
@@ -220,3 +230,164 @@ def dates_text(filters: data.Filters) -> str:
         return "…" if x is None else f"{x:%Y-%m-%d}"
 
     return f"{d(filters.date_from)} to {d(filters.date_to)}"
+
+
+# ------------------------------------------------------------------------------ estimates
+METHOD_COLOURS = {m: OKABE_ITO[i] for i, m in enumerate(findings.METHOD_ORDER)}
+
+
+def table(frame: pl.DataFrame, layout: list[report.Col]) -> None:
+    """A table that reads like a report (``dashboards.report``)."""
+    st.dataframe(report.table(frame, layout), hide_index=True)
+
+
+def exploratory_notice(fam: FamilyOfViews, tests_per_view: int) -> None:
+    """What a filtered view is: one of a family, its estimates shrunk, its findings corrected."""
+    tests = tests_per_view * fam.size
+    views = fam.describe() + (", or this combination of them" if fam.is_combination else "")
+    correction = (
+        "the Benjamini-Hochberg correction across every estimate of every one of those views"
+        if fam.exhaustive
+        else "the Bonferroni correction across all of them (too many views to estimate each)"
+    )
+    st.warning(
+        f"**Exploratory view.** These filters pick one of **{fam.size:,} views** you could "
+        f"have picked the same way ({views}). With {tests_per_view} estimates per view that is "
+        f"**{tests:,} comparisons**, and some will look striking by chance. So the estimates "
+        "here are shrunk toward the overall ones (partial pooling; the raw ones are one click "
+        f"away), and a result is labelled a finding only if it survives {correction}.",
+        icon=":material/filter_alt:",
+    )
+
+
+def estimates(ctx: Context, name: str, toggle_key: str) -> pl.DataFrame:
+    """``tactic_estimates`` / ``hypothesis_tests`` of the view; on a filtered view with the
+    exploratory notice and the switch to the raw estimates drawn first."""
+    fam = data.family(ctx.snap, ctx.filters)
+    rows = data.estimates(ctx.snap, name, ctx.filters)
+    if fam.is_filtered:
+        exploratory_notice(fam, rows.height)
+        if raw_toggle(fam, toggle_key):
+            rows = shrinkage.raw(rows)
+    return rows
+
+
+def raw_toggle(fam: FamilyOfViews, key: str) -> bool:
+    """On a filtered view: the switch to the raw (unshrunk) estimates."""
+    if not fam.is_filtered:
+        return False
+    return st.toggle(
+        "Show the raw estimates (before shrinking toward the overall)",
+        key=key,
+        help="The view's own estimates, as if nothing else had been looked at. The finding "
+        "labels stay those corrected across the family of views.",
+    )
+
+
+def coefficient_plot(
+    rows: pl.DataFrame,
+    id_column: str,
+    labels: dict[str, str],
+    methods: tuple[str, ...] = findings.METHOD_ORDER,
+    title: str = "",
+    x_title: str = "Difference in chance of getting past the round, points (95% interval)",
+    one_per_row: bool = False,
+) -> alt.LayerChart:
+    """Each id's estimates by method side by side: a point (filled when a finding) and its 95%
+    interval, in points, with zero marked. ``one_per_row``: one estimate per id (a ranking),
+    drawn on its own wider row."""
+    order = [labels.get(k, k) for k in labels if k in set(rows.get_column(id_column))]
+    shown = (
+        rows.filter(pl.col("method").is_in(methods) & pl.col("estimate").is_not_null())
+        .with_columns(
+            pl.col(id_column).replace_strict(labels, default=pl.col(id_column)).alias("label"),
+            pl.col("method").replace_strict(findings.METHOD_LABELS).alias("method_label"),
+            (pl.col("estimate") * 100).alias("estimate_pts"),
+            (pl.col("ci_low") * 100).alias("ci_low_pts"),
+            (pl.col("ci_high") * 100).alias("ci_high_pts"),
+            pl.when(pl.col("is_finding"))
+            .then(pl.lit(findings.FINDING))
+            .otherwise(pl.lit(findings.CHANCE))
+            .alias("verdict"),
+        )
+        .select(
+            "label",
+            "method_label",
+            "estimate_pts",
+            "ci_low_pts",
+            "ci_high_pts",
+            "verdict",
+            "n_treated",
+            "n_control",
+            "n_clients",
+        )
+    )
+    names = [findings.METHOD_LABELS[m] for m in methods]
+    colour = alt.Color(
+        "method_label:N",
+        scale=alt.Scale(domain=names, range=[METHOD_COLOURS[m] for m in methods]),
+        title="Method",
+        legend=alt.Legend(orient="bottom"),
+    )
+    base = alt.Chart(shown).encode(
+        y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=320)),
+        color=colour,
+        tooltip=[
+            alt.Tooltip("label:N", title="What"),
+            alt.Tooltip("method_label:N", title="Method"),
+            alt.Tooltip("estimate_pts:Q", title="Difference (points)", format="+.1f"),
+            alt.Tooltip("ci_low_pts:Q", title="95% interval from", format="+.1f"),
+            alt.Tooltip("ci_high_pts:Q", title="95% interval to", format="+.1f"),
+            alt.Tooltip("n_treated:Q", title="Rounds with", format=","),
+            alt.Tooltip("n_control:Q", title="Rounds without", format=","),
+            alt.Tooltip("n_clients:Q", title="Clients", format=","),
+            alt.Tooltip("verdict:N", title="Verdict"),
+        ],
+    )
+    if not one_per_row:
+        base = base.encode(yOffset=alt.YOffset("method_label:N", sort=names))
+    bars = base.mark_rule(strokeWidth=3).encode(
+        x=alt.X("ci_low_pts:Q", title=x_title), x2="ci_high_pts:Q"
+    )
+    # Findings are filled; "could be chance" is hollow, so the chart never shows it as one.
+    points = base.mark_point(size=110, strokeWidth=2).encode(
+        x="estimate_pts:Q",
+        fill=alt.condition(alt.datum.verdict == findings.FINDING, colour, alt.value("white")),
+    )
+    zero = alt.Chart(pl.DataFrame({"x": [0.0]})).mark_rule(color="#666", strokeDash=[4, 4])
+    step = 36 if one_per_row else 16
+    chart = alt.layer(zero.encode(x="x:Q"), bars, points).properties(height=alt.Step(step))
+    return chart.properties(title=title) if title else chart
+
+
+def plot_caption() -> None:
+    st.caption(
+        "● Filled: a finding (survives the correction for multiple comparisons). ○ Hollow: "
+        "could be chance. Lines: 95% intervals, clustered by client. Dashed line: no difference."
+    )
+
+
+def method_sentences(methods: tuple[str, ...] = findings.METHOD_ORDER) -> None:
+    for method in methods:
+        st.markdown(f"- {findings.METHOD_SENTENCES[method]}")
+
+
+ANSWER_ICONS = {
+    findings.SUPPORTED: ":material/check_circle:",
+    findings.NOT_SUPPORTED: ":material/cancel:",
+    findings.NOT_ENOUGH: ":material/help:",
+}
+
+
+def hypothesis_card(card: findings.Card) -> None:
+    """One hypothesis: the question, the answer, the estimate, the method and the counts."""
+    with st.container(border=True):
+        st.markdown(f"#### {card.question}")
+        colour = {"supported": "green", "not supported": "orange"}.get(card.answer, "gray")
+        st.markdown(
+            f":{colour}-badge[{ANSWER_ICONS[card.answer]} {card.answer.capitalize()}] "
+            f"**{card.estimate}** · method: {card.method} · {card.population}"
+        )
+        st.markdown(f"{card.sentence} {card.verdict}".strip())
+        if card.other_methods:
+            st.caption(f"The other methods: {card.other_methods}.")

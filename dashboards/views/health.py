@@ -7,7 +7,16 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from dashboards import ui
+from dashboards import data, report, ui
+from pipelines.rounds import MIN_GROUP_ROWS, MIN_GROUP_SHARE
+
+ROUND_STATUS = {
+    "advanced": "got past (used)",
+    "not_advanced": "did not get past (used)",
+    "withdrawn": "withdrawn by the client (left out)",
+    "pending": "pending: no outcome yet (left out)",
+    "debrief_after_outcome": "debriefed only after the outcome (left out)",
+}
 
 ctx = ui.context()
 snap = ctx.snap
@@ -29,6 +38,80 @@ st.markdown(
     f"aggregates shown across firms are suppressed below {snap.suppression_k} clients."
 )
 ui.summary_caption(ctx)
+
+st.subheader("Rounds the estimates use, and the ones they leave out")
+status = data.mart(snap, "rounds_by_status", ctx.filters)
+if status.is_empty():
+    st.info("No round matches the filters.")
+else:
+
+    def total(column: str, statuses: tuple[str, ...] | None = None) -> int:
+        rows = status if statuses is None else status.filter(pl.col("round_status").is_in(statuses))
+        return int(rows.get_column(column).sum() or 0)
+
+    used = total("rounds", ("advanced", "not_advanced"))
+    c = st.columns(5)
+    c[0].metric("Rounds used", f"{used:,}", help="Got past or did not: the employer decided.")
+    c[1].metric(
+        "Corrected after the outcome",
+        f"{total('corrected_after_outcome'):,}",
+        help="Rounds whose debrief was edited once the outcome was known. The correction stays "
+        "in the log; the estimates use the version written before the outcome.",
+    )
+    c[2].metric(
+        "Withdrawn rounds",
+        f"{total('rounds', ('withdrawn',)):,}",
+        help="The client's own choice, not the employer's verdict: left out.",
+    )
+    c[3].metric(
+        "Pending rounds",
+        f"{total('rounds', ('pending',)):,}",
+        help="No outcome yet: left out until one arrives.",
+    )
+    c[4].metric(
+        "Advances inferred",
+        f"{total('advances_inferred'):,}",
+        help="Rounds without an outcome of their own that a later round of the same "
+        "application shows were passed (firms that report only the final result).",
+    )
+    after = total("rounds", ("debrief_after_outcome",))
+    st.caption(
+        f"{after:,} rounds were debriefed only after the outcome was known (hindsight) and are "
+        "left out of every estimate."
+    )
+    ui.table(
+        status,
+        [
+            report.text("Firm", "firm_id"),
+            report.text("Round", "round_status", ROUND_STATUS),
+            report.number("Rounds", "rounds"),
+            report.number("Clients", "clients"),
+            report.number("Corrected after the outcome", "corrected_after_outcome"),
+            report.number("Advances inferred", "advances_inferred"),
+        ],
+    )
+    ui.download(status, "rounds_by_status")
+
+st.subheader("Industry spellings and the group each counts in")
+st.caption(
+    "Firms spell industries their own way. The estimates and the Industry filter use groups: "
+    "case, spacing and punctuation normalised, known synonyms merged, and groups with fewer "
+    f"than {MIN_GROUP_ROWS} interviews (or {MIN_GROUP_SHARE:.1%} of all) pooled into 'other'. "
+    "All rows in scope, whatever the filters."
+)
+spellings = data.industry_map(snap)
+if spellings.is_empty():
+    st.info("No industry to normalise yet.")
+else:
+    ui.table(
+        spellings,
+        [
+            report.Col("As reported", lambda r: r["industry"]),
+            report.Col("Counted as", lambda r: r["industry_group"]),
+            report.number("Interviews", "interviews"),
+        ],
+    )
+    ui.download(spellings, "industry_groups")
 
 st.subheader("Records quarantined, by reason")
 quarantine = snap.quarantine_by_reason
@@ -64,7 +147,21 @@ if snap.firm:
 elif files.is_empty():
     st.info("No landing file has been processed yet.")
 else:
-    st.dataframe(files, hide_index=True)
+    ui.table(
+        files,
+        [
+            report.Col("File", lambda r: r["file_name"]),
+            report.text("Format", "file_format"),
+            report.text("Status", "status"),
+            report.Col("Why held", lambda r: r["reason"]),
+            report.number("Records", "records"),
+            report.number("Events added", "events_appended"),
+            report.number("Duplicates", "duplicates"),
+            report.number("Conflicts", "conflicts"),
+            report.number("Quarantined", "quarantined"),
+            report.date_text("Processed (UTC)", "processed_at", "%Y-%m-%d %H:%M"),
+        ],
+    )
     ui.download(files, "ingest_files")
 
 st.subheader("Great Expectations")
@@ -87,7 +184,15 @@ else:
         f"Mart checks before publishing: **{checks.height} expectations, {verdict}** "
         f"(`{checks['checked_in'][0]}`)."
     )
-    st.dataframe(per_table, hide_index=True)
+    ui.table(
+        per_table,
+        [
+            report.Col("Mart", lambda r: r["table"]),
+            report.number("Expectations", "expectations"),
+            report.number("Passed", "passed"),
+            report.number("Failed", "failed"),
+        ],
+    )
     ui.download(checks, "gx_mart_checks")
 docs = snap.data_docs_path
 if snap.firm:

@@ -4,9 +4,17 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from dashboards import data, ui
+from dashboards import data, report, ui
+from pipelines.rounds import rounds
 from pipelines.spec import OUTCOMES, STAGES
 
+ROUND_STATUS = {
+    "advanced": "got past",
+    "not_advanced": "did not get past",
+    "withdrawn": "withdrawn (left out)",
+    "pending": "pending (left out)",
+    "debrief_after_outcome": "debriefed only after the outcome (left out)",
+}
 MAX_LISTED = 1000  # a longer select list is no use to anyone; any key can be pasted instead
 
 ctx = ui.context()
@@ -64,14 +72,38 @@ else:
                     ],
                 )
             )
-            ui.chart(timeline, interviews, "client_interviews")
+            ui.chart(timeline, interviews.drop("firm_id", "client_key"), "client_interviews")
         st.subheader("Interviews")
-        st.dataframe(
-            interviews.drop("firm_id", "client_key", "has_concerns_raised").with_columns(
-                pl.col("interview_date").cast(pl.String)
-            ),
-            hide_index=True,
+        shown = rounds(interviews.lazy()).collect().sort("interview_date", "round_number")
+        ui.table(
+            shown,
+            [
+                report.date_text("Date", "interview_date"),
+                report.Col("Application", lambda r: r["application_key"][:8] + "…"),
+                report.number("Round", "round_number"),
+                report.text("Stage", "stage"),
+                report.text("Interviewer", "interviewer_role"),
+                report.text("Industry (as reported)", "industry"),
+                report.text("Seniority", "seniority"),
+                report.listed("Fit questions asked", "fit_question_kinds"),
+                report.number("Asked at (% of the way in)", "asked_at_pct"),
+                report.number("Rapport before asking (1-5)", "rapport_before_ask"),
+                report.listed("Concerns raised", "concerns_raised"),
+                report.yes_no("Concerns addressed", "concerns_addressed"),
+                report.number("Own rating (1-5)", "self_rating"),
+                report.text("Outcome", "outcome"),
+                report.text("Counts in the estimates as", "round_status", ROUND_STATUS),
+                report.number("Debrief versions", "debrief_versions"),
+                report.number("Versions written after the outcome", "versions_after_outcome"),
+            ],
         )
         st.subheader("Every outcome reported, in the order heard")
-        st.dataframe(outcomes.drop("firm_id", "client_key"), hide_index=True)
-        ui.download(outcomes, "client_outcomes")
+        ui.table(
+            outcomes,
+            [
+                report.date_text("Heard on", "decided_at", "%Y-%m-%d %H:%M"),
+                report.text("Outcome", "outcome"),
+                report.yes_no("Referred elsewhere", "referral"),
+            ],
+        )
+        ui.download(outcomes.drop("firm_id", "client_key"), "client_outcomes")

@@ -1,19 +1,23 @@
 """Objections: the concerns interviewers raise, whether the client addressed them, and what
-happened next."""
+happened next; the tested answer first."""
 
 import altair as alt
 import polars as pl
 import streamlit as st
 
-from dashboards import data, ui
+from dashboards import data, findings, report, ui
 
 ctx = ui.context()
 st.title("Objections")
 st.caption(
     "Decided interviews in which the interviewer voiced a concern, one row per concern: was it "
-    "addressed in the room, and did the client still advance (offer or next round)?"
+    "addressed in the room, and did the client still advance (offer or next round)? The card "
+    "holds the tested answer; the charts describe the rounds as they are (crude)."
 )
 ui.summary_caption(ctx)
+
+tests = ui.estimates(ctx, "hypothesis_tests", "objections_raw")
+ui.hypothesis_card(findings.card(tests, "address_objections"))
 
 ADDRESSED = {True: "addressed", False: "not addressed"}
 obj = data.mart(ctx.snap, "objections", ctx.filters).with_columns(
@@ -27,7 +31,7 @@ obj = data.mart(ctx.snap, "objections", ctx.filters).with_columns(
 if obj.is_empty():
     ui.not_enough_data("Not enough data: no decided interview with a concern matches the filters.")
 else:
-    st.subheader("Still in the game? Advance rate by concern")
+    st.subheader("Still in the game? Advance rate by concern (crude)")
     if obj.filter(pl.col("enough_data")).is_empty():
         ui.not_enough_data()
     else:
@@ -83,4 +87,18 @@ else:
         ui.not_enough_data()
     else:
         ui.chart(bars, nxt, "objections_what_next")
-st.dataframe(obj.drop("addressed", "other_outcomes"), hide_index=True)
+ui.table(
+    obj,
+    [
+        report.text("Concern", "concern"),
+        report.text("Addressed in the room", "addressed"),
+        report.number("Interviews", "n"),
+        report.number("Offers", "offers"),
+        report.number("Next rounds", "next_rounds"),
+        report.number("Rejected", "rejections"),
+        report.rate("Advanced", "advance_rate"),
+        report.rate_interval("advance_rate", "Advanced, 95% interval"),
+        report.rate("Offers", "offer_rate"),
+        report.rate_interval("offer_rate", "Offers, 95% interval"),
+    ],
+)

@@ -1,51 +1,90 @@
-"""Timing & rapport: offer rate by when the fit question was asked and by rapport before it."""
+"""Timing & rapport: does asking late, or after building rapport, go with getting past the
+round? The two hypotheses' cards, then the pass-through by timing and by rapport (crude)."""
 
 import polars as pl
 import streamlit as st
 
-from dashboards import data, ui
+from dashboards import data, findings, report, ui
 from pipelines.marts import NOT_ASKED, TIMING_BINS
 
 ctx = ui.context()
 st.title("Timing & rapport")
 st.caption(
-    "Offer rate (decided interviews) by how far into the interview the fit question was asked, "
-    "and by how much rapport there was before asking, next to not asking at all."
+    "When in the interview the fit question was asked, and how much rapport there was before "
+    "asking. The cards hold the tested answers; the charts below describe the rounds as they "
+    "are (crude: nothing held fixed)."
 )
 ui.summary_caption(ctx)
 
-st.subheader("When the question was asked")
-timing = data.mart(ctx.snap, "offer_rate_by_timing", ctx.filters).with_columns(
-    pl.when(pl.col("timing_bin") == NOT_ASKED)
-    .then(pl.col("timing_bin"))
-    .otherwise(pl.col("timing_bin") + "% in")
-    .alias("timing_bin")
+tests = ui.estimates(ctx, "hypothesis_tests", "timing_raw")
+for hypothesis in ("ask_late", "rapport_first"):
+    ui.hypothesis_card(findings.card(tests, hypothesis))
+
+LAYOUT = [
+    report.number("Rounds decided", "rounds"),
+    report.number("Got past", "advanced"),
+    report.rate("Pass-through", "advance_rate"),
+    report.rate_interval("advance_rate"),
+    report.number("Clients", "clients"),
+]
+
+st.subheader("When the question was asked (crude)")
+order = {NOT_ASKED: -1} | {label: i for i, (_, _, label) in enumerate(TIMING_BINS)}
+timing = (
+    data.mart(ctx.snap, "advance_by_timing", ctx.filters)
+    .with_columns(
+        pl.when(pl.col("timing_bin") == NOT_ASKED)
+        .then(pl.col("timing_bin"))
+        .otherwise(pl.col("timing_bin") + "% in")
+        .alias("asked"),
+        pl.col("timing_bin").replace_strict(order, default=len(order)).alias("_order"),
+    )
+    .sort("_order")
+    .drop("_order")
 )
 if timing.filter(pl.col("enough_data")).is_empty():
     ui.not_enough_data()
 else:
-    order = [NOT_ASKED, *(f"{label}% in" for _, _, label in TIMING_BINS)]
     ui.chart(
-        ui.rate_chart(timing, "timing_bin", "Asked", sort=order),
-        timing,
-        "offer_rate_by_timing",
+        ui.rate_chart(
+            timing,
+            "asked",
+            "Asked",
+            rate="advance_rate",
+            rate_title="Got past the round",
+            n="rounds",
+            sort=timing.get_column("asked").to_list(),
+        ),
+        timing.drop("asked"),
+        "pass_through_by_timing",
     )
-st.dataframe(timing.drop("bin_order"), hide_index=True)
+ui.table(timing, [report.text("Asked", "asked"), *LAYOUT])
 
-st.subheader("Rapport before asking")
-rapport = data.mart(ctx.snap, "offer_rate_by_rapport", ctx.filters).with_columns(
-    pl.when(pl.col("rapport_before_ask") == 0)
-    .then(pl.lit(NOT_ASKED))
-    .otherwise(pl.col("rapport_before_ask").cast(pl.String) + " of 5")
-    .alias("rapport")
+st.subheader("Rapport before asking (crude)")
+rapport = (
+    data.mart(ctx.snap, "advance_by_rapport", ctx.filters)
+    .sort("rapport_before_ask")
+    .with_columns(
+        pl.when(pl.col("rapport_before_ask") == 0)
+        .then(pl.lit(NOT_ASKED))
+        .otherwise(pl.col("rapport_before_ask").cast(pl.String) + " of 5")
+        .alias("rapport")
+    )
 )
 if rapport.filter(pl.col("enough_data")).is_empty():
     ui.not_enough_data()
 else:
-    order = [NOT_ASKED, *(f"{i} of 5" for i in range(1, 6))]
     ui.chart(
-        ui.rate_chart(rapport, "rapport", "Rapport before asking", sort=order),
-        rapport,
-        "offer_rate_by_rapport",
+        ui.rate_chart(
+            rapport,
+            "rapport",
+            "Rapport before asking",
+            rate="advance_rate",
+            rate_title="Got past the round",
+            n="rounds",
+            sort=rapport.get_column("rapport").to_list(),
+        ),
+        rapport.drop("rapport"),
+        "pass_through_by_rapport",
     )
-st.dataframe(rapport, hide_index=True)
+ui.table(rapport, [report.text("Rapport before asking", "rapport"), *LAYOUT])

@@ -1,18 +1,25 @@
-"""Warm prospects: referrals among interviews that did not end in an offer, by tactic."""
+"""Warm prospects: referrals among rounds that did not get past, and whether asking about
+concerns goes with more of them; the tested answer first."""
 
 import polars as pl
 import streamlit as st
 
-from dashboards import data, findings, ui
+from dashboards import data, findings, report, ui
 
 ctx = ui.context()
 st.title("Warm prospects")
 st.caption(
-    "Among decided interviews without an offer: how often the interviewer referred the client "
-    "to another opportunity, with and without each tactic (crude rates, 95% intervals)."
+    "A round that did not get past can still end in a referral to another opening. The card "
+    "holds the tested answer (asking about concerns, among rounds that did not advance); the "
+    "chart describes decided interviews without an offer, with and without each tactic "
+    "(crude rates, 95% intervals)."
 )
 ui.summary_caption(ctx)
 
+tests = ui.estimates(ctx, "hypothesis_tests", "warm_raw")
+ui.hypothesis_card(findings.card(tests, "warm_prospects"))
+
+st.subheader("Referral rate with and without each tactic (crude)")
 warm = data.mart(ctx.snap, "warm_prospects", ctx.filters).with_columns(
     pl.col("tactic").replace_strict(findings.TACTIC_LABELS, default=pl.col("tactic")).alias("label")
 )
@@ -47,4 +54,17 @@ else:
         sort=list(findings.TACTIC_LABELS.values()),
     )
     ui.chart(chart, warm.drop("label"), "warm_prospects")
-st.dataframe(warm.drop("label"), hide_index=True)
+ui.table(
+    warm,
+    [
+        report.text("Tactic", "label"),
+        report.number("Non-offers with", "n_with"),
+        report.number("Non-offers without", "n_without"),
+        report.rate("Referred, with", "referral_rate_with"),
+        report.rate_interval("referral_rate_with", "With, 95% interval"),
+        report.rate("Referred, without", "referral_rate_without"),
+        report.rate_interval("referral_rate_without", "Without, 95% interval"),
+        report.points("Difference", "diff"),
+        report.points_interval("diff_ci_low", "diff_ci_high"),
+    ],
+)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import re
 import shutil
-from datetime import date
+from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar
 
@@ -18,25 +18,34 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import app_test
 
 from dashboards import PAGES
+from dashboards.findings import HYPOTHESES, TACTIC_LABELS, pts
 from pipelines.config import Settings
-from pipelines.effects import tactic_effects
+from pipelines.effects import tactic_estimates
 from tests.dashboards.conftest import publish_home
 from warehouse.publish import current_snapshot, open_snapshot
 
 PAGE_IDS = [path.split("/")[-1].removesuffix(".py") for _, path in PAGES]
 # Charts each page draws on the 2,000-interview snapshot (every chart comes with a CSV).
 CHARTS_ON_REAL_DATA = {
-    "home": 1,
+    "home": 2,  # the ranking, and the three methods side by side
+    "hypotheses": 1,
+    "funnel": 4,  # pass-through by round, offers per application, stages, months
     "timing": 2,
     "objections": 2,
     "perception": 1,
     "warm_prospects": 1,
-    "funnel": 3,
     "journeys": 1,
     "health": 0,  # nothing was quarantined
 }
-# Pages whose charts are rates: with every arm below the minimum n none of them may be drawn.
-RATE_ONLY_PAGES = {"home", "timing", "objections", "perception", "warm_prospects"}
+# Pages whose charts are estimates or rates: with every arm below the minimum n none is drawn.
+RATE_ONLY_PAGES = {
+    "home",
+    "hypotheses",
+    "timing",
+    "objections",
+    "perception",
+    "warm_prospects",
+}
 TEXT_TYPES = {
     "title",
     "header",
@@ -49,6 +58,7 @@ TEXT_TYPES = {
     "error",
     "code",
     "text",
+    "expander",
 }
 
 
@@ -77,7 +87,7 @@ def texts(at) -> list[str]:
             out.append(el.value.to_csv(index=False))
         elif kind in ("selectbox", "multiselect", "radio"):
             out.append(" | ".join(map(str, el.options)))
-        elif kind in ("download_button", "button"):
+        elif kind in ("download_button", "button", "toggle"):
             out.append(el.label)
     return out
 
@@ -123,21 +133,192 @@ def test_page_renders_on_real_data(app, built_home, page):
         assert not [t for t in texts(at) if "Not enough data" in t]
 
 
-def test_home_ranks_tactics_with_crude_and_adjusted_numbers(app, built_home):
+RANKED = re.compile(r"(:gray\[)?\*\*\d\.\*\* ")
+HEADLINE = re.compile(
+    r"(In the same client's rounds|Among rounds alike in everything recorded), "
+    r"(.+) went with getting past the round "
+    r"(\d+ points? (more|less) often|about as often \(0 points\)) \[[+-]?\d+, [+-]?\d+\]\. "
+    r"(A finding|Could be chance) \(q (=|<) [\d.e-]+ after correcting for 30 comparisons\)\."
+)
+
+
+def test_home_ranks_the_tactics_by_headline_estimate_in_plain_words(app, built_home):
     at = open_page(app(built_home), "home")
-    sentences = [m.value for m in at.markdown if re.match(r"(:gray\[)?\*\*\d\.\*\*", m.value)]
-    assert len(sentences) == 5
-    for text in sentences:
-        assert re.search(r"got offers \d+% of the time vs \d+% \([+-]?\d+ pts, 95% CI", text)
-        assert "Adjusted for stage, seniority, industry and experience" in text
+    ranked = [m.value for m in at.markdown if RANKED.match(m.value)]
+    assert len(ranked) == 4  # the three kinds and addressing concerns; the union apart
+    for text in ranked:
+        assert HEADLINE.search(text), text
+        assert not re.search(r"\b(cause|causes|increase|increases|raises)\b", text)
+    union = [m.value for m in at.markdown if m.value.startswith("**Any of the three")]
+    assert len(union) == 1 and "asking any of the three fit questions" in union[0]
+    assert "not ranked against its own parts" in union[0]
+    caption = next(c.value for c in at.caption if c.value.startswith("Headline: "))
+    assert "same-client comparison" in caption or "adjusted comparison" in caption
+    # The three methods side by side, one plain sentence each.
+    expander = next(e for e in at.expander if e.label == "All three methods side by side")
+    sentences = [m.value for m in expander.markdown]
+    for lead in ("- Crude:", "- Adjusted:", "- Same client:"):
+        assert any(s.startswith(lead) for s in sentences), lead
+    assert len(expander.get("vega_lite_chart")) == 1
+    # The report table: words, points and brackets; machine names only in the CSV.
+    table = at.dataframe[-1].value
+    assert list(table.columns[:5]) == [
+        "Tactic",
+        "Outcome",
+        "Method",
+        "Difference (points)",
+        "95% interval (points)",
+    ]
+    assert set(table["Tactic"]) == set(TACTIC_LABELS.values())
+    assert set(table["Method"]) == {"crude", "adjusted", "same client"}
+    assert all(re.fullmatch(r"\[[+-]?\d+, [+-]?\d+\]|–", v) for v in table.iloc[:, 4])
+    assert set(table["Verdict"]) <= {"finding", "could be chance", "not enough data"}
+
+
+def test_home_headline_numbers_are_the_pipelines(app, built_home):
+    at = open_page(app(built_home), "home")
+    con = open_snapshot(built_home.published_dir, part="detail")
+    try:
+        rows = con.sql('SELECT * FROM "detail"."detail".fct_interviews').pl()
+    finally:
+        con.close()
+    expected = tactic_estimates(rows.lazy(), ("all",)).collect()
+    table = at.dataframe[-1].value
+    assert list(table["Difference (points)"]) == [
+        "–" if v is None else pts(v) for v in expected["estimate"]
+    ]
+
+
+def test_hypotheses_page_has_one_card_per_seed_hypothesis(app, built_home):
+    at = open_page(app(built_home), "hypotheses")
+    questions = [m.value.removeprefix("#### ") for m in at.markdown if m.value.startswith("####")]
+    assert questions == [h.question for h in HYPOTHESES.values()]
+    badges = [m.value for m in at.markdown if "-badge[" in m.value]
+    assert len(badges) == 5
+    for badge in badges:
+        answer = re.search(r"-badge\[:material/\w+: ([^\]]+)\]", badge).group(1)
+        assert answer in ("Supported", "Not supported", "Not enough data")
+        assert re.search(r"method: (same client|adjusted)", badge)
+        assert re.search(r"[\d,]+ rounds? of [\d,]+ clients?", badge)
+        if answer != "Not enough data":
+            assert re.search(r"\*\*[+-]?\d+ points? \[[+-]?\d+, [+-]?\d+\]\*\*", badge)
+    others = [c.value for c in at.caption if c.value.startswith("The other methods: ")]
+    assert len(others) == 5
+
+
+def test_perception_page_tests_self_rating_after_adjustment(app, built_home):
+    at = open_page(app(built_home), "perception")
+    assert any("If I feel the interview went well, did I get through?" in t for t in texts(at))
+    claims = [m.value for m in at.markdown if m.value.startswith("- ")]
+    assert any(c.startswith("- Among rounds alike in everything recorded,") for c in claims)
+    assert any(c.startswith("- In the same client's rounds,") for c in claims)
     table = at.dataframe[0].value
-    assert list(table["rank"]) == [1, 2, 3, 4, 5]
-    assert {"n_with", "n_without", "diff_ci_low", "adj_ci_high", "q_value"} <= set(table.columns)
-    # Non-findings are labelled in the table and greyed in the text, never shown as findings.
-    for status, text in zip(table["status"], sentences, strict=True):
-        assert (status == "finding") == text.startswith("**")
-        if status != "finding":
-            assert "Not a finding" in text or "not enough data" in text
+    assert list(table["Method"]) == ["crude", "adjusted", "same client"]
+    # The raw line by rating is kept out of sight, labelled crude.
+    assert any("(crude)" in e.label for e in at.expander)
+
+
+def test_funnel_shows_pass_through_per_round_and_offers_per_application(app, built_home):
+    at = open_page(app(built_home), "funnel")
+    rounds = at.dataframe[0].value
+    assert list(rounds.columns[:6]) == [
+        "Round",
+        "Rounds",
+        "Decided by the employer",
+        "Got past",
+        "Pass-through (%)",
+        "95% interval (%)",
+    ]
+    assert rounds["Round"].iloc[0] == "1"
+    assert re.fullmatch(r"\d+%", rounds["Pass-through (%)"].iloc[0])
+    assert re.fullmatch(r"\[\d+%, \d+%\]", rounds["95% interval (%)"].iloc[0])
+    metrics = {m.label: m.value for m in at.metric}
+    assert re.fullmatch(r"\d+%", metrics["Applications that ended in an offer"])
+    assert re.fullmatch(r"\[\d+%, \d+%\]", metrics["95% interval"])
+
+
+def test_data_health_shows_what_the_estimates_leave_out(app, built_home):
+    at = open_page(app(built_home), "health")
+    metrics = {m.label: m.value for m in at.metric}
+    for label in (
+        "Rounds used",
+        "Corrected after the outcome",
+        "Withdrawn rounds",
+        "Pending rounds",
+        "Advances inferred",
+    ):
+        assert re.fullmatch(r"[\d,]+", metrics[label]), label
+    assert int(metrics["Corrected after the outcome"].replace(",", "")) > 0
+    assert int(metrics["Withdrawn rounds"].replace(",", "")) > 0
+    assert any("debriefed only after the outcome" in c.value for c in at.caption)
+    spellings = next(
+        d.value for d in at.dataframe if list(d.value.columns[:2]) == ["As reported", "Counted as"]
+    )
+    reported = dict(zip(spellings["As reported"], spellings["Counted as"], strict=True))
+    # Firms' spellings land in one group each: the map shows which.
+    groups = {}
+    for raw, group in reported.items():
+        groups.setdefault(group, set()).add(raw)
+    assert any(len(raws) > 1 for raws in groups.values())
+    assert all(g == g.lower() for g in groups)
+
+
+def _seniority_senior(at):
+    at.multiselect(key="f_seniorities").set_value(["senior"])
+
+
+def test_a_filtered_view_is_exploratory_shrunk_and_corrected_across_its_family(
+    app, built_home, monkeypatch
+):
+    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", RecordingStorage)
+    at = open_page(app(built_home), "home")
+    assert not at.warning and not at.toggle
+    RecordingStorage.files = {}
+    _seniority_senior(at)
+    at.run()
+    assert not at.exception
+    notice = at.warning[0].value
+    assert notice.startswith("**Exploratory view.**")
+    assert "one of **5 views**" in notice and "(5 seniorities)" in notice
+    assert "**150 comparisons**" in notice  # 30 estimates per view x 5 views
+    assert "Benjamini-Hochberg" in notice
+    (csv,) = [v for k, v in RecordingStorage.files.items() if k.startswith("tactic_estimates-")]
+    explored = pl.read_csv(io.BytesIO(csv))
+    enough = explored.filter(pl.col("enough_data"))
+    assert enough.height > 0
+    # Shrunk toward the overall estimate: never further from it than the raw one.
+    distance = (pl.col("estimate") - pl.col("overall_estimate")).abs()
+    raw_distance = (pl.col("raw_estimate") - pl.col("overall_estimate")).abs()
+    assert enough.select((distance <= raw_distance + 1e-12).all()).item()
+    assert enough.select((pl.col("estimate") != pl.col("raw_estimate")).any()).item()
+    # A finding only when it survives the correction across the family.
+    assert explored["is_finding"].to_list() == [
+        bool(e and q is not None and q < 0.05)
+        for e, q in zip(explored["enough_data"], explored["family_q_value"], strict=True)
+    ]
+    assert set(explored["family_views"]) == {5} and set(explored["family_tests"]) == {150}
+    table = at.dataframe[-1].value
+    verdicts = dict(zip(range(len(table)), table["Verdict"], strict=True))
+    for i, is_finding in enumerate(explored["is_finding"]):
+        assert (verdicts[i] == "finding") == is_finding
+    for text in [m.value for m in at.markdown if RANKED.match(m.value)]:
+        assert "after correcting for 150 comparisons" in text
+    # The raw estimates are one click away.
+    shrunk = list(table["Difference (points)"])
+    at.toggle[0].set_value(True).run()
+    raw = list(at.dataframe[-1].value["Difference (points)"])
+    assert raw == ["–" if v is None else pts(v) for v in explored["raw_estimate"]]
+    assert raw != shrunk
+
+
+@pytest.mark.parametrize("page", ["hypotheses", "timing", "objections", "perception"])
+def test_filtered_hypothesis_pages_say_they_are_exploratory(app, built_home, page):
+    at = open_page(app(built_home), page)
+    _seniority_senior(at)
+    at.run()
+    assert not at.exception
+    assert at.warning[0].value.startswith("**Exploratory view.**")
+    assert "**75 comparisons**" in at.warning[0].value  # 15 estimates per view x 5 views
 
 
 @pytest.mark.parametrize("page", PAGE_IDS)
@@ -156,10 +337,13 @@ def test_page_renders_when_every_arm_is_below_min_n(app, tiny_home, page):
         assert charts(at) == 0
         assert any(t.startswith("Not enough data") for t in texts(at))
     if page == "home":
-        sentences = [m.value for m in at.markdown if "Clients who" in m.value]
-        assert len(sentences) == 5
-        assert all("not enough data (n < 30 per arm" in s for s in sentences)
-        assert set(at.dataframe[0].value["status"]) == {"not enough data (n < 30 per arm)"}
+        sentences = [m.value for m in at.markdown if RANKED.match(m.value)]
+        assert len(sentences) == 4
+        assert all(": not enough data (" in s for s in sentences)
+        assert set(at.dataframe[-1].value["Verdict"]) == {"not enough data"}
+    if page == "hypotheses":
+        badges = [m.value for m in at.markdown if "-badge[" in m.value]
+        assert len(badges) == 5 and all("Not enough data" in b for b in badges)
 
 
 def test_no_snapshot_yet_says_so(app, tmp_path):
@@ -173,9 +357,15 @@ def _one_firm(at):
     firms.set_value(firms.options[:1])
 
 
+def _middle_dates(at):
+    """The data's span less its first two and last four months."""
+    lo, hi = at.date_input[0].value
+    at.date_input[0].set_value((lo + timedelta(days=61), hi - timedelta(days=122)))
+
+
 FILTERS = {
     "firm": _one_firm,
-    "dates": lambda at: at.date_input[0].set_value((date(2025, 1, 1), date(2025, 9, 30))),
+    "dates": lambda at: _middle_dates(at),
     "industry": lambda at: at.multiselect(key="f_industries").set_value(["software"]),
     "stage": lambda at: at.multiselect(key="f_stages").set_value(["hiring_manager"]),
     "seniority": lambda at: at.multiselect(key="f_seniorities").set_value(["senior"]),
@@ -196,14 +386,15 @@ def test_every_filter_changes_the_numbers_of_every_page(app, built_home, page, k
     assert summary != next(t for t in before if "match the filters" in t)
 
 
-def test_home_numbers_are_the_pipelines_numbers_for_the_filtered_rows(app, built_home):
+def test_home_raw_numbers_are_the_pipelines_numbers_for_the_filtered_rows(app, built_home):
     """The filter is applied by SQL here and by the app's Polars filter there: same rows, same
-    tactic_effects, to the last digit."""
+    tactic_estimates, to the last digit (the raw ones: the shown ones are shrunk)."""
     at = open_page(app(built_home), "home")
     at.multiselect(key="f_stages").set_value(["hiring_manager", "final"])
     at.multiselect(key="f_seniorities").set_value(["mid", "senior"])
     at.run()
-    shown = pl.from_pandas(at.dataframe[0].value).sort("tactic")
+    at.toggle[0].set_value(True).run()
+    shown = at.dataframe[-1].value
 
     con = open_snapshot(built_home.published_dir, part="detail")
     try:
@@ -214,10 +405,12 @@ def test_home_numbers_are_the_pipelines_numbers_for_the_filtered_rows(app, built
         ).pl()
     finally:
         con.close()
-    expected = tactic_effects(rows.lazy()).collect().filter(pl.col("segment") == "all")
-    expected = expected.sort("tactic")
-    for column in ("n_with", "n_without", "offers_with", "diff", "adj_diff", "adj_ci_low"):
-        assert shown[column].to_list() == expected[column].to_list(), column
+    expected = tactic_estimates(rows.lazy(), ("all",)).collect()
+    assert list(shown["Difference (points)"]) == [
+        "–" if v is None else pts(v) for v in expected["estimate"]
+    ]
+    assert list(shown["Rounds with"]) == [f"{v:,}" for v in expected["n_treated"]]
+    assert list(shown["Clients"]) == [f"{v:,}" for v in expected["n_clients"]]
 
 
 def test_firm_scoped_pages_show_no_row_of_another_firm(app, built_home):
@@ -272,7 +465,9 @@ def test_home_shows_the_cross_firm_benchmark_only_to_a_scoped_firm(app, built_ho
     scoped = open_page(app(built_home, firm=firm), "home")
     assert "Benchmark: all firms" in [s.value for s in scoped.subheader]
     bench = scoped.dataframe[-1].value
-    assert len(bench) == 5  # the five tactics' all-firm rows, no per-firm segment
+    # The five tactics' all-firm headline rows (advance), no per-firm segment.
+    assert list(bench["Tactic"]) == list(TACTIC_LABELS.values())
+    assert set(bench["Method"]) <= {"same client", "adjusted"}
 
 
 def test_a_new_snapshot_is_picked_up_on_the_next_rerun(app, tiny_home, tmp_path):
@@ -298,7 +493,8 @@ class RecordingStorage(MemoryMediaFileStorage):
 
 
 @pytest.mark.parametrize(
-    "page", ["home", "timing", "objections", "perception", "warm_prospects", "funnel"]
+    "page",
+    ["home", "hypotheses", "funnel", "timing", "objections", "perception", "warm_prospects"],
 )
 def test_chart_downloads_are_csv_with_the_intervals(app, built_home, monkeypatch, page):
     monkeypatch.setattr(app_test, "MemoryMediaFileStorage", RecordingStorage)
@@ -319,6 +515,8 @@ def test_chart_downloads_are_csv_with_the_intervals(app, built_home, monkeypatch
         highs = [c for c in frame.columns if c.endswith("ci_high")]
         assert len(lows) == len(highs)
         with_ci += bool(lows)
+        # Downloads keep the machine names.
+        assert all(re.fullmatch(r"[a-z0-9_]+", c) for c in frame.columns), frame.columns
     assert with_ci >= 1
 
 

@@ -14,7 +14,7 @@ def test_filters_keep_exactly_the_matching_rows():
     rows = pl.DataFrame(
         {
             "firm_id": ["a", "a", "b", "b"],
-            "industry": ["software", "retail", "software", "software"],
+            "industry_group": ["software", "retail", "software", "software"],
             "stage": ["final", "final", "panel", "final"],
             "seniority": ["mid", "mid", "mid", "senior"],
             "interview_date": [date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1), None],
@@ -47,6 +47,27 @@ def test_unscoped_load_holds_every_firm(built_home):
     assert snap.ingest_files.height > 0
     assert snap.meta["snapshot_id"] == sid and snap.suppression_k >= 2
     assert set(snap.benchmark["segment"]) == {"all"}
+
+
+def test_industries_are_the_normalised_groups(built_home):
+    from pipelines.rounds import industry_groups
+
+    sid = current_snapshot(built_home.published_dir).name
+    snap = data.load_snapshot(str(built_home.published_dir), sid, None)
+    groups = industry_groups(snap.fct.lazy()).collect()
+    assert snap.options["industries"] == sorted(set(groups["industry_group"]))
+    assert snap.fct["industry"].n_unique() > len(snap.options["industries"])
+    software = data.Filters(industries=("software",)).apply(snap.fct.lazy()).collect()
+    spellings = set(groups.filter(pl.col("industry_group") == "software")["industry"])
+    assert set(software["industry"]) == spellings and len(spellings) > 1
+
+
+def test_benchmark_is_the_published_estimates_segment_all(built_home):
+    sid = current_snapshot(built_home.published_dir).name
+    snap = data.load_snapshot(str(built_home.published_dir), sid, None)
+    assert set(snap.benchmark["estimand"]) == {"advance", "application_offer"}
+    assert set(snap.benchmark["method"]) == {"crude", "adjusted", "within_client"}
+    assert "is_suppressed" in snap.benchmark.columns
 
 
 def test_scoped_load_reads_only_that_firms_rows(built_home):

@@ -1,4 +1,4 @@
-"""The home page's verdicts and sentences (pure functions, no Streamlit)."""
+"""What the estimates say in plain words (pure functions, no Streamlit)."""
 
 from __future__ import annotations
 
@@ -6,74 +6,184 @@ import polars as pl
 import pytest
 
 from dashboards import findings
-from pipelines.effects import OUTPUT_SCHEMA
+from pipelines.effects import HYPOTHESIS_SCHEMA, TACTIC_SCHEMA, TACTICS
+
+FORBIDDEN = ("cause", "increase", "raises", "boost", "improve", "effect of")
 
 
-def effect_row(tactic="asked_about_concerns", segment="all", **values) -> dict:
-    row = {c: None for c in OUTPUT_SCHEMA.names()}
+def est(tactic="asked_about_concerns", method="within_client", estimand="advance", **values):
+    row = {c: None for c in TACTIC_SCHEMA.names()}
     row |= {
         "tactic": tactic,
-        "segment": segment,
-        "segment_kind": "all" if segment == "all" else segment.split("=")[0],
-        "n_with": 1900,
-        "n_without": 2310,
-        "offers_with": 589,
-        "offers_without": 508,
-        "rate_with": 0.31,
-        "rate_without": 0.22,
-        "diff": 0.09,
-        "diff_ci_low": 0.05,
-        "diff_ci_high": 0.13,
-        "adj_diff": 0.07,
-        "adj_ci_low": 0.03,
-        "adj_ci_high": 0.11,
-        "p_value": 0.001,
+        "estimand": estimand,
+        "method": method,
+        "segment_kind": "all",
+        "segment": "all",
+        "estimate": 0.08,
+        "std_error": 0.01,
+        "ci_low": 0.06,
+        "ci_high": 0.10,
+        "n_treated": 1900,
+        "n_control": 2310,
+        "n_clients": 410,
+        "p_value": 0.0001,
         "q_value": 0.004,
+        "family": "confirmatory",
+        "is_finding": True,
         "enough_data": True,
     }
     return row | values
 
 
-def frame(*rows: dict) -> pl.DataFrame:
-    return pl.DataFrame(list(rows), schema=OUTPUT_SCHEMA)
+def frame(*rows: dict, schema=TACTIC_SCHEMA) -> pl.DataFrame:
+    return pl.DataFrame(list(rows), schema=schema)
 
 
-def test_a_finding_reads_like_the_issue_example():
-    text = findings.sentence(effect_row(), comparisons=12)
-    assert text.startswith(
-        "Clients who asked about concerns got offers 31% of the time vs 22% "
-        "(+9 pts, 95% CI +5 to +13, n=4,210)."
-    )
-    assert "Adjusted for stage, seniority, industry and experience: +7 pts (95% CI +3 to +11)" in (
-        text
-    )
-    assert "A finding (q = 0.004 after correcting for 12 comparisons)" in text
-
-
-def test_not_surviving_the_correction_is_labelled_not_a_finding():
-    row = effect_row(p_value=0.03, q_value=0.08)
-    assert findings.status(row) == findings.CHANCE
-    text = findings.sentence(row, comparisons=12)
-    assert text.startswith("Not a finding, could be chance (q = 0.08")
-    assert "A finding" not in text
-
-
-def test_q_exactly_alpha_is_not_a_finding():
-    assert findings.status(effect_row(q_value=0.05)) == findings.CHANCE
-
-
-def test_below_min_n_shows_counts_only():
-    row = effect_row(n_with=12, n_without=25, enough_data=False, rate_with=None, q_value=None)
-    assert findings.status(row) == findings.NOT_ENOUGH
-    assert findings.sentence(row, comparisons=0) == (
-        "Clients who asked about concerns: not enough data (n < 30 per arm: 12 with, 25 without)."
+def test_the_issue_example_word_for_word():
+    text = findings.claim(est(), "asked_about_concerns")
+    assert text == (
+        "In the same client's rounds, asking about concerns went with getting past the round "
+        "8 points more often [+6, +10]."
     )
 
 
-def test_enough_data_without_an_adjusted_estimate_is_not_a_finding():
-    row = effect_row(adj_diff=None, adj_ci_low=None, adj_ci_high=None, p_value=None, q_value=None)
-    assert findings.status(row) == findings.NOT_ESTIMABLE
-    assert findings.sentence(row, 3).startswith("Not a finding: Clients who asked about concerns")
+@pytest.mark.parametrize("method", ["crude", "adjusted", "within_client"])
+@pytest.mark.parametrize("estimand", ["advance", "application_offer"])
+def test_sentences_never_claim_a_cause(method, estimand):
+    for tactic in TACTICS:
+        text = findings.sentence(est(tactic, method, estimand), tactic, 30).lower()
+        assert not [w for w in FORBIDDEN if w in text], text
+        assert "[+6, +10]" in text
+
+
+def test_each_method_says_what_it_held_fixed():
+    assert findings.claim(est(method="crude"), "asked_about_concerns").startswith(
+        "Across all rounds, nothing held fixed,"
+    )
+    assert findings.claim(est(method="adjusted"), "asked_about_concerns").startswith(
+        "Among rounds alike in everything recorded,"
+    )
+    crude_app = findings.claim(
+        est(method="crude", estimand="application_offer"), "asked_about_concerns"
+    )
+    assert "any round" in crude_app and "biased in its favour" in crude_app
+    adjusted_app = findings.claim(
+        est(method="adjusted", estimand="application_offer"), "asked_about_concerns"
+    )
+    assert adjusted_app.endswith("(if done in every round vs in none).")
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [(0.08, "8 points more often"), (-0.031, "3 points less often"),
+     (0.004, "about as often (0 points)"), (0.01, "1 point more often")],
+)  # fmt: skip
+def test_direction_and_size_in_words(value, words):
+    assert words in findings.claim(est(estimate=value), "asked_how_compare")
+
+
+def test_verdicts_follow_is_finding_and_enough_data():
+    assert findings.status(est()) == findings.FINDING
+    assert findings.status(est(is_finding=False, q_value=0.2)) == findings.CHANCE
+    assert findings.status(est(enough_data=False, estimate=None)) == findings.NOT_ENOUGH
+    text = findings.sentence(est(is_finding=False, q_value=0.2), "asked_how_compare", 30)
+    assert text.endswith("Could be chance (q = 0.2 after correcting for 30 comparisons).")
+    short = findings.sentence(
+        est(enough_data=False, estimate=None, n_treated=12, n_control=25, n_clients=9),
+        "asked_how_compare",
+        0,
+    )
+    assert short == (
+        "Asking how they compare: not enough data (12 rounds with, 25 without, 9 clients; the "
+        "estimate needs 30 rounds in each arm and 20 clients)."
+    )
+
+
+def test_headline_is_within_client_where_it_has_enough_data_else_adjusted():
+    rows = frame(
+        est("asked_about_concerns", "crude", estimate=0.2),
+        est("asked_about_concerns", "adjusted", estimate=0.1),
+        est("asked_about_concerns", "within_client", estimate=0.08),
+        est("asked_how_compare", "adjusted", estimate=0.03),
+        est("asked_how_compare", "within_client", estimate=None, enough_data=False),
+    )
+    top = findings.headline(rows, "tactic").sort("tactic")
+    assert top.select("tactic", "method", "is_headline_fallback").rows() == [
+        ("asked_about_concerns", "within_client", False),
+        ("asked_how_compare", "adjusted", True),
+    ]
+    caption = findings.method_caption(findings.ranked(rows))
+    assert "same-client comparison for one tactic" in caption
+    assert "adjusted comparison for asking how they compare" in caption
+
+
+def test_ranking_by_headline_estimate_without_the_union():
+    rows = frame(
+        est("asked_fit_question", estimate=0.3),
+        est("asked_about_concerns", estimate=0.08),
+        est("asked_about_ideal_candidate", estimate=0.02, is_finding=False),
+        est("asked_how_compare", estimate=0.11),
+        est("addressed_concerns", estimate=None, enough_data=False),
+        est("addressed_concerns", "adjusted", estimate=None, enough_data=False),
+        est("asked_how_compare", estimand="application_offer", estimate=0.5),
+    )
+    ranking = findings.ranked(rows)
+    assert ranking.get_column("tactic").to_list() == [
+        "asked_how_compare",
+        "asked_about_concerns",
+        "asked_about_ideal_candidate",
+        "addressed_concerns",
+    ]
+    assert ranking.get_column("rank").to_list() == [1, 2, 3, 4]
+    assert ranking.get_column("status").to_list() == [
+        findings.FINDING,
+        findings.FINDING,
+        findings.CHANCE,
+        findings.NOT_ENOUGH,
+    ]
+    union = findings.union_row(rows)
+    assert union.get_column("tactic").to_list() == ["asked_fit_question"]
+    assert "asking any of the three fit questions" in union.get_column("sentence")[0]
+
+
+def hyp(hypothesis, method="within_client", **values):
+    row = est(method=method, **values)
+    del row["tactic"]
+    return row | {"hypothesis": hypothesis, "n": row["n_treated"] + row["n_control"]} | values
+
+
+def test_hypothesis_cards_answer_in_plain_words():
+    rows = frame(
+        hyp("ask_late", "crude", estimate=0.12),
+        hyp("ask_late", "adjusted", estimate=0.1),
+        hyp("ask_late"),
+        hyp("self_rating_predicts", "adjusted", estimate=0.01, is_finding=False, q_value=0.7),
+        hyp("self_rating_predicts", estimate=-0.05, q_value=0.01),
+        hyp("rapport_first", "adjusted", estimate=None, enough_data=False),
+        hyp("rapport_first", estimate=None, enough_data=False),
+        schema=HYPOTHESIS_SCHEMA,
+    )
+    late = findings.card(rows, "ask_late")
+    assert late.question == "Should I wait until late in the interview to ask my fit question?"
+    assert late.answer == findings.SUPPORTED
+    assert late.method == "same client"
+    assert late.estimate == "+8 points [+6, +10]"
+    assert late.population.startswith("4,210 rounds of 410 clients")
+    assert late.other_methods == "crude +12 points [+6, +10] · adjusted +10 points [+6, +10]"
+    assert late.verdict.startswith("A finding (q = 0.004")
+    # A finding against the advice is no support for it.
+    assert findings.card(rows, "self_rating_predicts").answer == findings.NOT_SUPPORTED
+    rapport = findings.card(rows, "rapport_first")
+    assert rapport.answer == findings.NOT_ENOUGH and rapport.estimate == "–"
+    assert rapport.sentence.startswith("Not enough data: 1,900 rounds with")
+    assert findings.card(rows, "warm_prospects").answer == findings.NOT_ENOUGH
+
+
+def test_every_seed_hypothesis_has_a_question():
+    from pipelines.effects import HYPOTHESES
+
+    assert set(findings.HYPOTHESES) == set(HYPOTHESES)
+    assert all(h.question.endswith("?") for h in findings.HYPOTHESES.values())
 
 
 @pytest.mark.parametrize(
@@ -83,45 +193,22 @@ def test_points_are_signed_and_never_minus_zero(value, text):
     assert findings.pts(value) == text
 
 
-def test_ranking_puts_findings_first_then_chance_then_not_enough_data():
-    table = findings.ranked(
-        frame(
-            effect_row("asked_fit_question", adj_diff=0.12, q_value=0.2, p_value=0.1),
-            effect_row("asked_about_concerns", adj_diff=0.05),
-            effect_row("asked_how_compare", adj_diff=0.08),
-            effect_row(
-                "addressed_concerns", enough_data=False, adj_diff=None, p_value=None, q_value=None
-            ),
-            effect_row("asked_about_concerns", segment="stage=final", p_value=0.2, q_value=0.3),
-        )
-    )
-    assert table.get_column("tactic").to_list() == [
-        "asked_how_compare",
-        "asked_about_concerns",
-        "asked_fit_question",
-        "addressed_concerns",
-    ]
-    assert table.get_column("rank").to_list() == [1, 2, 3, 4]
-    assert table.get_column("status").to_list() == [
-        findings.FINDING,
-        findings.FINDING,
-        findings.CHANCE,
-        findings.NOT_ENOUGH,
-    ]
-    # The correction counts every test of the table, segments included (4 p-values here).
-    assert "correcting for 4 comparisons" in table.get_column("sentence")[0]
+def test_intervals_read_as_brackets():
+    assert findings.interval(0.06, 0.1) == "[+6, +10]"
+    assert findings.interval(0.27, 0.351, findings.pct) == "[27%, 35%]"
+    assert findings.interval(None, 0.1) == "–"
 
 
-def test_benchmark_shows_suppressed_rows_as_suppressed_and_only_the_all_segment():
+def test_benchmark_shows_suppressed_rows_as_suppressed_and_only_headlines():
     research = frame(
-        effect_row("asked_fit_question"),
-        effect_row("asked_how_compare", n_with=None, n_without=None, adj_diff=None, q_value=None),
-        effect_row("asked_fit_question", segment="firm=north-star"),
-    ).with_columns(is_suppressed=pl.Series([False, True, False]))
+        est("asked_about_concerns", "adjusted"),
+        est("asked_about_concerns", "within_client"),
+        est("asked_how_compare", "adjusted", estimate=None, enough_data=None, is_finding=None),
+        est("asked_how_compare", "within_client", estimate=None, enough_data=None),
+        est("asked_how_compare", "crude"),
+    ).with_columns(is_suppressed=pl.Series([False, False, True, True, False]))
     bench = findings.benchmark(research, k=5)
-    assert bench.height == 2
-    assert bench.get_column("status").to_list() == [
-        findings.FINDING,
-        "suppressed (fewer than 5 clients)",
+    assert bench.select("tactic", "method", "status").rows() == [
+        ("asked_about_concerns", "within_client", findings.FINDING),
+        ("asked_how_compare", "adjusted", "suppressed (fewer than 5 clients)"),
     ]
-    assert bench.row(1, named=True)["n_with"] is None

@@ -254,13 +254,27 @@ def verdict_text(row: dict, comparisons: int) -> str:
     return f"Could be chance ({q})."
 
 
+def pooled_note(row: dict) -> str:
+    """On a filtered view whose estimate was shrunk: what the view alone says, e.g. " (pooled
+    with the other views; this view alone: +12 [+1, +23])"; "" otherwise."""
+    raw = row.get("raw_estimate")
+    if raw is None or row.get("estimate") is None or row["estimate"] == raw:
+        return ""
+    alone = f"{pts(raw)} {interval(row['raw_ci_low'], row['raw_ci_high'])}"
+    return f" (pooled with the other views; this view alone: {alone})"
+
+
 def sentence(row: dict, key: str, comparisons: int) -> str:
     """Claim + verdict, or why there is no estimate."""
     if status(row) == NOT_ENOUGH:
         return f"{label(key) if key in TACTIC_LABELS else phrase(key).capitalize()}: " + (
             f"{not_enough_text(row)}."
         )
-    return f"{claim(row, key)} {verdict_text(row, comparisons)}"
+    text = claim(row, key)
+    note = pooled_note(row)
+    if note:
+        text = f"{text[:-1]}{note}."
+    return f"{text} {verdict_text(row, comparisons)}"
 
 
 def comparisons(rows: pl.DataFrame) -> int:
@@ -415,7 +429,7 @@ def card(rows: pl.DataFrame, hypothesis: str) -> Card:
         hypothesis=hypothesis,
         question=spec.question,
         answer=answer(row),
-        sentence=claim(row, hypothesis)
+        sentence=f"{claim(row, hypothesis)[:-1]}{pooled_note(row)}."
         if status(row) != NOT_ENOUGH
         else f"Not enough data: {not_enough_details(row)}.",
         method=method_label(row["method"]),

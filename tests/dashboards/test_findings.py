@@ -212,3 +212,16 @@ def test_benchmark_shows_suppressed_rows_as_suppressed_and_only_headlines():
         ("asked_about_concerns", "within_client", findings.FINDING),
         ("asked_how_compare", "adjusted", "suppressed (fewer than 5 clients)"),
     ]
+
+
+def test_a_shrunk_estimate_says_what_the_view_alone_says():
+    row = est(raw_estimate=0.12, raw_ci_low=0.01, raw_ci_high=0.23, is_finding=False, q_value=0.3)
+    text = findings.sentence(row, "asked_about_concerns", 180)
+    assert text == (
+        "In the same client's rounds, asking about concerns went with getting past the round 8 "
+        "points more often [+6, +10] (pooled with the other views; this view alone: +12 [+1, "
+        "+23]). Could be chance (q = 0.3 after correcting for 180 comparisons)."
+    )
+    # The raw view (the toggle): nothing to add.
+    raw = est(raw_estimate=0.08, raw_ci_low=0.06, raw_ci_high=0.1)
+    assert "pooled" not in findings.sentence(raw, "asked_about_concerns", 180)

@@ -14,6 +14,7 @@ import streamlit as st
 from dashboards import data, findings, report, shrinkage
 from dashboards.family import FamilyOfViews
 from pipelines.effects import MIN_PER_ARM
+from warehouse.csv_safe import safe_csv
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
 OKABE_ITO = (
@@ -138,11 +139,12 @@ def footer(snap: data.Snapshot) -> None:
 
 
 def csv_bytes(frame: pl.DataFrame) -> bytes:
-    """CSV of a chart's data; list columns become "a; b" (CSV has no lists)."""
+    """CSV of a chart's data; list columns become "a; b" (CSV has no lists). Firm-supplied text
+    that a spreadsheet would run as a formula is quoted (warehouse.csv_safe)."""
     flat = frame.with_columns(
         pl.col(c).list.join("; ") for c, t in frame.schema.items() if isinstance(t, pl.List)
     )
-    return flat.write_csv().encode()
+    return safe_csv(flat).encode()
 
 
 def download(frame: pl.DataFrame, name: str) -> None:

@@ -269,7 +269,9 @@ def sql(
     except duckdb.Error as exc:
         raise click.ClickException(str(exc)) from exc
     if fmt == "csv":
-        click.echo(frame.write_csv(), nl=False)
+        from warehouse.csv_safe import safe_csv
+
+        click.echo(safe_csv(frame), nl=False)  # formulas in firm-supplied text stay text
     elif fmt == "json":
         click.echo(frame.write_json())
     else:
@@ -362,6 +364,9 @@ def serve(ctx: click.Context, port: int, firm: str | None) -> None:
     argv = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port)]
     argv += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
     argv += ["--client.toolbarMode", "viewer"]
+    # Streamlit's own table export writes formulas in firm-supplied text as they are; every
+    # table's data is offered by the pages' own (formula-safe) CSV downloads instead.
+    argv += ["--client.disableDataExport", "true"]
     scope = f" (firm {firm})" if firm else ""
     click.echo(f"SealDeal dashboards on http://localhost:{port}{scope}")
     # Replace this process: Ctrl-C and kill reach Streamlit directly, nothing is left behind.

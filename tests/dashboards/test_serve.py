@@ -35,6 +35,8 @@ def test_serve_runs_streamlit_on_the_app_with_port_and_firm(execs, tmp_path, mon
     assert Path(argv[4]) == Path(cli.__file__).parents[1] / "dashboards" / "app.py"
     assert argv[argv.index("--server.port") + 1] == "8642"
     assert argv[argv.index("--server.headless") + 1] == "true"
+    # Its table export would write formulas as they are (the pages' downloads quote them).
+    assert argv[argv.index("--client.disableDataExport") + 1] == "true"
     assert env["SEALDEAL_FIRM"] == "north-star"
     assert env["SEALDEAL_HOME"] == str(tmp_path.resolve())
 

@@ -21,8 +21,23 @@ def test_csv_keeps_interval_columns_and_flattens_lists():
     )
     text = ui.csv_bytes(frame).decode()
     assert text.splitlines() == [
-        "concern,kinds,offer_rate,offer_rate_ci_low,offer_rate_ci_high",
-        "skills_gap,concerns; comparison,0.25,0.2,0.3",
+        '"concern","kinds","offer_rate","offer_rate_ci_low","offer_rate_ci_high"',
+        '"skills_gap","concerns; comparison",0.25,0.2,0.3',
+    ]
+
+
+def test_csv_quotes_text_that_would_run_as_a_formula_and_keeps_negative_numbers():
+    frame = pl.DataFrame(
+        {
+            "industry": ["=cmd|' /C calc'!A0", "software"],
+            "kinds": [["@x", "y"], ["z"]],
+            "adj_diff": [-0.012, 0.093],
+        }
+    )
+    assert ui.csv_bytes(frame).decode().splitlines() == [
+        '"industry","kinds","adj_diff"',
+        """"'=cmd|' /C calc'!A0","'@x; y",-0.012""",
+        '"software","z",0.093',
     ]
 
 

@@ -141,7 +141,8 @@ def test_status_and_sql_answer_from_the_snapshot_while_a_write_is_in_progress(ho
     assert "files by status:" in lines and "  ingested" in status.stdout
     assert "quarantine reasons:" in lines
     assert sql.returncode == 0, sql.stderr
-    assert sql.stdout.splitlines()[1] == lines[1].removeprefix("from the published snapshot ")[:-1]
+    snapshot_id = lines[1].removeprefix("from the published snapshot ").removesuffix(":")
+    assert sql.stdout.splitlines() == ['"snapshot_id"', f'"{snapshot_id}"']
     assert "Traceback" not in status.stderr + sql.stderr
 
     after = sealdeal(home, "status")  # the write has finished: the warehouse answers again

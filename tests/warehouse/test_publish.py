@@ -107,7 +107,7 @@ def test_sql_command_reads_the_snapshot_and_refuses_writes(warehouse, settings):
     publish(warehouse.con, settings.published_dir, 7)
     runner = CliRunner()
     ok = runner.invoke(main, ["sql", "SELECT n FROM marts.perception_gap", "--format", "csv"])
-    assert ok.exit_code == 0 and ok.output == "n\n40\n"
+    assert ok.exit_code == 0 and ok.output == '"n"\n40\n'
     for statement in ("DELETE FROM marts.perception_gap", "CREATE TABLE t AS SELECT 1"):
         refused = runner.invoke(main, ["sql", statement])
         assert refused.exit_code == 1

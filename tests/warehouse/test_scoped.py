@@ -72,7 +72,7 @@ def test_sql_firm_mode_from_the_command_line(built_home, firms, monkeypatch):
     query = "SELECT DISTINCT firm_id FROM detail.fct_interviews"
     scoped = runner.invoke(main, ["sql", "--firm", firms[1], query, "--format", "csv"])
     assert scoped.exit_code == 0, scoped.output
-    assert scoped.output == f"firm_id\n{firms[1]}\n"
+    assert scoped.output == f'"firm_id"\n"{firms[1]}"\n'
     # Without --firm there is no row-level table at all: researchers get aggregates only.
     unscoped = runner.invoke(main, ["sql", query])
     assert unscoped.exit_code == 1 and "fct_interviews" in unscoped.output

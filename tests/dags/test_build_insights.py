@@ -50,7 +50,7 @@ def test_insights_dag_builds_checks_publishes_and_audits(airflow_dagbag, setting
     try:
         (position,) = con.execute("SELECT last_event_position FROM meta.snapshot").fetchall()[0]
         comment = con.execute(
-            "SELECT comment FROM duckdb_tables() WHERE table_name = 'tactic_effects'"
+            "SELECT comment FROM duckdb_tables() WHERE table_name = 'tactic_estimates'"
         ).fetchall()[0][0]
     finally:
         con.close()
@@ -66,7 +66,7 @@ def test_insights_dag_builds_checks_publishes_and_audits(airflow_dagbag, setting
     )
     warehouse.close()
     assert n > 1000
-    assert "Mantel-Haenszel" in comment
+    assert "clustered by client" in comment
 
 
 def test_the_audit_runs_last_after_publish_in_the_writer_pool(airflow_dagbag):

@@ -28,11 +28,11 @@ def built(warehouse, tmp_path):
 def test_real_marts_pass_every_check(built, settings):
     results = check_marts(built, settings.quality_dir / "marts")
     tables = {r.table for r in results}
-    assert {"fct_interviews", "tactic_effects", "offer_rate_by_timing", "funnel_by_stage"} <= tables
+    assert {"fct_interviews", "tactic_estimates", "hypothesis_tests", "funnel_by_stage"} <= tables
     assert any(r.expectation == "expect_compound_columns_to_be_unique" for r in results)
     assert any(
         r.expectation == "expect_column_pair_values_a_to_be_greater_than_b"
-        and r.table == "tactic_effects"
+        and r.table == "tactic_estimates"
         for r in results
     )
     assert list((settings.quality_dir / "marts").glob("marts-*.json"))
@@ -42,8 +42,8 @@ def test_real_marts_pass_every_check(built, settings):
     ("sql", "message"),
     [
         (
-            "UPDATE marts.tactic_effects SET diff_ci_high = diff - 0.01 WHERE enough_data",
-            "tactic_effects: expect_column_pair_values_a_to_be_greater_than_b",
+            "UPDATE marts.tactic_estimates SET ci_high = estimate - 0.01 WHERE enough_data",
+            "tactic_estimates: expect_column_pair_values_a_to_be_greater_than_b",
         ),
         (
             "UPDATE marts.perception_gap SET offer_rate = 1.5 WHERE enough_data",

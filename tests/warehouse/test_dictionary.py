@@ -128,7 +128,8 @@ def test_the_doc_has_sql_for_every_main_question():
     assert len(SQL_BLOCKS) >= 12
     text = "\n".join(SQL_BLOCKS)
     for table in (
-        "tactic_effects",
+        "tactic_estimates",
+        "hypothesis_tests",
         "offer_rate_by_timing",
         "offer_rate_by_rapport",
         "objections",

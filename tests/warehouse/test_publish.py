@@ -62,9 +62,11 @@ def test_snapshot_holds_marts_comments_metadata_and_parquet(warehouse, settings)
     assert [t for (t,) in tables] == [
         "detail.fct_interviews",
         "detail.outcome_history",
+        "health.industry_groups",
         "health.ingest_files",
         "health.mart_checks",
         "health.quarantine_by_reason",
+        "health.rounds_by_status",
         "meta.snapshot",
     ]
     assert k == [(5,)]
@@ -93,8 +95,8 @@ def test_research_marts_are_suppressed_with_the_configured_k(built_home, tmp_pat
             counts[k] = con.execute(
                 "SELECT (SELECT suppression_k FROM meta.snapshot), "
                 "count(*) FILTER (WHERE is_suppressed), "
-                "count(*) FILTER (WHERE is_suppressed AND n_with IS NOT NULL) "
-                "FROM marts.tactic_effects"
+                "count(*) FILTER (WHERE is_suppressed AND n_treated IS NOT NULL) "
+                "FROM marts.tactic_estimates"
             ).fetchall()[0]
         finally:
             con.close()

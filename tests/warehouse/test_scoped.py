@@ -34,6 +34,7 @@ def test_every_row_level_table_holds_only_the_firms_rows(built_home, firms):
             "detail.fct_interviews",
             "detail.outcome_history",
             "health.quarantine_by_reason",
+            "health.rounds_by_status",
         ]
         for (table,) in with_firm:
             seen = con.execute(f"SELECT DISTINCT firm_id FROM {table}").fetchall()
@@ -41,7 +42,7 @@ def test_every_row_level_table_holds_only_the_firms_rows(built_home, firms):
         (n,) = con.execute("SELECT count(*) FROM detail.fct_interviews").fetchall()[0]
         assert n > 0
         # The cross-firm aggregates are there, under the k-rule.
-        assert con.execute("SELECT count(*) FROM marts.tactic_effects").fetchall()[0][0] > 0
+        assert con.execute("SELECT count(*) FROM marts.tactic_estimates").fetchall()[0][0] > 0
 
 
 def test_no_allowed_query_reaches_the_shared_snapshot(built_home, firms):

@@ -115,7 +115,7 @@ def test_correction_written_after_the_outcome_does_not_count():
         fit_question_kinds=["concerns", "comparison"],
         self_rating=5,
     )
-    interviews, fct = build([hindsight, OUTCOME, DEBRIEF])
+    _, fct = build([hindsight, OUTCOME, DEBRIEF])
     row = fct.row(0, named=True)
     assert row["fit_question_kinds"] == DEBRIEF["fit_question_kinds"]
     assert row["self_rating"] == DEBRIEF["self_rating"]

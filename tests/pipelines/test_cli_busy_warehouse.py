@@ -48,6 +48,7 @@ def holding(settings: Settings, name: str | None = None):
     proc = subprocess.Popen(
         [sys.executable, "-c", HOLD, str(settings.warehouse_path), *([name] if name else [])],
         cwd=PROJECT_ROOT,
+        env=environ(settings),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -66,7 +67,13 @@ def release(proc: subprocess.Popen) -> None:
 
 
 def environ(settings: Settings, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "SEALDEAL_WAIT"}
+    # Not this test process's Airflow context (a dag.test() run leaves it in os.environ): a
+    # process inside an Airflow task names itself after the task.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k != "SEALDEAL_WAIT" and not k.startswith("AIRFLOW_CTX_")
+    }
     return {**env, "SEALDEAL_HOME": str(settings.home), KEY_ENV: TEST_KEY, **extra}
 
 

@@ -58,3 +58,11 @@ def test_a_writer_leaves_its_note_and_takes_it_away(database):
         assert not os.path.exists(database + ".writer")
     finally:
         set_lock_wait(previous)
+
+
+def test_inside_an_airflow_task_the_note_names_the_task(database, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CTX_DAG_ID", "ingest_debriefs")
+    monkeypatch.setenv("AIRFLOW_CTX_TASK_ID", "ingest_file")
+    with EventStore(database):
+        note = json.loads(Path(database + ".writer").read_text())
+    assert note["command"] == "Airflow task ingest_debriefs.ingest_file"

@@ -19,7 +19,6 @@ Pure functions: ``client_counts(mart, fct)`` (LazyFrame -> LazyFrame) and ``supp
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -323,8 +322,8 @@ def _estimate_relations(tables, mart: str, rows, total) -> list[dict[Cell, int]]
                     rels.append({(mart, top, col): 1} | {(mart, i, col): -1 for i in members})
     for _key, group in t.with_row_index("_i").group_by(id_column, "segment"):
         ids = group.get_column("_i").to_list()
-        for a, b in itertools.combinations(ids, 2):
-            rels += [{(mart, a, c): 1, (mart, b, c): -1} for c in CELLS[mart].counts]
+        for b in ids[1:]:
+            rels += [{(mart, ids[0], c): 1, (mart, b, c): -1} for c in CELLS[mart].counts]
     if mart == "tactic_estimates" and "funnel_by_stage" in tables:
         rels += _rounds_against_funnel(tables, total)
     return rels
@@ -357,18 +356,50 @@ def recoverable(
 ) -> list[Cell]:
     """Hidden cells that the shown cells and ``relations`` pin down to one value: those whose
     unit vector lies in the row space of the relations restricted to the hidden cells (i.e. is
-    orthogonal to their null space)."""
-    unknown = sorted({c for r in relations for c in r if hidden[c[0]][c[1]]})
-    if not unknown:
-        return []
-    index = {c: j for j, c in enumerate(unknown)}
-    a = np.zeros((len(relations), len(unknown)))
-    for i, r in enumerate(relations):
-        for c, coef in r.items():
-            if c in index:
-                a[i, index[c]] = coef
-    null = scipy.linalg.null_space(a)
-    return [c for c, j in index.items() if np.linalg.norm(null[j]) < 1e-9]
+    orthogonal to their null space). The system splits into independent blocks (hidden cells
+    linked by shared relations), solved one at a time: each is small."""
+    found: list[Cell] = []
+    for cells, rows in _blocks(hidden, relations):
+        index = {c: j for j, c in enumerate(cells)}
+        a = np.zeros((len(rows), len(cells)))
+        for i, r in enumerate(rows):
+            for c, coef in r.items():
+                if c in index:
+                    a[i, index[c]] = coef
+        null = scipy.linalg.null_space(a)
+        found += [c for c, j in index.items() if np.linalg.norm(null[j]) < 1e-9]
+    return sorted(found)
+
+
+def _blocks(hidden: dict[str, list[bool]], relations: list[dict]):
+    """Connected groups of hidden cells (two cells are linked when a relation holds both),
+    each with the relations that touch it."""
+    parent: dict[Cell, Cell] = {}
+
+    def root(c: Cell) -> Cell:
+        while parent[c] != c:
+            parent[c] = parent[parent[c]]
+            c = parent[c]
+        return c
+
+    touching = []
+    for r in relations:
+        unknown = [c for c in r if hidden[c[0]][c[1]]]
+        if not unknown:
+            continue
+        touching.append((r, unknown[0]))
+        for c in unknown:
+            parent.setdefault(c, c)
+        for c in unknown[1:]:
+            parent[root(c)] = root(unknown[0])
+    cells: dict[Cell, list[Cell]] = {}
+    for c in parent:
+        cells.setdefault(root(c), []).append(c)
+    rows: dict[Cell, list[dict]] = {}
+    for r, first in touching:
+        rows.setdefault(root(first), []).append(r)
+    for key in sorted(cells):
+        yield sorted(cells[key]), rows[key]
 
 
 def _value(tables: dict[str, pl.DataFrame], cell: Cell) -> int:
@@ -398,29 +429,38 @@ def suppress_marts(
         if all(_value(tables, c) is not None for c in r)
         and sum(coef * _value(tables, c) for c, coef in r.items()) == 0
     ]
+    by_cell: dict[Cell, list[dict]] = {}
+    for r in relations:
+        for c in r:
+            by_cell.setdefault(c, []).append(r)
     forced: set[Cell] = set()  # pinned by hidden cells alone: publishing adds nothing
     while leaks := [c for c in recoverable(tables, flags, relations) if c not in forced]:
-        shown = _shown_rows_linked_to(leaks[0], relations, flags)
-        if not shown:
-            forced.add(leaks[0])
-            continue
-        big = [c for c in shown if size[c[0]][c[1]] >= k]
-        m, i = min(big or shown, key=lambda c: (size[c[0]][c[1]], c))
-        flags[m][i] = True
+        # One partner per leaking row per round, then check again: a null space per hidden row
+        # would cost minutes where small data hides most rows.
+        done: set[tuple[str, int]] = set()
+        for leak in leaks:
+            if leak[:2] in done:
+                continue
+            shown = _shown_rows_linked_to(leak, by_cell, flags)
+            if not shown:
+                forced.add(leak)
+                continue
+            big = [c for c in shown if size[c[0]][c[1]] >= k]
+            m, i = min(big or shown, key=lambda c: (size[c[0]][c[1]], c))
+            flags[m][i] = True
+            done.add(leak[:2])
     return {m: _apply(m, t, flags[m]) for m, t in tables.items()}
 
 
 def _shown_rows_linked_to(
-    cell: Cell, relations: list[dict], flags: dict[str, list[bool]]
+    cell: Cell, by_cell: dict[Cell, list[dict]], flags: dict[str, list[bool]]
 ) -> set[tuple[str, int]]:
     """Shown rows in the relations that reach ``cell`` through hidden cells: hiding one of
     them adds an unknown to the system that pins the cell down."""
     seen, frontier, shown = {cell}, [cell], set()
     while frontier:
         current = frontier.pop()
-        for r in relations:
-            if current not in r:
-                continue
+        for r in by_cell.get(current, ()):
             for other in r:
                 m, i, _c = other
                 if not flags[m][i]:

@@ -50,7 +50,11 @@ def test_notes_lose_the_records_own_refs():
             "notes": ["Client C-00123 asked; see int-77.", "Nothing here.", None, "A met B"],
             "client_ref": ["C-00123", "C-9", "C-1", "A"],
             "interview_ref": ["int-77", "x-1", "x-2", "B"],
+            "application_ref": ["APP-5", None, None, None],
         }
     )
     out = notes_without_own_refs(frame.lazy()).collect()["notes"].to_list()
     assert out == ["Client [CLIENT] asked; see [INTERVIEW].", "Nothing here.", None, "A met B"]
+    quoted = frame.with_columns(pl.Series("notes", ["Second round of APP-5.", None, None, None]))
+    out = notes_without_own_refs(quoted.lazy()).collect()["notes"].to_list()
+    assert out[0] == "Second round of [APPLICATION]."

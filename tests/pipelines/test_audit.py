@@ -143,7 +143,7 @@ def test_a_real_built_home_with_its_landing_files_is_clean(audited):
 def test_a_dataset_not_seen_while_writing_the_rules_is_clean_too(settings):
     """Another seed, CSV landing files (read for refs by the ingestion's CSV reader)."""
     landing = settings.landing_dir / "csv-batch"
-    generate(landing, interviews=600, seed=20_261_126, fmt="csv", firms=2)
+    generate(landing, interviews=1200, seed=20_261_126, fmt="csv", firms=2)
     ingest_paths([landing], settings, TEST_KEY.encode())
     build(settings)
     with EventStore(settings.warehouse_path) as store:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import polars as pl
 from click.testing import CliRunner
+from polars.testing import assert_frame_equal
 
 from pipelines.audit import Needles, run_audit
 from pipelines.build import build
@@ -122,7 +123,10 @@ def test_rotating_the_key_is_a_new_warehouse_from_the_same_landing_files(tmp_pat
     for column in ("client_key", "interview_key"):
         assert set(before["keys"][column]).isdisjoint(after["keys"][column])
     for mart in MARTS:
-        assert before[mart].equals(after[mart]), mart
+        # The estimators sum rows in pseudonym order: new pseudonyms, last-bit differences.
+        assert_frame_equal(
+            before[mart], after[mart], check_exact=False, rel_tol=1e-9, abs_tol=1e-12
+        )
 
     again = ingest_paths([landing], old, new_key)  # in place: every file is already ingested
     assert again.totals()["events_appended"] == 0

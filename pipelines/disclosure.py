@@ -366,7 +366,9 @@ def recoverable(
             for c, coef in r.items():
                 if c in index:
                     a[i, index[c]] = coef
-        null = scipy.linalg.null_space(a)
+        # gesvd: slower than the default gesdd, but gesdd fails to converge on some of these
+        # 0/±1 systems.
+        null = scipy.linalg.null_space(a, lapack_driver="gesvd")
         found += [c for c, j in index.items() if np.linalg.norm(null[j]) < 1e-9]
     return sorted(found)
 

@@ -195,7 +195,7 @@ def _recoverable(truth, published, relations) -> list[tuple]:
                 a[i, col[k]] = c
     # e_j lies in the row space of the relations (the cell is pinned down) exactly when it is
     # orthogonal to their null space: one SVD for every cell.
-    null = scipy.linalg.null_space(a)
+    null = scipy.linalg.null_space(a, lapack_driver="gesvd")
     return [k for k, j in col.items() if np.linalg.norm(null[j]) < 1e-9]
 
 

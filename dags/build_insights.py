@@ -28,7 +28,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, dag, task
 
-from pipelines.airflow_env import DEFAULT_ARGS, EVENT_LOG_ASSET, INSIGHTS_ASSET, WRITER_POOL
+from pipelines.app.airflow_env import DEFAULT_ARGS, EVENT_LOG_ASSET, INSIGHTS_ASSET, WRITER_POOL
 
 default_args = {**DEFAULT_ARGS, "pool": WRITER_POOL}
 
@@ -46,19 +46,19 @@ default_args = {**DEFAULT_ARGS, "pool": WRITER_POOL}
 def build_insights():
     @task
     def build() -> dict:
-        from pipelines.tasks import build_projections
+        from pipelines.app.tasks import build_projections
 
         return build_projections()
 
     @task
     def check_marts() -> int:
-        from pipelines.tasks import check_marts as run
+        from pipelines.app.tasks import check_marts as run
 
         return run()
 
     @task(outlets=[Asset(**INSIGHTS_ASSET)])
     def publish() -> dict:
-        from pipelines.tasks import publish_snapshot
+        from pipelines.app.tasks import publish_snapshot
 
         return publish_snapshot()
 
@@ -66,8 +66,8 @@ def build_insights():
     def audit_pii() -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from pipelines.audit import PiiFound
-        from pipelines.tasks import audit_pii as run
+        from pipelines.app.tasks import audit_pii as run
+        from pipelines.privacy.audit import PiiFound
 
         try:
             return run()

@@ -27,7 +27,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Asset, dag, task
 
-from pipelines.airflow_env import DEFAULT_ARGS, EVENT_LOG_ASSET, WRITER_POOL
+from pipelines.app.airflow_env import DEFAULT_ARGS, EVENT_LOG_ASSET, WRITER_POOL
 
 EVENT_LOG = Asset(**EVENT_LOG_ASSET)
 
@@ -45,7 +45,7 @@ EVENT_LOG = Asset(**EVENT_LOG_ASSET)
 def ingest_debriefs():
     @task(pool=WRITER_POOL)
     def find_new_files() -> list[str]:
-        from pipelines.tasks import new_landing_files
+        from pipelines.app.tasks import new_landing_files
 
         return new_landing_files()
 
@@ -54,8 +54,8 @@ def ingest_debriefs():
         from airflow.sdk import get_current_context
         from airflow.sdk.exceptions import AirflowFailException
 
-        from pipelines.ingest import FileHeld
-        from pipelines.tasks import ingest_landing_file
+        from pipelines.app.tasks import ingest_landing_file
+        from pipelines.ingest.load import FileHeld
 
         get_current_context()["landing_file"] = path.rsplit("/", 1)[-1]
         try:
@@ -65,7 +65,7 @@ def ingest_debriefs():
 
     @task(pool=WRITER_POOL, trigger_rule="all_done")
     def build_quality_docs() -> str | None:
-        from pipelines.tasks import build_quality_docs
+        from pipelines.app.tasks import build_quality_docs
 
         return build_quality_docs()
 
@@ -73,7 +73,7 @@ def ingest_debriefs():
     def announce_new_events() -> dict:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from pipelines.announce import unpublished_events
+        from pipelines.app.announce import unpublished_events
 
         positions = unpublished_events()
         if positions["event_log_position"] <= positions["published_position"]:

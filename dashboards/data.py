@@ -7,7 +7,7 @@ row-level tables are read with ``WHERE firm_id = ?``: other firms' rows never en
 Cross-firm figures come only from research.duckdb's k-suppressed aggregate rows.
 
 Page numbers are recomputed live from the filtered rows with the pipeline's own transforms
-(``pipelines.marts.MARTS``, ``pipelines.effects``) and the descriptive views of
+(``pipelines.insights.marts.MARTS``, ``pipelines.insights.effects``) and the descriptive views of
 ``dashboards.descriptive``, so every filter changes every number and no estimator is
 reimplemented here. A filtered view's estimates are explored against its family of views
 (``dashboards.family``, ``dashboards.shrinkage``): every view of the family is computed the same
@@ -28,11 +28,16 @@ import streamlit as st
 
 from dashboards import descriptive, shrinkage
 from dashboards import family as families
-from pipelines import spec
-from pipelines.config import Settings
-from pipelines.effects import HYPOTHESIS_SCHEMA, TACTIC_SCHEMA, hypothesis_tests, tactic_estimates
-from pipelines.marts import MARTS
-from pipelines.rounds import industry_group
+from pipelines.core import spec
+from pipelines.core.settings import Settings
+from pipelines.insights.effects import (
+    HYPOTHESIS_SCHEMA,
+    TACTIC_SCHEMA,
+    hypothesis_tests,
+    tactic_estimates,
+)
+from pipelines.insights.marts import MARTS
+from pipelines.insights.rounds import industry_group
 from warehouse.publish import NoSnapshot, current_snapshot, open_snapshot
 
 FIRM_ENV = "SEALDEAL_FIRM"
@@ -55,7 +60,7 @@ VIEWS = {name: fn for name, fn in MARTS.items() if name not in ESTIMATES} | desc
 @dataclass(frozen=True)
 class Filters:
     """The sidebar's choices; an empty tuple means "all". Industries are the normalised
-    groups (``pipelines.rounds.industry_group``), not the firms' spellings."""
+    groups (``pipelines.insights.rounds.industry_group``), not the firms' spellings."""
 
     firms: tuple[str, ...] = ()
     date_from: date | None = None
@@ -291,7 +296,7 @@ def _mart(_snap: Snapshot, key: tuple, filters: Filters, name: str) -> pl.DataFr
 
 
 def mart(snap: Snapshot, name: str, filters: Filters) -> pl.DataFrame:
-    """A mart (``pipelines.marts.MARTS``; the estimates with their ``all`` rows only) or a
+    """A mart (``pipelines.insights.marts.MARTS``; the estimates with their ``all`` rows only) or a
     descriptive view (``dashboards.descriptive.VIEWS``) computed from the filtered interviews."""
     return _mart(snap, _key(snap), filters, name)
 

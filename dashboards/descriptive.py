@@ -1,10 +1,10 @@
 """Descriptive rates on rounds and applications, with intervals that know clients have many
 rounds (pure transforms of ``fct_interviews``, LazyFrame -> DataFrame).
 
-The unit is the pipeline's own (``pipelines.rounds``): a round advanced (offer or next round) or
-did not (rejected, no response); withdrawn and pending rounds, and rounds debriefed only after
-the outcome, are counted but left out of the rates. An application is closed when it ended in an
-offer or a round that did not advance, and was not withdrawn; interviews sent without an
+The unit is the pipeline's own (``pipelines.insights.rounds``): a round advanced (offer or next
+round) or did not (rejected, no response); withdrawn and pending rounds, and rounds debriefed only
+after the outcome, are counted but left out of the rates. An application is closed when it ended in
+an offer or a round that did not advance, and was not withdrawn; interviews sent without an
 application reference are applications of their own.
 
 Intervals: Wilson, on the *effective* sample size n / deff, where the design effect deff is the
@@ -19,10 +19,10 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from pipelines.effects import MIN_PER_ARM
-from pipelines.marts import rapport_group, timing_group
-from pipelines.rounds import rounds
-from pipelines.stats import wilson_ci
+from pipelines.insights.effects import MIN_PER_ARM
+from pipelines.insights.marts import rapport_group, timing_group
+from pipelines.insights.rounds import rounds
+from pipelines.insights.stats import wilson_ci
 
 LAST_ROUND = 6  # rounds from here on share a row ("6+")
 RATE_SCHEMA = {

@@ -1,12 +1,12 @@
 """What the estimates say, in plain words (pure functions, no Streamlit).
 
 The rows come from ``marts.tactic_estimates`` and ``marts.hypothesis_tests``
-(``pipelines.effects``): one per tactic or hypothesis x estimand x method, each a difference in
-chance on the 0-1 scale with a 95% interval clustered by client. This module picks the headline
-row of each (``within_client`` where it has enough data, else ``adjusted``), turns rows into
-sentences that claim no more than their method supports ("in the same client's rounds, asking
-about concerns went with getting past the round 8 points more often [+6, +10]" — never "causes"
-or "increases"), gives each hypothesis its answer, and ranks the tactics.
+(``pipelines.insights.effects``): one per tactic or hypothesis x estimand x method, each a
+difference in chance on the 0-1 scale with a 95% interval clustered by client. This module picks the
+headline row of each (``within_client`` where it has enough data, else ``adjusted``), turns rows
+into sentences that claim no more than their method supports ("in the same client's rounds, asking
+about concerns went with getting past the round 8 points more often [+6, +10]" — never "causes" or
+"increases"), gives each hypothesis its answer, and ranks the tactics.
 
 A row is a *finding* when it has enough data and survives the Benjamini-Hochberg correction in
 its family (``is_finding``; on a filtered view the family is every view one could have picked
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from pipelines.effects import ALPHA, MIN_CLIENTS, MIN_PER_ARM
+from pipelines.insights.effects import ALPHA, MIN_CLIENTS, MIN_PER_ARM
 
 HEADLINE_METHODS = ("within_client", "adjusted")  # in order of preference
 METHOD_ORDER = ("crude", "adjusted", "within_client")

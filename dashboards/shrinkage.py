@@ -30,8 +30,8 @@ import numpy as np
 import polars as pl
 from scipy import stats as sps
 
-from pipelines import stats
-from pipelines.effects import ALPHA
+from pipelines.insights import stats
+from pipelines.insights.effects import ALPHA
 
 KEYS = ("estimand", "method")
 Z = float(sps.norm.isf(ALPHA / 2))

@@ -13,7 +13,7 @@ import streamlit as st
 
 from dashboards import data, findings, report, shrinkage
 from dashboards.family import FamilyOfViews
-from pipelines.effects import MIN_PER_ARM
+from pipelines.insights.effects import MIN_PER_ARM
 from warehouse.csv_safe import safe_csv
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.

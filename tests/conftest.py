@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from pipelines.config import KEY_ENV, Settings
+from pipelines.core.settings import KEY_ENV, Settings
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
@@ -32,9 +32,9 @@ def master_key() -> bytes:
 def built_home(tmp_path_factory) -> Settings:
     """One real pipeline run shared by read-only tests: generated landing files -> ingest ->
     build -> publish. Tests that change anything must work on a copy."""
-    from pipelines.build import TRACKING_NAME, build
-    from pipelines.generate import generate
-    from pipelines.ingest import ingest_paths
+    from pipelines.ingest.load import ingest_paths
+    from pipelines.insights.build import TRACKING_NAME, build
+    from pipelines.synthetic.generate import generate
     from warehouse.publish import publish
     from warehouse.store import EventStore
 

@@ -7,7 +7,7 @@ import io
 import json
 from pathlib import Path
 
-from pipelines import spec
+from pipelines.core import spec
 
 # The spec's example records; the debrief's note also carries a phone number.
 DEBRIEF = {

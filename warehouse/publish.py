@@ -5,7 +5,8 @@ warehouse. Each publish writes a new snapshot directory next to the old ones, co
 only then swaps the `current` symlink with an atomic rename. A snapshot holds two files:
 
 - ``research.duckdb`` (+ ``parquet/``): the cross-firm aggregate marts with the k-rule applied
-  (`pipelines.disclosure`), and ``meta.snapshot``. What researchers query and may hand around.
+  (`pipelines.release.disclosure`), and ``meta.snapshot``. What researchers query and may hand
+  around.
 - ``detail.duckdb``: row-level, pseudonymous interview facts and outcome history of every firm,
   plus ingestion health. Only the dashboard and firm-scoped sessions read it, each scoped to one
   firm's rows (`warehouse.scoped`); it is never exported.
@@ -24,7 +25,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.disclosure import CELLS, K_DEFAULT, SUPPRESSED, suppress_marts
+from pipelines.release.disclosure import CELLS, K_DEFAULT, SUPPRESSED, suppress_marts
 
 KEEP_SNAPSHOTS = 5
 CURRENT = "current"

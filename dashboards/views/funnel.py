@@ -6,7 +6,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import data, findings, report, ui
-from pipelines.spec import SENIORITIES, STAGES
+from pipelines.core.spec import SENIORITIES, STAGES
 
 ctx = ui.context()
 st.title("Applications funnel")

@@ -8,7 +8,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import data, report, ui
-from pipelines.rounds import MIN_GROUP_ROWS, MIN_GROUP_SHARE
+from pipelines.insights.rounds import MIN_GROUP_ROWS, MIN_GROUP_SHARE
 
 ROUND_STATUS = {
     "advanced": "got past (used)",

@@ -5,8 +5,8 @@ import polars as pl
 import streamlit as st
 
 from dashboards import data, report, ui
-from pipelines.rounds import rounds
-from pipelines.spec import OUTCOMES, STAGES
+from pipelines.core.spec import OUTCOMES, STAGES
+from pipelines.insights.rounds import rounds
 
 ROUND_STATUS = {
     "advanced": "got past",

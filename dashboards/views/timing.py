@@ -5,7 +5,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import data, findings, report, ui
-from pipelines.marts import NOT_ASKED, TIMING_BINS
+from pipelines.insights.marts import NOT_ASKED, TIMING_BINS
 
 ctx = ui.context()
 st.title("Timing & rapport")

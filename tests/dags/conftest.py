@@ -10,8 +10,8 @@ import os
 
 import pytest
 
-from pipelines.airflow_env import DAGS_FOLDER, airflow_environ, setup_airflow
-from pipelines.config import Settings
+from pipelines.app.airflow_env import DAGS_FOLDER, airflow_environ, setup_airflow
+from pipelines.core.settings import Settings
 
 
 @pytest.fixture(scope="session")

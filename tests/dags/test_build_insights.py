@@ -11,8 +11,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.airflow_env import WRITER_POOL
-from pipelines.generate import generate
+from pipelines.app.airflow_env import WRITER_POOL
+from pipelines.synthetic.generate import generate
 from tests.conftest import TEST_KEY
 from tests.samples import DEBRIEF, write_jsonl
 from warehouse.publish import snapshot_file

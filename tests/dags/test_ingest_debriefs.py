@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.airflow_env import EVENT_LOG_ASSET
+from pipelines.app.airflow_env import EVENT_LOG_ASSET
 from tests.samples import DEBRIEF, OUTCOME, debrief, write_csv, write_jsonl
 from tests.samples import warehouse_rows as query
 
@@ -82,8 +82,8 @@ def event_log_updates(dag_run) -> list[str]:
 def test_the_event_log_asset_is_updated_only_when_the_log_has_unpublished_events(
     airflow_dagbag, settings, master_key
 ):
-    from pipelines.erasure import erase_client
-    from pipelines.tasks import build_projections, check_marts, publish_snapshot
+    from pipelines.app.tasks import build_projections, check_marts, publish_snapshot
+    from pipelines.privacy.erasure import erase_client
 
     write_jsonl(settings.landing_dir / "firm-a" / "2026-03-01.jsonl", [DEBRIEF, OUTCOME])
     first = run(airflow_dagbag)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pipelines.config import Settings
+from pipelines.core.settings import Settings
 from tests.conftest import TEST_KEY
 
 APP = Path(__file__).resolve().parents[2] / "dashboards" / "app.py"
@@ -21,7 +21,7 @@ def pytest_configure(config):
 
 
 def publish_home(home: Settings) -> None:
-    from pipelines.build import TRACKING_NAME, build
+    from pipelines.insights.build import TRACKING_NAME, build
     from warehouse.publish import publish
     from warehouse.store import EventStore
 
@@ -44,8 +44,8 @@ def empty_home(tmp_path_factory) -> Settings:
 @pytest.fixture(scope="session")
 def tiny_home(tmp_path_factory) -> Settings:
     """40 generated interviews: every tactic arm has fewer than 30 decided interviews."""
-    from pipelines.generate import generate
-    from pipelines.ingest import ingest_paths
+    from pipelines.ingest.load import ingest_paths
+    from pipelines.synthetic.generate import generate
 
     root = tmp_path_factory.mktemp("tiny")
     generate(root / "gen", interviews=40, seed=3)

@@ -19,8 +19,8 @@ from streamlit.testing.v1 import app_test
 
 from dashboards import PAGES
 from dashboards.findings import HYPOTHESES, TACTIC_LABELS, pts
-from pipelines.config import Settings
-from pipelines.effects import tactic_estimates
+from pipelines.core.settings import Settings
+from pipelines.insights.effects import tactic_estimates
 from tests.dashboards.conftest import publish_home
 from warehouse.publish import current_snapshot, open_snapshot
 
@@ -521,7 +521,7 @@ def test_chart_downloads_are_csv_with_the_intervals(app, built_home, monkeypatch
 
 
 def test_data_health_shows_the_gx_results_and_links_the_data_docs(app, tiny_home, tmp_path):
-    from pipelines.tasks import build_quality_docs, check_marts, publish_snapshot
+    from pipelines.app.tasks import build_quality_docs, check_marts, publish_snapshot
 
     home = Settings(home=tmp_path / "home")
     shutil.copytree(tiny_home.home, home.home, symlinks=True)

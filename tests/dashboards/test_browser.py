@@ -61,7 +61,7 @@ def server(built_home, tmp_path):
     serve = ["--home", str(built_home.home), "serve", "--port", str(port)]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pipelines.cli", *serve],
+            [sys.executable, "-m", "pipelines.app.cli", *serve],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from streamlit.testing.v1 import app_test
 
 from dashboards import PAGES
-from pipelines.cli import main
-from pipelines.config import KEY_ENV, Settings
+from pipelines.app.cli import main
+from pipelines.core.settings import KEY_ENV, Settings
 from tests.conftest import TEST_KEY
 from tests.dashboards.test_app import RecordingStorage
 from tests.samples import DEBRIEF, debrief, write_jsonl

@@ -50,7 +50,7 @@ def test_unscoped_load_holds_every_firm(built_home):
 
 
 def test_industries_are_the_normalised_groups(built_home):
-    from pipelines.rounds import industry_groups
+    from pipelines.insights.rounds import industry_groups
 
     sid = current_snapshot(built_home.published_dir).name
     snap = data.load_snapshot(str(built_home.published_dir), sid, None)

@@ -7,8 +7,8 @@ import polars as pl
 import pytest
 
 from dashboards import descriptive
-from pipelines.rounds import rounds, rounds_by_status
-from pipelines.stats import wilson_ci
+from pipelines.insights.rounds import rounds, rounds_by_status
+from pipelines.insights.stats import wilson_ci
 from warehouse.publish import open_snapshot
 
 

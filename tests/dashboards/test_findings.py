@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from dashboards import findings
-from pipelines.effects import HYPOTHESIS_SCHEMA, TACTIC_SCHEMA, TACTICS
+from pipelines.insights.effects import HYPOTHESIS_SCHEMA, TACTIC_SCHEMA, TACTICS
 
 FORBIDDEN = ("cause", "increase", "raises", "boost", "improve", "effect of")
 
@@ -180,7 +180,7 @@ def test_hypothesis_cards_answer_in_plain_words():
 
 
 def test_every_seed_hypothesis_has_a_question():
-    from pipelines.effects import HYPOTHESES
+    from pipelines.insights.effects import HYPOTHESES
 
     assert set(findings.HYPOTHESES) == set(HYPOTHESES)
     assert all(h.question.endswith("?") for h in findings.HYPOTHESES.values())

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipelines import cli
+from pipelines.app import cli
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def test_serve_runs_streamlit_on_the_app_with_port_and_firm(execs, tmp_path, mon
     ((path, argv, env),) = execs
     assert path == sys.executable
     assert argv[1:4] == ["-m", "streamlit", "run"]
-    assert Path(argv[4]) == Path(cli.__file__).parents[1] / "dashboards" / "app.py"
+    assert Path(argv[4]) == Path(cli.__file__).parents[2] / "dashboards" / "app.py"
     assert argv[argv.index("--server.port") + 1] == "8642"
     assert argv[argv.index("--server.headless") + 1] == "true"
     # Its table export would write formulas as they are (the pages' downloads quote them).

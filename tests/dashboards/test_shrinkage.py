@@ -1,5 +1,5 @@
 """Partial pooling of a filtered view toward the overall estimate, and the family correction
-(pure functions; DerSimonian-Laird held to statsmodels, BH to pipelines.stats)."""
+(pure functions; DerSimonian-Laird held to statsmodels, BH to pipelines.insights.stats)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from statsmodels.stats.meta_analysis import combine_effects
 
 from dashboards import shrinkage
-from pipelines import stats
-from pipelines.effects import TACTIC_SCHEMA
+from pipelines.insights import stats
+from pipelines.insights.effects import TACTIC_SCHEMA
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from pipelines.cli import main
+from pipelines.app.cli import main
 from warehouse.publish import KEEP_SNAPSHOTS, current_snapshot, publish, snapshot_dirs
 from warehouse.store import EventStore
 
@@ -81,7 +81,7 @@ def test_only_the_last_snapshots_are_kept_and_current_is_the_newest(warehouse, s
 
 
 def test_research_marts_are_suppressed_with_the_configured_k(built_home, tmp_path, monkeypatch):
-    from pipelines.tasks import publish_snapshot
+    from pipelines.app.tasks import publish_snapshot
 
     home = tmp_path / "home"
     shutil.copytree(built_home.home, home, symlinks=True)

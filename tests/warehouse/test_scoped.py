@@ -6,7 +6,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from pipelines.cli import main
+from pipelines.app.cli import main
 from warehouse.publish import open_snapshot
 from warehouse.scoped import UnknownFirm, firm_session
 

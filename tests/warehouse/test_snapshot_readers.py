@@ -9,7 +9,7 @@ import time
 
 import duckdb
 
-from pipelines.generate import generate
+from pipelines.synthetic.generate import generate
 from warehouse.publish import CURRENT, PARTS
 
 
@@ -36,7 +36,7 @@ def read_current(published_dir) -> str:
 def test_reader_loop_during_ingest_build_and_publish(settings, tmp_path):
     generate(tmp_path / "gen", interviews=1200, seed=9)
     files = sorted((tmp_path / "gen").glob("*.jsonl"))
-    cli = [sys.executable, "-m", "pipelines.cli"]
+    cli = [sys.executable, "-m", "pipelines.app.cli"]
     env = dict(os.environ)
     # A first snapshot, so that there is something to read from the start.
     for args in (["ingest", "--no-progress", str(files[0])], ["build"], ["publish"]):

@@ -1,0 +1,151 @@
+"""Entry points the Airflow tasks call: one function per task, plain Python, no Airflow import.
+
+Each takes and returns only small JSON-able values (they travel as XComs): paths and counts,
+never records, pseudonyms or keys.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipelines.core.settings import Settings, load_secret_key
+from pipelines.ingest.load import (
+    FileHeld,
+    already_ingested,
+    file_hash,
+    ingest_file,
+    landing_files,
+)
+from pipelines.ingest.validate import RecordValidator
+from warehouse.store import EventStore
+
+
+def new_landing_files(settings: Settings | None = None) -> list[str]:
+    """Landing files whose content is not in the manifest yet, in name (arrival) order."""
+    settings = settings or Settings.from_env()
+    settings.ensure_dirs()
+    with EventStore(settings.warehouse_path) as store:
+        return [
+            str(p)
+            for p in landing_files([settings.landing_dir])
+            if not already_ingested(store.con, file_hash(p))
+        ]
+
+
+def ingest_landing_file(path: str, settings: Settings | None = None) -> dict:
+    """Ingest one file; raise FileHeld (after recording why) when the file is refused whole."""
+    settings = settings or Settings.from_env()
+    key = load_secret_key(settings)
+    with EventStore(settings.warehouse_path) as store:
+        report = ingest_file(
+            Path(path),
+            store=store,
+            master_key=key,
+            validator=RecordValidator(settings.quality_dir),
+            settings=settings,
+        )
+    summary = {
+        "file": report.file,
+        "status": report.status,
+        "records": report.records,
+        "events_appended": report.events_appended,
+        "duplicates": report.duplicates,
+        "conflicts": report.conflicts,
+        "quarantined": report.quarantined,
+        "quarantine_reasons": dict(report.quarantine_reasons),
+    }
+    if report.status == "held":
+        raise FileHeld(report.reason)
+    return summary
+
+
+def build_quality_docs(settings: Settings | None = None) -> str | None:
+    settings = settings or Settings.from_env()
+    docs = RecordValidator(settings.quality_dir).build_docs()
+    return str(docs) if docs else None
+
+
+def event_log_position(settings: Settings | None = None) -> int:
+    settings = settings or Settings.from_env()
+    with EventStore(settings.warehouse_path) as store:
+        return store.max_position()
+
+
+def build_projections(settings: Settings | None = None, full: bool = False) -> dict:
+    from pipelines.insights.build import build
+
+    report = build(settings or Settings.from_env(), full=full)
+    return {
+        "from_position": report.from_position,
+        "to_position": report.to_position,
+        "events": report.events,
+        "seconds": round(report.seconds, 3),
+        "rows": report.rows,
+    }
+
+
+def check_marts(settings: Settings | None = None) -> int:
+    """GX checks on the marts; raises MartCheckFailed (nothing gets published) when one fails."""
+    from pipelines.insights.mart_checks import check_marts as run_checks
+
+    settings = settings or Settings.from_env()
+    with EventStore(settings.warehouse_path) as store:
+        return len(run_checks(store.con, settings.quality_dir / "marts"))
+
+
+def publish_snapshot(settings: Settings | None = None) -> dict:
+    from pipelines.insights.build import TRACKING_NAME
+    from pipelines.privacy.erasure import last_erasure_position
+    from warehouse.publish import publish, remove_snapshots_before
+
+    settings = settings or Settings.from_env()
+    docs = settings.quality_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    with EventStore(settings.warehouse_path) as store:
+        snap = publish(
+            store.con,
+            settings.published_dir,
+            store.tracked_position(TRACKING_NAME),
+            k=settings.suppression_k,
+            data_docs_path=docs if docs.exists() else None,
+            # check_marts runs just before: its newest results file (names sort by time).
+            mart_checks=max((settings.quality_dir / "marts").glob("marts-*.json"), default=None),
+        )
+        # Older snapshots computed before the last erasure still hold that client.
+        removed = remove_snapshots_before(settings.published_dir, last_erasure_position(store.con))
+    return {
+        "snapshot_id": snap.snapshot_id,
+        "path": str(snap.path),
+        "rows": snap.row_counts,
+        "snapshots_removed_after_erasure": len(removed),
+    }
+
+
+def audit_pii(settings: Settings | None = None) -> dict:
+    """The PII audit of every output (pipelines/privacy/audit.py), with this Airflow's logs and
+    XComs.
+
+    Returns counts only (XCom-safe). Raises PiiFound, whose message is the redacted report, when
+    anything is found, so that the DAG run fails; a current snapshot with a finding in it is
+    withdrawn first, so that readers never keep seeing it.
+    """
+    import os
+
+    from pipelines.privacy.audit import PiiFound, run_audit
+    from warehouse.publish import current_snapshot, withdraw_current
+
+    settings = settings or Settings.from_env()
+    airflow_home = os.environ.get("AIRFLOW_HOME")
+    report = run_audit(settings, airflow_home=Path(airflow_home) if airflow_home else None)
+    if not report.clean:
+        current = current_snapshot(settings.published_dir)
+        inside = current and str(current.relative_to(settings.home))
+        withdrawn = None
+        if inside and any(f.location.startswith(inside + "/") for f in report.findings):
+            withdrawn = withdraw_current(settings.published_dir)
+        note = (
+            f"\nsnapshot {withdrawn} withdrawn: `current` no longer points at it"
+            if withdrawn
+            else ""
+        )
+        raise PiiFound(report.format() + note)
+    return report.summary()

@@ -1,0 +1,791 @@
+"""Record-level validation of typed landing records with Great Expectations.
+
+The debrief export contract (shared/spec/debrief-export-v1.md, constants from pipelines.core.spec)
+is written down once, as a GX expectation suite built in code (:func:`build_rules`). Every
+expectation carries a ``meta.rule`` key and a coach-facing ``description`` (Data Docs show that
+sentence). :class:`RecordValidator` runs the suite through a GX Checkpoint on a pandas view of each
+chunk and turns GX's per-row results (``unexpected_index_list`` keyed by ``source_line``) into a
+list of sentences per record.
+
+How the contract is expressed in GX:
+
+* whole-record rules (record_type, schema_version, record_id, firm_id, client_ref) are plain
+  column expectations: ``ExpectColumnValuesToNotBeNull``, ``ExpectColumnValuesToBeInSet``,
+  ``ExpectColumnValuesToMatchRegex``, ``ExpectColumnValueLengthsToBeBetween``;
+* per-record-type rules (required fields, enums, integer ranges, list members) are conditional
+  expectations whose ``row_condition`` is a GX 1.x Condition object,
+  ``Column("record_type") == "debrief"`` (GX 1.9+ deprecates string conditions with
+  ``condition_parser``);
+* each "null iff" rule is two conditional expectations: not-null under one condition (asked /
+  concerns raised), null under the other;
+* interview_date <= submitted_at's date is a column-pair expectation
+  (``ExpectColumnPairValuesAToBeGreaterThanB`` with ``or_equal=True``);
+* GX has no list-element expectation, so the pandas view carries list fields as ``;``-joined
+  strings (empty list -> null) matched against an enum-only regex. A ``;`` inside an element is
+  escaped first so ``["concerns;comparison"]`` cannot pass as two valid members.
+
+Choices where the spec is silent:
+
+* Fields that belong to another record type are present-but-ignored: an outcome that carries a
+  ``stage`` is not failed for it (cells of a mixed export are often carried along).
+* ``parse_errors`` (values the parser could not convert, now null) are failures too: the spec
+  types every field, so a record with an unreadable value is invalid even where the field is
+  optional (asked_at_pct "abc" on a record that did not ask would otherwise pass as null).
+  They appear in ``failed_rules`` verbatim, with the record's client_ref/notes text scrubbed, so
+  callers need not merge ``parse_errors`` in again.
+* Required strings (client_ref, interview_ref, industry, role_family) must not be blank: an empty
+  interview_ref would merge unrelated interviews.
+* Regexes are anchored with ``\\Z``: pandas matches with ``re.search``, where ``$`` also matches
+  before a trailing newline, so ``"north-star\\n"`` would pass ``^[a-z0-9-]{2,64}$``.
+* submitted_at is UTC after parsing and its original offset is gone, so "interview_date not after
+  submitted_at's date" compares with the latest calendar date any time zone (UTC+14) had at that
+  instant. A debrief written at 09:00 in Sydney is 23:00 UTC the day before; a plain UTC date
+  comparison would reject it.
+
+Privacy: client_ref and notes values are never echoed. GX runs with ``exclude_unexpected_values``,
+so neither the kept results nor the Data Docs hold record values, only source lines, and notes is
+not passed to GX at all. The "(got ...)" parts of messages are rendered here from the typed frame
+and left out whenever the shown value contains the record's client_ref or notes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Before GX is imported: no usage statistics.
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+import great_expectations as gx
+import great_expectations.expectations as gxe
+import pandas as pd
+import polars as pl
+from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.data_context.types.base import ProgressBarsConfig
+from great_expectations.data_context.types.resource_identifiers import (
+    ExpectationSuiteIdentifier,
+)
+from great_expectations.expectations.row_conditions import (
+    AndCondition,
+    Column,
+    ComparisonCondition,
+    Condition,
+    NullityCondition,
+    Operator,
+)
+
+from pipelines.core import spec
+
+SUITE_NAME = "debrief_export_v1_records"
+DATASOURCE_NAME = "sealdeal_landing"
+ASSET_NAME = "typed_records"
+BATCH_DEFINITION_NAME = "whole_chunk"
+VALIDATION_DEFINITION_NAME = "debrief_export_v1_record_checks"
+CHECKPOINT_NAME = "landing_records"
+SUMMARY_DIR_NAME = "validation_summaries"
+
+ID_COLUMN = "source_line"
+# Derived column of the pandas view: the latest calendar date submitted_at has anywhere on Earth.
+SUBMITTED_LATEST_DATE = "submitted_at_latest_local_date"
+LATEST_UTC_OFFSET = dt.timedelta(hours=14)
+LIST_FIELDS = {"fit_question_kinds": spec.FIT_QUESTION_KINDS, "concerns_raised": spec.CONCERNS}
+ENUM_FIELDS = {
+    "stage": spec.STAGES,
+    "interviewer_role": spec.INTERVIEWER_ROLES,
+    "seniority": spec.SENIORITIES,
+    "outcome": spec.OUTCOMES,
+}
+PRIVATE_FIELDS = ("client_ref", "notes")
+# Per-record ids stay pyarrow strings in the pandas view; other strings become categoricals.
+DISTINCT_PER_RECORD = ("record_id", "client_ref", "interview_ref")
+# A value is repeated in a message ("got 'lunch'") only when it cannot be personal data: a short
+# word or identifier starting with a letter, or a short number. Anything else (an e-mail or a
+# name + phone in the stage column of a misaligned CSV) is replaced by NOT_SHOWN.
+SAFE_TO_SHOW = r"^(?:[A-Za-z_][A-Za-z0-9_-]{0,39}|[A-Za-z_ -]{1,32}|-?[0-9.,]{1,8})$"
+NOT_SHOWN = "a value not repeated here in case it is personal data"
+# Source lines kept per failed expectation in the stored GX result. The full row mapping goes to
+# the caller; hundreds of thousands of line numbers per rule would only bloat store and docs.
+KEPT_INDEX_LINES = 200
+
+RESULT_FORMAT: dict[str, Any] = {
+    "result_format": "COMPLETE",  # the full unexpected_index_list, for the per-row mapping
+    "unexpected_index_column_names": [ID_COLUMN],
+    "exclude_unexpected_values": True,  # no record values in results or Data Docs
+    "return_unexpected_index_query": False,  # else a "df.filter(items=[...])" string per rule
+    "partial_unexpected_count": 20,
+}
+
+_DTYPES: dict[str, pl.DataType] = {
+    "str": pl.String(),
+    "int": pl.Int64(),
+    "bool": pl.Boolean(),
+    "timestamp": pl.Datetime("us", "UTC"),
+    "date": pl.Date(),
+    "list": pl.List(pl.String),
+}
+EXPECTED_COLUMNS: dict[str, pl.DataType] = {
+    ID_COLUMN: pl.Int64(),
+    "parse_errors": pl.List(pl.String),
+    **{name: _DTYPES[kind] for name, kind in spec.FIELD_KINDS.items()},
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Rules: one expectation each, and the sentence a coach reads when it fails
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A GX expectation and how to explain its failure for one record.
+
+    ``message`` is a full sentence; when ``shown`` is set, " (got X)" is appended, X rendered
+    from the typed record by that Polars expression.
+    """
+
+    key: str
+    expectation: gxe.Expectation
+    message: str
+    shown: pl.Expr | None = None
+
+
+def _eq(column: str, value: str | bool) -> ComparisonCondition:
+    return ComparisonCondition(column=Column(column), operator=Operator.EQUAL, parameter=value)
+
+
+def _and(*conditions: Condition) -> AndCondition:
+    return AndCondition(conditions=list(conditions))
+
+
+def _nullity(column: str, *, is_null: bool) -> NullityCondition:
+    return NullityCondition(column=Column(column), is_null=is_null)
+
+
+def _one_of(values: tuple[str, ...]) -> str:
+    return ", ".join(values)
+
+
+def _a(word: str) -> str:
+    return f"an {word}" if word[0] in "aeiou" else f"a {word}"
+
+
+def _whole_string(pattern: str) -> str:
+    """Anchor at the true end: under re.search, '$' also matches before a final newline."""
+    return pattern.removesuffix("$") + r"\Z"
+
+
+def _list_pattern(allowed: tuple[str, ...]) -> str:
+    member = "(?:" + "|".join(re.escape(v) for v in allowed) + ")"
+    return rf"^{member}(?:;{member})*\Z"
+
+
+def _quoted(value: pl.Expr) -> pl.Expr:
+    """A string value as shown to a coach: quoted, or NOT_SHOWN unless it looks harmless."""
+    return (
+        pl.when(value.str.contains(SAFE_TO_SHOW))
+        .then(pl.lit("'") + value + pl.lit("'"))
+        .otherwise(pl.lit(NOT_SHOWN))
+    )
+
+
+def _plain(column: str) -> pl.Expr:
+    """A typed (int, bool) value as shown to a coach."""
+    return pl.col(column).cast(pl.String).str.to_lowercase()
+
+
+def _list_items(column: str, allowed: tuple[str, ...] | None = None) -> pl.Expr:
+    """The list's elements as shown; only those outside ``allowed`` when given."""
+    element = pl.element().fill_null("")
+    shown = _quoted(element)
+    if allowed is not None:
+        shown = shown.filter(~element.is_in(list(allowed)))
+    return pl.col(column).list.eval(shown).list.join(", ")
+
+
+def build_rules() -> list[Rule]:
+    """The debrief export v1 contract as GX expectations, in the order messages are listed."""
+    rules: list[Rule] = []
+
+    def add(key: str, expectation: gxe.Expectation, message: str, shown: pl.Expr | None = None):
+        expectation.meta = {"rule": key}
+        expectation.description = message
+        rules.append(Rule(key, expectation, message, shown))
+
+    # Parse errors first: they explain the nulls that later rules may complain about.
+    add(
+        "parse_errors",
+        gxe.ExpectColumnValuesToBeNull(column="parse_errors"),
+        "Every value must be readable as its type in the export format",
+    )
+
+    types = _one_of(spec.RECORD_TYPES)
+    add(
+        "record_type.required",
+        gxe.ExpectColumnValuesToNotBeNull(column="record_type"),
+        f"record_type is missing; it must be one of {types}",
+    )
+    add(
+        "record_type.enum",
+        gxe.ExpectColumnValuesToBeInSet(column="record_type", value_set=list(spec.RECORD_TYPES)),
+        f"record_type must be one of {types}",
+        _quoted(pl.col("record_type")),
+    )
+    add(
+        "schema_version.supported",
+        gxe.ExpectColumnValuesToBeInSet(
+            column="schema_version", value_set=[spec.CURRENT_SCHEMA_VERSION]
+        ),
+        f"schema_version must be {spec.CURRENT_SCHEMA_VERSION} or left out "
+        "(no other version of the export is supported)",
+        _plain("schema_version"),
+    )
+    add(
+        "record_id.required",
+        gxe.ExpectColumnValuesToNotBeNull(column="record_id"),
+        "record_id is missing; every record needs the firm's own unique id for it "
+        f"(1-{spec.RECORD_ID_MAX_LEN} characters)",
+    )
+    add(
+        "record_id.length",
+        gxe.ExpectColumnValueLengthsToBeBetween(
+            column="record_id", min_value=1, max_value=spec.RECORD_ID_MAX_LEN
+        ),
+        f"record_id must be 1-{spec.RECORD_ID_MAX_LEN} characters long",
+        pl.col("record_id").str.len_chars().cast(pl.String) + pl.lit(" characters"),
+    )
+    firm_id_rule = "2-64 lowercase letters, digits or hyphens"
+    add(
+        "firm_id.required",
+        gxe.ExpectColumnValuesToNotBeNull(column="firm_id"),
+        f"firm_id is missing; it must be the firm's id: {firm_id_rule}",
+    )
+    add(
+        "firm_id.pattern",
+        gxe.ExpectColumnValuesToMatchRegex(
+            column="firm_id", regex=_whole_string(spec.FIRM_ID_PATTERN)
+        ),
+        f"firm_id must be {firm_id_rule} (pattern {spec.FIRM_ID_PATTERN})",
+        _quoted(pl.col("firm_id")),
+    )
+    add(
+        "client_ref.required",
+        gxe.ExpectColumnValuesToNotBeNull(column="client_ref"),
+        "client_ref is missing; every record needs the firm's own id for its client",
+    )
+    add(
+        "client_ref.not_blank",
+        gxe.ExpectColumnValuesToMatchRegex(column="client_ref", regex=r"\S"),
+        "client_ref is blank; every record needs the firm's own id for its client",
+    )
+
+    for record_type in spec.RECORD_TYPES:
+        is_type = _eq("record_type", record_type)
+        for field in spec.REQUIRED_BY_TYPE[record_type]:
+            hint = f" (one of {_one_of(ENUM_FIELDS[field])})" if field in ENUM_FIELDS else ""
+            add(
+                f"{record_type}.{field}.required",
+                gxe.ExpectColumnValuesToNotBeNull(column=field, row_condition=is_type),
+                f"{field} is required for {_a(record_type)} record{hint} "
+                "but is missing or could not be read",
+            )
+            if spec.FIELD_KINDS[field] == "str" and field not in ENUM_FIELDS:
+                add(
+                    f"{record_type}.{field}.not_blank",
+                    gxe.ExpectColumnValuesToMatchRegex(
+                        column=field, regex=r"\S", row_condition=is_type
+                    ),
+                    f"{field} must not be blank for {_a(record_type)} record",
+                )
+        for field in spec.FIELDS_BY_TYPE[record_type]:
+            if field in ENUM_FIELDS:
+                allowed = ENUM_FIELDS[field]
+                add(
+                    f"{record_type}.{field}.enum",
+                    gxe.ExpectColumnValuesToBeInSet(
+                        column=field, value_set=list(allowed), row_condition=is_type
+                    ),
+                    f"{field} must be one of {_one_of(allowed)}",
+                    _quoted(pl.col(field)),
+                )
+            if field in spec.INT_RANGES:
+                low, high = spec.INT_RANGES[field]
+                add(
+                    f"{record_type}.{field}.range",
+                    gxe.ExpectColumnValuesToBeBetween(
+                        column=field, min_value=low, max_value=high, row_condition=is_type
+                    ),
+                    f"{field} must be a whole number from {low} to {high}",
+                    _plain(field),
+                )
+            if field in spec.REVISION_1_1_FIELDS and spec.FIELD_KINDS[field] == "str":
+                add(
+                    f"{record_type}.{field}.not_blank",
+                    gxe.ExpectColumnValuesToMatchRegex(
+                        column=field, regex=r"\S", row_condition=is_type
+                    ),
+                    f"{field} may be left out but not blank",
+                )
+            if field in LIST_FIELDS:
+                allowed = LIST_FIELDS[field]
+                add(
+                    f"{record_type}.{field}.members",
+                    gxe.ExpectColumnValuesToMatchRegex(
+                        column=field, regex=_list_pattern(allowed), row_condition=is_type
+                    ),
+                    f"{field} may only list {_one_of(allowed)}",
+                    _list_items(field, allowed),
+                )
+
+    debrief = _eq("record_type", "debrief")
+    asked = _and(debrief, _eq("asked_fit_question", True))
+    not_asked = _and(debrief, _eq("asked_fit_question", False))
+    for field in ("asked_at_pct", "rapport_before_ask"):
+        low, high = spec.INT_RANGES[field]
+        add(
+            f"debrief.{field}.given_when_asked",
+            gxe.ExpectColumnValuesToNotBeNull(column=field, row_condition=asked),
+            f"{field} ({low}-{high}) is required when asked_fit_question is true",
+        )
+        add(
+            f"debrief.{field}.empty_when_not_asked",
+            gxe.ExpectColumnValuesToBeNull(column=field, row_condition=not_asked),
+            f"{field} must be empty when asked_fit_question is false",
+            _plain(field),
+        )
+    add(
+        "debrief.fit_question_kinds.given_when_asked",
+        gxe.ExpectColumnValuesToNotBeNull(column="fit_question_kinds", row_condition=asked),
+        "fit_question_kinds must list at least one of "
+        f"{_one_of(spec.FIT_QUESTION_KINDS)} when asked_fit_question is true",
+    )
+    add(
+        "debrief.fit_question_kinds.empty_when_not_asked",
+        gxe.ExpectColumnValuesToBeNull(column="fit_question_kinds", row_condition=not_asked),
+        "fit_question_kinds must be empty when asked_fit_question is false",
+        _list_items("fit_question_kinds"),
+    )
+    add(
+        "debrief.concerns_addressed.given_when_raised",
+        gxe.ExpectColumnValuesToNotBeNull(
+            column="concerns_addressed",
+            row_condition=_and(debrief, _nullity("concerns_raised", is_null=False)),
+        ),
+        "concerns_addressed must be true or false when concerns_raised lists a concern",
+    )
+    add(
+        "debrief.concerns_addressed.empty_when_none_raised",
+        gxe.ExpectColumnValuesToBeNull(
+            column="concerns_addressed",
+            row_condition=_and(debrief, _nullity("concerns_raised", is_null=True)),
+        ),
+        "concerns_addressed must be empty when no concerns were raised",
+        _plain("concerns_addressed"),
+    )
+    add(
+        "debrief.interview_date.not_after_submitted_at",
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A=SUBMITTED_LATEST_DATE,
+            column_B="interview_date",
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",
+            row_condition=debrief,
+        ),
+        "interview_date must not be after the day of submitted_at "
+        "(a debrief is written after the interview)",
+        pl.lit("interview_date ")
+        + pl.col("interview_date").dt.strftime("%Y-%m-%d")
+        + pl.lit(", submitted_at ")
+        + pl.col("submitted_at").dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+
+    keys = [r.key for r in rules]
+    if len(keys) != len(set(keys)):
+        raise AssertionError("rule keys must be unique")
+    return rules
+
+
+# --------------------------------------------------------------------------------------------
+# GX runtime: one context, suite, validation definition and checkpoint per process and dir
+# --------------------------------------------------------------------------------------------
+
+
+class _GxRuntime:
+    def __init__(self, quality_dir: Path | None):
+        self.quality_dir = quality_dir
+        self.rules = build_rules()
+        self.lock = threading.Lock()
+        if quality_dir is None:
+            context = gx.get_context(mode="ephemeral")
+        else:
+            quality_dir.mkdir(parents=True, exist_ok=True)
+            context = gx.get_context(mode="file", project_root_dir=quality_dir)
+        context.enable_analytics(False)
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        if quality_dir is not None:
+            context.variables.save()
+        self.context = context
+
+        datasource = context.data_sources.add_or_update_pandas(name=DATASOURCE_NAME)
+        try:
+            asset = datasource.get_asset(ASSET_NAME)
+        except LookupError:
+            asset = datasource.add_dataframe_asset(ASSET_NAME)
+        try:
+            batch_definition = asset.get_batch_definition(BATCH_DEFINITION_NAME)
+        except KeyError:
+            batch_definition = asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION_NAME)
+        suite = context.suites.add_or_update(
+            gx.ExpectationSuite(
+                name=SUITE_NAME,
+                expectations=[r.expectation for r in self.rules],
+                meta={"contract": "shared/spec/debrief-export-v1.md"},
+            )
+        )
+        validation_definition = context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(
+                name=VALIDATION_DEFINITION_NAME, data=batch_definition, suite=suite
+            )
+        )
+        self.checkpoint = context.checkpoints.add_or_update(
+            gx.Checkpoint(
+                name=CHECKPOINT_NAME,
+                validation_definitions=[validation_definition],
+                # Data Docs are built on demand (build_docs), not re-indexed for every chunk.
+                actions=[],
+                result_format=RESULT_FORMAT,
+            )
+        )
+
+    def run(self, view: pd.DataFrame, batch_name: str) -> tuple[Any, Any]:
+        """Run the checkpoint on one chunk; return (result key, suite validation result)."""
+        run_id = RunIdentifier(run_name=_safe_name(batch_name), run_time=dt.datetime.now(dt.UTC))
+        with self.lock:
+            checkpoint_result = self.checkpoint.run(
+                batch_parameters={"dataframe": view}, run_id=run_id
+            )
+        ((key, result),) = checkpoint_result.run_results.items()
+        return key, result
+
+    def keep(self, key: Any, result: Any) -> None:
+        """Store the result slimmed (file context) or drop it (ephemeral context).
+
+        The validation definition has already stored the whole result. In an ephemeral context
+        that store is memory, where a result per chunk would pile up. In a file context the
+        result is rewritten with at most KEPT_INDEX_LINES source lines per expectation: the full
+        row mapping is the caller's, and 250k line numbers per rule would bloat store and docs.
+        This mutates ``result``; call it after the row mapping is taken.
+        """
+        store = self.context.validation_results_store
+        with self.lock:
+            if self.quality_dir is None:
+                store.remove_key(key)
+                return
+            for r in result.results:
+                for name in ("unexpected_index_list", "partial_unexpected_index_list"):
+                    if (r.result or {}).get(name):
+                        r.result[name] = _first_lines(r.result[name])
+            store.set(key, result)
+
+    def build_docs(self) -> Path | None:
+        """Render pages for results that have none yet, the suite page and the index."""
+        context = self.context
+        with self.lock:
+            site_name = next(iter(context.variables.data_docs_sites or {}))
+            new = [
+                key
+                for key in context.validation_results_store.list_keys()
+                if not context.get_docs_sites_urls(
+                    resource_identifier=key, site_name=site_name, only_if_exists=True
+                )[0]["site_url"]
+            ]
+            sites = context.build_data_docs(
+                site_names=[site_name],
+                resource_identifiers=[ExpectationSuiteIdentifier(name=SUITE_NAME), *new],
+            )
+        index = Path(sites[site_name].removeprefix("file://"))
+        return index if index.exists() else None
+
+
+_RUNTIMES: dict[Path | None, _GxRuntime] = {}
+_RUNTIMES_LOCK = threading.Lock()
+
+
+def _runtime(quality_dir: Path | None) -> _GxRuntime:
+    key = None if quality_dir is None else quality_dir.resolve()
+    with _RUNTIMES_LOCK:
+        if key not in _RUNTIMES:
+            _RUNTIMES[key] = _GxRuntime(key)
+        return _RUNTIMES[key]
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+
+
+class RecordValidator:
+    """Validates chunks of typed landing records against the debrief export v1 contract.
+
+    The GX context, suite and checkpoint are created once per process and quality_dir; creating
+    more validators for the same directory is cheap.
+    """
+
+    def __init__(self, quality_dir: Path | None = None):
+        self.quality_dir = None if quality_dir is None else Path(quality_dir).resolve()
+        self._gx = _runtime(self.quality_dir)
+
+    def validate(self, typed: pl.DataFrame, batch_name: str) -> pl.DataFrame:
+        """Return DataFrame(source_line Int64, failed_rules List(String)), one row per input row.
+
+        An empty list means the record passed. Each failed rule is a sentence naming the field and
+        what is allowed, e.g. "stage must be one of phone_screen, ... (got 'lunch')"; client_ref
+        and notes values are never included. Rows come back in input order.
+        """
+        _check_input(typed)
+        started = time.perf_counter()
+        key, result = self._gx.run(_pandas_view(typed), batch_name)
+        try:
+            failed = _messages(typed, _failing_lines(result), self._gx.rules)
+        finally:
+            self._gx.keep(key, result)
+        if self.quality_dir is not None:
+            self._write_summary(batch_name, key, result, failed, time.perf_counter() - started)
+        return failed
+
+    def validate_many(self, frames: list[pl.DataFrame], batch_name: str) -> list[pl.DataFrame]:
+        """`validate` for several chunks (of one file or several) in ONE GX run, one result
+        frame per chunk. A run costs ~0.8 s of GX overhead whatever its size, which made small
+        files cost more to validate than to ingest. Lines are offset to stay unique within the
+        run and given back as they were."""
+        if len(frames) == 1:
+            return [self.validate(frames[0], batch_name)]
+        offsets, offset = [], 0
+        for frame in frames:
+            offsets.append(offset)
+            offset += int(frame[ID_COLUMN].max() or 0) + 1
+        combined = pl.concat(
+            [f.with_columns(pl.col(ID_COLUMN) + o) for f, o in zip(frames, offsets, strict=True)]
+        )
+        failed = self.validate(combined, batch_name)  # rows in input order
+        out, start = [], 0
+        for frame, o in zip(frames, offsets, strict=True):
+            part = failed.slice(start, frame.height)
+            out.append(part.with_columns(pl.col(ID_COLUMN) - o))
+            start += frame.height
+        return out
+
+    def build_docs(self) -> Path | None:
+        """Build GX Data Docs into quality_dir and return index.html (None when ephemeral)."""
+        if self.quality_dir is None:
+            return None
+        return self._gx.build_docs()
+
+    def _write_summary(
+        self, batch_name: str, key: Any, result: Any, failed: pl.DataFrame, seconds: float
+    ) -> None:
+        assert self.quality_dir is not None
+        run_time = key.run_id.run_time
+        summary = {
+            "batch_name": batch_name,
+            "run_time": run_time.isoformat(),
+            "suite": SUITE_NAME,
+            "gx_result_key": [str(part) for part in key.to_tuple()],
+            "success": bool(result.success),
+            "rows": failed.height,
+            "rows_failed": int((failed["failed_rules"].list.len() > 0).sum()),
+            "seconds": round(seconds, 3),
+            "expectations": [
+                {
+                    "rule": r.expectation_config.meta["rule"],
+                    "expectation_type": r.expectation_config.type,
+                    "column": r.expectation_config.kwargs.get("column"),
+                    "success": bool(r.success),
+                    "unexpected_count": (r.result or {}).get("unexpected_count", 0),
+                }
+                for r in result.results
+            ],
+        }
+        stamp = run_time.strftime("%Y%m%dT%H%M%S%fZ")
+        out = self.quality_dir / SUMMARY_DIR_NAME / f"{_safe_name(batch_name)}__{stamp}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(json.dumps(summary, indent=2))
+        tmp.replace(out)
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _check_input(typed: pl.DataFrame) -> None:
+    missing = [c for c in EXPECTED_COLUMNS if c not in typed.columns]
+    if missing:
+        raise ValueError(f"typed records lack columns: {', '.join(missing)}")
+    wrong = [
+        f"{c} is {typed.schema[c]}, expected {t}"
+        for c, t in EXPECTED_COLUMNS.items()
+        if typed.schema[c] != t
+    ]
+    if wrong:
+        raise ValueError("typed records have unexpected dtypes: " + "; ".join(wrong))
+    lines = typed[ID_COLUMN]
+    if lines.null_count() or lines.n_unique() != typed.height:
+        raise ValueError(f"{ID_COLUMN} must be present and unique within a batch")
+
+
+def _pandas_view(typed: pl.DataFrame) -> pd.DataFrame:
+    """What GX sees: no notes, list fields as ';'-joined strings, source_line as the index."""
+
+    def joined(column: str) -> pl.Expr:
+        items = pl.col(column).list.eval(
+            pl.element().fill_null("").str.replace_all(";", r"\;", literal=True)
+        )
+        return pl.when(pl.col(column).list.len() > 0).then(items.list.join(";")).alias(column)
+
+    view = typed.select([c for c in EXPECTED_COLUMNS if c != "notes"]).with_columns(
+        *(joined(c) for c in LIST_FIELDS),
+        # GX only needs to know that a record has parse errors, not their text.
+        pl.when(pl.col("parse_errors").list.len() > 0)
+        .then(pl.lit("unreadable"))
+        .alias("parse_errors"),
+        (pl.col("submitted_at") + LATEST_UTC_OFFSET).dt.date().alias(SUBMITTED_LATEST_DATE),
+    )
+    # GX copies the whole frame for each row_condition (DataFrame.query), several times per
+    # conditional expectation, so the view is made cheap to copy: repetitive strings become
+    # categoricals (pyarrow strings were ~2x slower to take(), object columns slower still),
+    # booleans nullable "boolean" rather than object. Per-record ids stay pyarrow strings:
+    # categorising a million distinct values costs more than it saves.
+    view = view.with_columns(pl.col(pl.String).exclude(DISTINCT_PER_RECORD).cast(pl.Categorical))
+    frame = view.to_pandas().set_index(ID_COLUMN)
+    bools = [c for c, t in view.schema.items() if t == pl.Boolean]
+    return frame.astype(dict.fromkeys(bools, "boolean"))
+
+
+def _failing_lines(result: Any) -> dict[str, list[int]]:
+    """rule key -> source lines that failed it, from GX's unexpected_index_list."""
+    failing: dict[str, list[int]] = {}
+    for r in result.results:
+        rule = r.expectation_config.meta["rule"]
+        info = r.exception_info or {}
+        if info.get("raised_exception"):
+            raise RuntimeError(
+                f"GX could not evaluate rule {rule}: {info.get('exception_message')}"
+            )
+        if r.success:
+            continue
+        outcome = r.result or {}
+        lines: list[int] = []
+        # With exclude_unexpected_values and a named index GX gives [{"source_line": [...]}];
+        # accept the one-dict-per-row shape too.
+        for item in outcome.get("unexpected_index_list") or []:
+            value = item[ID_COLUMN] if isinstance(item, dict) else item
+            lines.extend(int(v) for v in (value if isinstance(value, list) else [value]))
+        if len(lines) != outcome.get("unexpected_count"):
+            raise RuntimeError(
+                f"GX returned {len(lines)} of {outcome.get('unexpected_count')} rows"
+            )
+        failing[rule] = lines
+    return failing
+
+
+def _messages(
+    typed: pl.DataFrame, failing: dict[str, list[int]], rules: list[Rule]
+) -> pl.DataFrame:
+    parts: list[pl.DataFrame] = []
+    for order, rule in enumerate(rules):
+        lines = failing.get(rule.key)
+        if not lines:
+            continue
+        rows = typed.filter(pl.col(ID_COLUMN).is_in(lines))
+        if rule.key == "parse_errors":
+            message = (
+                rows.select(ID_COLUMN, *PRIVATE_FIELDS, pl.col("parse_errors").alias("message"))
+                .explode("message")
+                .filter(pl.col("message").is_not_null())
+                .select(ID_COLUMN, pl.lit(order).alias("order"), _scrubbed(pl.col("message")))
+            )
+            parts.append(message)
+            continue
+        text = pl.lit(rule.message)
+        if rule.shown is not None:
+            text = text + _got(rule.shown)
+        parts.append(rows.select(ID_COLUMN, pl.lit(order).alias("order"), text.alias("message")))
+
+    out = typed.select(ID_COLUMN)
+    if not parts:
+        return out.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias("failed_rules"))
+    by_line = (
+        pl.concat(parts, how="vertical_relaxed")
+        .sort(ID_COLUMN, "order", maintain_order=True)
+        .group_by(ID_COLUMN, maintain_order=True)
+        .agg(pl.col("message").alias("failed_rules"))
+    )
+    return out.join(by_line, on=ID_COLUMN, how="left", maintain_order="left").with_columns(
+        pl.col("failed_rules").fill_null(pl.lit([], dtype=pl.List(pl.String)))
+    )
+
+
+def _got(shown: pl.Expr) -> pl.Expr:
+    """' (got X)'; nothing when X is empty; X withheld when it contains client_ref or notes."""
+    private = pl.any_horizontal(
+        *(
+            (pl.col(field).str.len_chars().fill_null(0) > 0)
+            & shown.str.contains(_no_match_if_empty(pl.col(field)), literal=True)
+            for field in PRIVATE_FIELDS
+        )
+    )
+    return (
+        pl.when(shown.is_null() | (shown == ""))
+        .then(pl.lit(""))
+        .when(private)
+        .then(pl.lit(f" (got {NOT_SHOWN})"))
+        .otherwise(pl.lit(" (got ") + shown + pl.lit(")"))
+    )
+
+
+def _no_match_if_empty(value: pl.Expr) -> pl.Expr:
+    # Polars evaluates both branches of when/then, and rejects null or empty literal patterns.
+    return pl.when(value.str.len_chars() > 0).then(value).otherwise(pl.lit("\x00\x00"))
+
+
+def _scrub_row(row: dict) -> str:
+    message = row["message"]
+    for field in PRIVATE_FIELDS:
+        value = row[field]
+        if value:
+            message = message.replace(value, f"[{field}]")
+    return message
+
+
+def _scrubbed(message: pl.Expr) -> pl.Expr:
+    """A parser's message minus any client_ref / notes text it quotes.
+
+    Row by row in Python: Polars cannot replace a per-row pattern of varying length, and this
+    only ever runs on the few messages of records that failed to parse.
+    """
+    return (
+        pl.struct(message.alias("message"), *PRIVATE_FIELDS)
+        .map_elements(_scrub_row, return_dtype=pl.String)
+        .alias("message")
+    )
+
+
+def _first_lines(items: list) -> list:
+    out = []
+    for item in items[:KEPT_INDEX_LINES]:
+        if isinstance(item, dict) and isinstance(item.get(ID_COLUMN), list):
+            item = {**item, ID_COLUMN: item[ID_COLUMN][:KEPT_INDEX_LINES]}
+        out.append(item)
+    return out
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "batch"

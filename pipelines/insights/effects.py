@@ -1,0 +1,510 @@
+"""``marts.tactic_estimates`` and ``marts.hypothesis_tests``: which tactics go with getting past
+a round, by three methods side by side, with errors clustered by client.
+
+Unit and outcome (``pipelines.insights.rounds``): one analysable round; ``advanced`` = the employer
+let the client past it (offer or next round) vs did not (rejected, no response). Withdrawn and
+pending rounds, and rounds whose every debrief was written after the outcome, are left out.
+
+Methods (every one a linear probability model, ``pipelines.insights.estimators.fit_ols``, CR1 errors
+clustered by client, t with G-1 degrees of freedom):
+
+``crude``
+    Difference in advance rates, with vs without. Nothing held fixed.
+``adjusted``
+    Regression adjustment for the recorded confounders — round, stage, seniority, industry
+    group, experience band, firm, role group, interviewer role, month — and the other question
+    kinds. Removes what those fields explain, nothing that no field records.
+``within_client``
+    Client fixed effects: compares a client's own rounds with and without, holding round
+    number, stage and the other question kinds fixed. Robust to whatever about a client does
+    not change during their search (skill, savvy, confidence).
+
+The three question kinds are fitted jointly (each holds the other two fixed) except in
+``crude``; ``asked_fit_question`` (any kind) is reported apart from its parts.
+
+``application_offer`` (tactics only): the chance that an application ends in an offer when the
+tactic is used in every round vs in none, composed from the method's per-round effect by the
+sequential model in ``pipelines.insights.estimators`` (delta-method errors). Its ``crude`` row is
+the plain comparison of applications where the tactic was used in any round vs never: biased by
+construction (longer applications have more rounds to ask in), shown only as that.
+
+Multiple testing: each table's ``segment = 'all'`` rows are its confirmatory family; each
+segment kind (stage, seniority, firm) of each table is an exploratory family of its own.
+Benjamini-Hochberg within the family; ``is_finding`` = enough data and q < 0.05.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+from scipy import stats as sps
+
+from pipelines.core import spec
+from pipelines.insights import stats
+from pipelines.insights.estimators import (
+    Fit,
+    RoundProfile,
+    application_offer_effect,
+    fit_ols,
+    one_hot,
+)
+from pipelines.insights.rounds import KIND_COLUMNS, rounds, tactic_flag
+
+MIN_PER_ARM = 30
+MIN_CLIENTS = 20
+ALPHA = 0.05
+METHODS = ("crude", "adjusted", "within_client")
+ESTIMANDS = ("advance", "application_offer")
+SEGMENT_KINDS = ("all", "stage", "seniority", "firm")
+TACTICS = ("asked_fit_question", *KIND_COLUMNS, "addressed_concerns")
+HYPOTHESES = (
+    "ask_late",
+    "rapport_first",
+    "address_objections",
+    "self_rating_predicts",
+    "warm_prospects",
+)
+CONFOUNDERS = (
+    "round_stratum",
+    "stage",
+    "seniority",
+    "industry_group",
+    "experience_band",
+    "firm_id",
+    "role_group",
+    "interviewer_role",
+    "month",
+)
+WITHIN_CLIENT_STRATA = ("round_stratum", "stage")
+KINDS = tuple(KIND_COLUMNS)
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """Treatments fitted jointly (one output row each); null = outside the population."""
+
+    ids: tuple[str, ...]
+    treatments: tuple[pl.Expr, ...]
+    held_fixed: tuple[str, ...] = ()
+    population: pl.Expr | None = None  # None: every analysable round
+    outcome: str = "advanced"
+    estimand: str = "advance"
+
+
+def _asked(expr: pl.Expr) -> pl.Expr:
+    return pl.when(pl.col("asked_fit_question")).then(expr)
+
+
+TACTIC_CONTRASTS = (
+    Contrast(("asked_fit_question",), (pl.col("asked_fit_question"),)),
+    Contrast(KINDS, tuple(pl.col(k) for k in KINDS)),
+    Contrast(
+        ("addressed_concerns",),
+        (tactic_flag("addressed_concerns"),),
+        held_fixed=KINDS,
+    ),
+)
+HYPOTHESIS_CONTRASTS = (
+    Contrast(("ask_late",), (_asked(pl.col("asked_at_pct").is_between(65, 85)),), KINDS),
+    Contrast(("rapport_first",), (_asked(pl.col("rapport_before_ask") >= 4),), KINDS),
+    Contrast(("address_objections",), TACTIC_CONTRASTS[2].treatments, KINDS),
+    Contrast(("self_rating_predicts",), (pl.col("self_rating") >= 4,), KINDS),
+    Contrast(
+        ("warm_prospects",),
+        (pl.col("asked_about_concerns"),),
+        held_fixed=("asked_about_ideal_candidate", "asked_how_compare"),
+        population=pl.col("advanced").not_(),
+        outcome="got_referral",
+        estimand="referral",
+    ),
+)
+
+COMPARES = {
+    "crude": "rounds with vs without; nothing held fixed",
+    "adjusted": (
+        "rounds with vs without, adjusted for round, stage, seniority, industry, experience, "
+        "firm, role, interviewer and month (and the other question kinds)"
+    ),
+    "within_client": (
+        "the same client's rounds with vs without, same round and stage, other question kinds "
+        "held fixed"
+    ),
+}
+COMPARES_APPLICATION = {
+    "crude": (
+        "applications where it was used in any round vs never (biased: longer applications "
+        "have more rounds to use it in)"
+    ),
+    "adjusted": "offer chance if used in every round vs none, from the adjusted per-round effect",
+    "within_client": (
+        "offer chance if used in every round vs none, from the within-client per-round effect"
+    ),
+}
+ROW_SCHEMA = {
+    "estimand": pl.String,
+    "method": pl.String,
+    "segment_kind": pl.String,
+    "segment": pl.String,
+    "compares": pl.String,
+    "estimate": pl.Float64,
+    "std_error": pl.Float64,
+    "ci_low": pl.Float64,
+    "ci_high": pl.Float64,
+    "n_treated": pl.Int64,
+    "n_control": pl.Int64,
+    "n_clients": pl.Int64,
+    "n_clients_treated": pl.Int64,
+    "n_clients_control": pl.Int64,
+    "p_value": pl.Float64,
+    "q_value": pl.Float64,
+    "family": pl.String,
+    "is_finding": pl.Boolean,
+    "enough_data": pl.Boolean,
+}
+COUNT_COLUMNS = ("n_treated", "n_control", "n_clients", "n_clients_treated", "n_clients_control")
+TACTIC_SCHEMA = pl.Schema({"tactic": pl.String, **ROW_SCHEMA})
+HYPOTHESIS_SCHEMA = pl.Schema({"hypothesis": pl.String, **ROW_SCHEMA, "n": pl.Int64})
+
+
+# -------------------------------------------------------------------------------------------
+# Data in numpy form, once per table
+# -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Data:
+    frame: pl.DataFrame  # the rounds
+    clients: np.ndarray
+    confounders: sp.csr_matrix
+    within: sp.csr_matrix
+    segments: list[tuple[str, str, np.ndarray]]
+
+
+def _codes(frame: pl.DataFrame, column: str) -> np.ndarray:
+    return frame.get_column(column).rank("dense").fill_null(0).cast(pl.Int64).to_numpy() - 1
+
+
+def _segment_values(frame: pl.DataFrame, column: str, preferred: tuple[str, ...]) -> list[str]:
+    seen = set(frame.get_column(column).drop_nulls().unique().to_list())
+    return [*preferred, *sorted(seen - set(preferred))]
+
+
+def _segments(
+    frame: pl.DataFrame, kinds: tuple[str, ...] = SEGMENT_KINDS
+) -> list[tuple[str, str, np.ndarray]]:
+    out = [("all", "all", np.ones(frame.height, dtype=bool))]
+    for kind, column, preferred in (
+        ("stage", "stage", spec.STAGES),
+        ("seniority", "seniority", spec.SENIORITIES),
+        ("firm", "firm_id", ()),
+    ):
+        if kind not in kinds:
+            continue
+        values = frame.get_column(column).to_numpy()
+        for value in _segment_values(frame, column, preferred):
+            out.append((kind, f"{kind}={value}", values == value))
+    return out
+
+
+def prepare(fct: pl.LazyFrame, segment_kinds: tuple[str, ...] = SEGMENT_KINDS) -> Data:
+    # A fixed row order makes every floating-point sum, and so every figure, the same whatever
+    # order the interviews come in (an incremental build must equal a full one bit for bit).
+    frame = rounds(fct).sort("firm_id", "client_key", "interview_key").collect()
+    n = frame.height
+    return Data(
+        frame=frame,
+        clients=_codes(frame.with_columns(pl.concat_str("firm_id", "client_key")), "firm_id"),
+        confounders=one_hot([_codes(frame, c) for c in CONFOUNDERS], n),
+        within=one_hot([_codes(frame, c) for c in WITHIN_CLIENT_STRATA], n),
+        segments=_segments(frame, segment_kinds),
+    )
+
+
+# -------------------------------------------------------------------------------------------
+# One contrast: every method x segment
+# -------------------------------------------------------------------------------------------
+def _values(data: Data, exprs) -> np.ndarray:
+    """Columns of 0/1 floats, NaN where null."""
+    cols = data.frame.select(e.cast(pl.Float64).alias(f"_{i}") for i, e in enumerate(exprs))
+    return cols.to_numpy().astype(float)
+
+
+def _counts(t: np.ndarray, clients: np.ndarray) -> tuple[int, ...]:
+    """Rows treated, rows control, clients; clients treated, clients control."""
+    return (
+        int((t == 1).sum()),
+        int((t == 0).sum()),
+        int(np.unique(clients).size),
+        int(np.unique(clients[t == 1]).size),
+        int(np.unique(clients[t == 0]).size),
+    )
+
+
+def _informative_clients(t: np.ndarray, clients: np.ndarray) -> int:
+    """Clients with rounds in both arms: the only ones a within-client comparison uses."""
+    codes = np.unique(clients, return_inverse=True)[1]
+    treated = np.bincount(codes, weights=t)
+    size = np.bincount(codes)
+    return int(((treated > 0) & (treated < size)).sum())
+
+
+def _fit(data: Data, method: str, y, t, held, rows) -> list[Fit]:
+    g = data.clients[rows]
+    if method == "crude":
+        empty = sp.csr_matrix((int(rows.sum()), 0))
+        return [fit_ols(y, t[:, j], empty, g) for j in range(t.shape[1])]
+    x = np.column_stack([t, held])
+    if method == "adjusted":
+        fit = fit_ols(y, x, data.confounders[rows], g)
+    else:
+        fit = fit_ols(y, x, data.within[rows], g, absorb_clusters=True)
+    k = t.shape[1]
+    return [
+        Fit(fit.coef[j : j + 1], fit.std_error[j : j + 1], fit.n, fit.n_clusters) for j in range(k)
+    ]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    row: dict
+    fit: Fit | None = None
+
+
+def _row(est: float, se: float, dof: int, counts, enough: bool) -> dict:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        half = sps.t.isf(ALPHA / 2, dof) * se
+        p = 2 * sps.t.sf(abs(est / se), dof)
+    ok = enough and np.isfinite(est) and np.isfinite(se)
+
+    def value(v: float) -> float | None:
+        return float(v) if ok else None
+
+    n1, n0, clients, clients1, clients0 = counts
+    return {
+        "estimate": value(est),
+        "std_error": value(se),
+        "ci_low": value(est - half),
+        "ci_high": value(est + half),
+        "n_treated": n1,
+        "n_control": n0,
+        "n_clients": clients,
+        "n_clients_treated": clients1,
+        "n_clients_control": clients0,
+        "p_value": value(p),
+        "enough_data": enough,
+    }
+
+
+def _contrast_rows(data: Data, c: Contrast) -> Iterator[tuple[str, str, str, str, Estimate]]:
+    """(id, method, segment_kind, segment, estimate) for every advance/referral row."""
+    t_all = _values(data, c.treatments)
+    held_all = _values(data, [pl.col(h) for h in c.held_fixed]) if c.held_fixed else None
+    y_all = data.frame.get_column(c.outcome).cast(pl.Float64).to_numpy()
+    population = pl.repeat(True, pl.len()) if c.population is None else c.population
+    base = data.frame.select(population.fill_null(False)).to_series().to_numpy().copy()
+    base &= ~np.isnan(y_all) & ~np.isnan(t_all).any(axis=1)
+    for kind, segment, seg_mask in data.segments:
+        rows = base & seg_mask
+        y, t, g = y_all[rows], t_all[rows], data.clients[rows]
+        held = held_all[rows] if held_all is not None else np.empty((len(y), 0))
+        for method in METHODS:
+            fits = _fit(data, method, y, t, held, rows)
+            for j, cid in enumerate(c.ids):
+                counts = _counts(t[:, j], g)
+                enough = min(counts[:2]) >= MIN_PER_ARM and counts[2] >= MIN_CLIENTS
+                if method == "within_client":
+                    enough &= _informative_clients(t[:, j], g) >= MIN_CLIENTS
+                f = fits[j]
+                row = _row(f.coef[0], f.std_error[0], f.dof, counts, enough)
+                yield cid, method, kind, segment, Estimate(row, f)
+
+
+# -------------------------------------------------------------------------------------------
+# Applications
+# -------------------------------------------------------------------------------------------
+def _profile(data: Data, rows: np.ndarray, t: np.ndarray, in_pop: np.ndarray) -> RoundProfile:
+    """Per round number: advance rate, the gap do(T=1)/do(T=0) opens, and the offer share,
+    over the segment's analysable rounds."""
+    frame = data.frame
+    r = frame.get_column("round_number").to_numpy()[rows] - 1
+    adv = frame.get_column("advanced").cast(pl.Float64).to_numpy()[rows]
+    offer = (frame.get_column("outcome") == "offer").fill_null(False).to_numpy()[rows]
+    size = int(r.max()) + 1 if r.size else 0
+    total = np.bincount(r, minlength=size).astype(float)
+    tt = np.where(in_pop[rows], t[rows], np.nan)
+    pop = ~np.isnan(tt)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        advance = np.bincount(r, weights=adv, minlength=size) / total
+        up = np.bincount(r[pop], weights=1 - tt[pop], minlength=size) / total
+        down = np.bincount(r[pop], weights=-tt[pop], minlength=size) / total
+        advanced = np.bincount(r, weights=adv, minlength=size)
+        share = np.bincount(r, weights=offer.astype(float), minlength=size) / advanced
+    seen = total > 0
+    share = np.where(advanced > 0, share, 1.0)
+    return RoundProfile(advance[seen], up[seen], down[seen], share[seen])
+
+
+def _any_round(data: Data, t: np.ndarray) -> pl.DataFrame:
+    """Closed, non-withdrawn applications: offer or not, and whether T was used in any
+    round (null where no round was in T's population)."""
+    status = pl.col("round_status")
+    return (
+        data.frame.with_columns(_t=pl.Series(t))
+        .with_columns(pl.col("_t").fill_nan(None))
+        .group_by("firm_id", "application_key")
+        .agg(
+            pl.col("client_key").first(),
+            pl.col("seniority").sort_by("round_number").first(),
+            (pl.col("outcome") == "offer").any().alias("_offer"),
+            (status == "not_advanced").any().alias("_lost"),
+            (status == "withdrawn").any().alias("_withdrawn"),
+            (pl.col("_t") > 0).any().alias("_used"),
+            pl.col("_t").is_not_null().any().alias("_in_pop"),
+        )
+        .filter((pl.col("_offer") | pl.col("_lost")) & ~pl.col("_withdrawn") & pl.col("_in_pop"))
+        .sort("firm_id", "application_key")
+    )
+
+
+def _application_crude(data: Data, t: np.ndarray) -> Iterator[tuple[str, str, Estimate]]:
+    apps = _any_round(data, t)
+    clients = _codes(apps.with_columns(pl.concat_str("firm_id", "client_key")), "firm_id")
+    used = apps.get_column("_used").cast(pl.Float64).to_numpy()
+    y = apps.get_column("_offer").cast(pl.Float64).to_numpy()
+    kinds = tuple(dict.fromkeys(k for k, _, _ in data.segments))
+    for kind, segment, mask in _application_segments(apps, kinds):
+        f = fit_ols(y[mask], used[mask], sp.csr_matrix((int(mask.sum()), 0)), clients[mask])
+        counts = _counts(used[mask], clients[mask])
+        enough = min(counts[:2]) >= MIN_PER_ARM and counts[2] >= MIN_CLIENTS
+        yield kind, segment, Estimate(_row(f.coef[0], f.std_error[0], f.dof, counts, enough))
+
+
+def _application_segments(apps: pl.DataFrame, kinds: tuple[str, ...]):
+    return _segments(apps, tuple(k for k in kinds if k != "stage"))
+
+
+def _application_rows(
+    data: Data, c: Contrast, advance: dict[tuple[str, str, str], Estimate]
+) -> Iterator[tuple[str, str, str, str, Estimate]]:
+    t_all = _values(data, c.treatments)
+    analysable = data.frame.get_column("advanced").is_not_null().to_numpy()
+    for j, cid in enumerate(c.ids):
+        t = t_all[:, j]
+        for kind, segment, est in _application_crude(data, t):
+            yield cid, "crude", kind, segment, est
+        in_pop = ~np.isnan(t)
+        for kind, segment, seg_mask in data.segments:
+            if kind == "stage":
+                continue
+            profile = _profile(data, analysable & seg_mask, t, in_pop)
+            for method in METHODS[1:]:
+                adv = advance[(cid, method, segment)]
+                effect = adv.row["estimate"]
+                eff, se = application_offer_effect(
+                    profile, np.nan if effect is None else effect, adv.row["std_error"] or np.nan
+                )
+                counts = tuple(adv.row[c] for c in COUNT_COLUMNS)
+                yield (
+                    cid,
+                    method,
+                    kind,
+                    segment,
+                    Estimate(_row(eff, se, adv.fit.dof, counts, adv.row["enough_data"])),
+                )
+
+
+# -------------------------------------------------------------------------------------------
+# Tables
+# -------------------------------------------------------------------------------------------
+def _finish(rows: list[dict], schema: pl.Schema) -> pl.DataFrame:
+    """Families, BH q-values and findings on the finished rows."""
+    derived = ("q_value", "family", "is_finding")
+    frame = pl.DataFrame(rows, schema={k: v for k, v in schema.items() if k not in derived})
+    family = (
+        pl.when(pl.col("segment_kind") == "all")
+        .then(pl.lit("confirmatory"))
+        .otherwise(pl.lit("exploratory: ") + pl.col("segment_kind"))
+    )
+    frame = frame.with_columns(family.alias("family"), pl.int_range(pl.len()).alias("_i"))
+    q = np.full(frame.height, np.nan)
+    for part in frame.partition_by("family"):
+        p = part.get_column("p_value").cast(pl.Float64).fill_null(np.nan).to_numpy()
+        q[part.get_column("_i").to_numpy()] = stats.benjamini_hochberg(p)
+    finding = (pl.col("enough_data") & (pl.col("q_value") < ALPHA)).fill_null(False)
+    return (
+        frame.with_columns(pl.Series("q_value", q).fill_nan(None))
+        .with_columns(finding.alias("is_finding"))
+        .select(schema.names())
+        .cast(dict(schema))
+    )
+
+
+def _records(id_column: str, items: list, compares: dict[str, str]) -> list[dict]:
+    return [
+        {
+            id_column: cid,
+            "estimand": estimand,
+            "method": method,
+            "segment_kind": kind,
+            "segment": segment,
+            "compares": compares[method],
+            **est.row,
+        }
+        for cid, method, kind, segment, est, estimand in items
+    ]
+
+
+def tactic_estimates(
+    fct: pl.LazyFrame, segment_kinds: tuple[str, ...] = SEGMENT_KINDS
+) -> pl.LazyFrame:
+    """``marts.tactic_estimates`` from ``fct_interviews`` (see the module docstring); only the
+    ``all`` rows with ``segment_kinds=("all",)`` (they do not depend on the others)."""
+    return fct.map_batches(
+        lambda df: _tactic_table(prepare(df.lazy(), segment_kinds)),
+        schema=TACTIC_SCHEMA,
+        streamable=False,
+    )
+
+
+def _tactic_table(data: Data) -> pl.DataFrame:
+    items, advance = [], {}
+    for c in TACTIC_CONTRASTS:
+        for cid, method, kind, segment, est in _contrast_rows(data, c):
+            advance[(cid, method, segment)] = est
+            items.append((cid, method, kind, segment, est, "advance"))
+    rows = _records("tactic", items, COMPARES)
+    app_items = [
+        (*item, "application_offer")
+        for c in TACTIC_CONTRASTS
+        for item in _application_rows(data, c, advance)
+    ]
+    rows += _records("tactic", app_items, COMPARES_APPLICATION)
+    order = {t: i for i, t in enumerate(TACTICS)}
+    return _finish(rows, TACTIC_SCHEMA).sort(
+        pl.col("tactic").replace_strict(order), "estimand", maintain_order=True
+    )
+
+
+def hypothesis_tests(
+    fct: pl.LazyFrame, segment_kinds: tuple[str, ...] = SEGMENT_KINDS
+) -> pl.LazyFrame:
+    """``marts.hypothesis_tests`` from ``fct_interviews`` (see the module docstring)."""
+    return fct.map_batches(
+        lambda df: _hypothesis_table(prepare(df.lazy(), segment_kinds)),
+        schema=HYPOTHESIS_SCHEMA,
+        streamable=False,
+    )
+
+
+def _hypothesis_table(data: Data) -> pl.DataFrame:
+    items = [
+        (cid, method, kind, segment, est, c.estimand)
+        for c in HYPOTHESIS_CONTRASTS
+        for cid, method, kind, segment, est in _contrast_rows(data, c)
+    ]
+    rows = _records("hypothesis", items, COMPARES)
+    for row in rows:
+        row["n"] = row["n_treated"] + row["n_control"]
+    return _finish(rows, HYPOTHESIS_SCHEMA)

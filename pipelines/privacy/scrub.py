@@ -1,0 +1,598 @@
+"""Scrub personal data (PII) out of free-text debrief ``notes`` before they reach the warehouse.
+
+E-mail addresses, URLs, phone numbers and person names are replaced by typed placeholders
+(``[EMAIL]``, ``[URL]``, ``[PHONE]``, ``[NAME]``).  Everything runs as Polars string expressions
+(Rust ``regex`` crate, no look-around), so a LazyFrame of millions of notes is scrubbed without a
+Python-level loop.  Approach, measurements and limits: docs/pii-scrubbing.md.
+
+Names are found in three stages:
+
+1. an honorific + capitalised word(s) (``Dr. Anika Sharma`` -> ``Dr. [NAME]``) or a distinctive
+   East-Asian surname + capitalised word(s) (``Nguyen Van An``);
+2. lexicon given names (data/first_names.txt, ~26k names of many cultures) with the capitalised
+   surname that follows (``Priya Raman``, ``Siobhan O'Neill``); given names that are also words,
+   places or brands (data/first_names_ambiguous.txt: ``Will``, ``Grace``, ``Jordan``) only with a
+   surname;
+3. context: a capitalised word after a person verb or role (``asked Xochitl``, ``recruiter
+   Kalani``), before a speech verb or a contact (``Okonkwo said``, ``Bo ([EMAIL])``), next to a
+   found name (``[NAME] and Itzel``); lower-case lexicon names after such a word (``met priya``).
+
+A guessed word is checked against stop lists (calendar and function words, English dictionary
+words, places, companies, products) before it is replaced.  The regex engine has no look-ahead,
+so guesses are first wrapped in private-use sentinel characters; later passes, which only start
+at a sentinel and are therefore cheap, restore or replace them.
+
+The whole run uses fewer than 32 distinct regexes: Polars keeps compiled regexes in a per-thread
+LRU cache of 32, and the big lexicon regexes take a while to compile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import re
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import polars as pl
+
+__all__ = ["PLACEHOLDERS", "scrub_text", "scrub_texts", "scrubbed_notes"]
+
+PLACEHOLDERS = ("[EMAIL]", "[URL]", "[PHONE]", "[NAME]")
+
+DATA_DIR = Path(__file__).with_name("data")
+
+# Private-use characters used as sentinels between passes; removed from the input first.
+_MID = "\ue000"
+_CLOSE = "\ue001"
+_OPEN_A = "\ue002"  # lexicon given name (+ surname to check)
+_OPEN_B = "\ue003"  # ambiguous given name: a name only with a surname
+_OPEN_C = "\ue004"  # capitalised word guessed from a verb, a role or a neighbouring name
+_OPEN_P = "\ue005"  # same, but proper nouns of the dictionary ("Icelandic") are no names either
+_OPEN_L = "\ue006"  # lower-case given name found after a person word
+_OPEN_S = "\ue007"  # capitalised word(s) before a contact: only stop words are no names
+_SENTINELS = [chr(c) for c in range(0xE000, 0xE008)]
+# Capital letters of protected phrases ("Morgan Stanley") are shifted into this private block.
+_PROTECT_BASE = 0xE100
+_PROTECTED_CAPITALS = [chr(_PROTECT_BASE + i) for i in range(26)]
+
+
+def _words(text: str) -> list[str]:
+    """Whitespace-separated words of a literal block (keeps the long word lists readable)."""
+    return text.split()
+
+
+# --------------------------------------------------------------------------- contact data
+
+_EMAIL = r"(?i)[a-z0-9][a-z0-9._%+'-]*@(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,24}\b"
+
+_URL_TAIL = r"[^\s<>\"'`]*[^\s<>\"'`.,;:!?)\]}]"
+# Bare domains need a known top-level domain, written in lower case (so "well.It" is no URL).
+_TLDS = _words(
+    """
+    com net org edu gov mil int io co ai app dev info biz fyi ly xyz tech design jobs page site
+    online cloud gg tv cc me us uk ca de fr es nl se dk fi ie ch pl pt br mx cn jp kr sg hk au
+    nz za ng ke gh ae sa tr ru ua il eu careers work blog
+    """
+)
+_URL = "|".join(
+    [
+        r"(?i:\b(?:https?|ftp)://" + _URL_TAIL + ")",
+        r"(?i:\bwww\d{0,3}\.[a-z0-9-]+\." + _URL_TAIL + ")",
+        r"\b(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+(?:"
+        + "|".join(sorted(_TLDS, key=len, reverse=True))
+        + r")\b(?:[/?#]"
+        + _URL_TAIL
+        + r"|/)?",
+    ]
+)
+
+_SEP = r"[ .\-]"
+_PHONE = "|".join(
+    [
+        # international: +CC then 2-6 digit groups with separators, or 8-15 digits in one run
+        r"\+\d{1,3}(?:\s?\(0\)\s?\d{1,5}(?:" + _SEP + r"\d{1,6}){1,5}"
+        r"|(?:" + _SEP + r"?\(\d{1,4}\)|" + _SEP + r"\d{1,6}){2,6})\b",
+        r"\+\d{8,15}\b",
+        # North American: (415) 555-0132, 415-555-0132, 415.555.0132, 1-800-555-0199
+        r"(?:\b1" + _SEP + r")?(?:\(\d{3}\)\s?|\b\d{3}" + _SEP + r")\d{3}" + _SEP + r"\d{4}\b",
+        # national numbers with a trunk 0: (020) 7946 0958, 07700 900123, 030 901820, 01 42 68 53 00
+        r"(?:\(0\d{1,4}\)|\b0\d{1,4})(?:" + _SEP + r"?\d{2,4}){2,4}\b",
+        # ten digits in one run, as people type a mobile number
+        r"\b[2-9]\d{9}\b",
+    ]
+)
+
+# --------------------------------------------------------------------------- names
+
+_LU = r"\p{Lu}"
+_LL = r"\p{Ll}"
+# A capitalised word: O'Neill, McDonald, Smith-Jones, Ji-woo (not "I", not "HR", not "I'm").
+_CAP = rf"(?:{_LU}['’])?{_LU}{_LL}+(?:{_LU}{_LL}+)?(?:-{_LU}?{_LL}+)*"
+_PARTICLE = (
+    r"(?:van|von|de|del|della|der|den|da|das|dos|di|du|la|le|bin|binti|ibn|al|el|ben|ter|ten|"
+    r"abu|st\.?)"
+)
+# What may follow a given name as its surname(s): "Connor", "van der Berg", "J. Smith".
+_SURNAME_TAIL = (
+    rf"(?:\s+{_LU}\.?)?(?:\s+(?:{_PARTICLE}\s+){{0,2}}{_CAP})(?:\s+{_CAP})?"
+    rf"|(?:\s+{_PARTICLE}\s+){{1,2}}{_CAP}"
+)
+_HONORIFICS = (
+    r"Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Professor|Sir|Dame|Madam|Mme|Mlle|Herr|Frau|Sr|Sra|Srta|Shri|Smt|"
+    r"Mister|Doctor"
+)
+# Words after which a capitalised word is taken for a person ...
+_PRE_PERSON = [
+    *_words(
+        """
+        asked ask asking told tell telling thanked thank thanks emailed e-mailed email texted text
+        pinged ping messaged message dm'd cc'd cc cc: bcc named dear hi hello hey interviewer
+        interviewers recruiter recruiters sourcer coordinator manager hm cto ceo cfo coo cpo vp
+        svp evp founder co-founder cofounder coach mentor colleague boss director lead referrer
+        reached reach contact call called with met meet
+        """
+    ),
+    *"""referred by|interviewed by|introduced to|introduced me to|spoke to|spoke with|speak to|
+    speak with|talked to|talked with|talk to|talk with|chatted with|chat with|met with|meet with|
+    meeting with|call with|lunch with|coffee with|debrief with|ask for|asked for|panel was|
+    panel were|panel:|panel included|interviewers were|interviewers:|panelists:""".replace(
+        "\n    ", ""
+    ).split("|"),
+]
+# ... and before which (speech and action verbs after a subject), or a contact placeholder.
+_POST_PERSON = (
+    r"(?:\s*\([^()\[\]]{1,40}\))?\s+(?:said|says|asked|asks|mentioned|mentions|told|tells|"
+    r"explained|noted|replied|wrote|emailed|texted|called|suggested|promised|confirmed|thinks|"
+    r"thought|wants|wanted|seemed|seems|liked|loved|pushed|grilled|shared|joined|ran|led|agreed|"
+    r"warned|stressed|added|answered|offered|sent|forwarded|recommended|interviewed|invited|"
+    r"scheduled|needs|needed|will coordinate|will send|will call|had to|from the|from HR|is the|"
+    r"was the|flew|works|runs|leads|manages|had concerns|requested|described|emphasised|"
+    r"emphasized|insisted|clarified|admitted|hinted|implied|revealed|pointed|took|gave|made|"
+    r"kept|responded|raised|probed|challenged|focused|drilled|walked|invited|introduced|"
+    r"replied|reached|followed|approved|rejected|declined|accepted|called|messaged)\b"
+)
+# Before a contact placeholder: "Bo ([EMAIL])", "Grace Hopper at [EMAIL]" (strong evidence).
+_CONTACT = r"\s*\(\[(?:EMAIL|PHONE)\]\)|\s+(?:at|on|via)\s+\[(?:EMAIL|PHONE)\]"
+# Lower-case lexicon names only count after one of these words.
+_PRE_LOWER = _words(
+    """
+    asked ask told tell thanked thank emailed email texted text pinged ping messaged cc with
+    met meet to from and by for called call
+    """
+)
+# "Jan 5" is a date, not Jan.
+_MONTHS = r"(?:Jan|Feb|Mar|Apr|May|Jun|June|Jul|July|Aug|August|Sep|Sept|Oct|Nov|Dec|April)"
+# A "surname" that makes a place or an organisation of a given name: "Howard St", "Chase Bank".
+_ORG_SUFFIX = _words(
+    """
+    St Street Rd Road Ave Avenue Blvd Station Square Airport Center Centre Tower Building Plaza
+    Bank Capital Group Labs Lab Health Partners Inc Ltd Llc LLC Corp Company University College
+    Institute School Hospital Clinic Foundation Office Tech Technologies Systems Solutions
+    Consulting Ventures Studio Studios Media Foods Motors Airlines Insurance Financial
+    Securities Holdings Global International
+    """
+)
+# Lower-case given names that are also English words but nearly always names in notes.
+_LOWER_OK = set(
+    _words(
+        """
+        tom john peter maria mike harry martin tony jimmy josh roger billy rick terry bobby ken
+        victor brad carol sally hector derrick kim ali lee nick matt jack bob
+        """
+    )
+)
+
+
+def _read_list(data_dir: Path, name: str) -> list[str]:
+    out = []
+    for line in (data_dir / name).read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            out.append(line)
+    return out
+
+
+def _alt(words: Iterable[str]) -> str:
+    """Regex alternation of literal words, longest first (the engine is leftmost-first)."""
+    uniq = sorted(set(words), key=lambda w: (-len(w), w))
+    return "(?:" + "|".join(re.escape(w) for w in uniq) + ")"
+
+
+def _chunked_alts(words: Iterable[str], n: int) -> list[str]:
+    """Split a long word list into n alternations (Polars caps a compiled regex at 10 MB)."""
+    ordered = sorted(set(words))
+    return [_alt(ordered[i::n]) for i in range(n)]
+
+
+def _cased(words: Iterable[str]) -> str:
+    """Alternation of words as written, Capitalised and UPPER-CASED (cheaper than (?i))."""
+    return _alt(v for w in words for v in (w, w[0].upper() + w[1:], w.upper()))
+
+
+def _protect(phrase: str) -> str:
+    return "".join(_PROTECTED_CAPITALS[ord(c) - 65] if "A" <= c <= "Z" else c for c in phrase)
+
+
+def _lexicon(data_dir: Path) -> dict[str, list[str]]:
+    def read(name: str) -> list[str]:
+        return _read_list(data_dir, name)
+
+    not_names = read("not_names.txt")
+    return {
+        "first": read("first_names.txt"),
+        "ambiguous": read("first_names_ambiguous.txt"),
+        "stop": read("stop_words.txt"),
+        "not_names": [w for w in not_names if " " not in w],
+        "phrases": [w for w in not_names if " " in w],
+        "english": read("english_words.txt"),
+        "proper": read("proper_nouns.txt"),
+        "common": read("common_words.txt"),
+        "surnames": read("surnames.txt"),
+        "prefixes": read("surname_prefixes.txt"),
+    }
+
+
+Step = tuple[str, str | list[str], str | list[str]]
+
+
+@functools.cache
+def _steps(data_dir: Path = DATA_DIR, names: bool = True) -> tuple[Step, ...]:
+    """The scrubbing passes in order: ("regex", pattern, template) or ("many", olds, news).
+
+    ``names=False`` drops the name lexicons (given names, surnames) and keeps only the contact
+    regexes, honorifics and context rules: the "pure regex" baseline of docs/pii-scrubbing.md.
+    """
+    lex = _lexicon(data_dir)
+    if not names:
+        lex |= {"first": [], "ambiguous": [], "surnames": [], "prefixes": []}
+    english_lower = {w.lower() for w in lex["english"]}
+    stop = set(lex["stop"])
+    stop_set = stop | set(lex["not_names"])
+    ambiguous_set = set(lex["ambiguous"])
+
+    first = _alt(lex["first"])
+    ambiguous = _alt(ambiguous_set)
+    ambiguous_name = _alt(ambiguous_set - stop)
+    # distinctive East-Asian surnames: "Nguyen Van An", "Tanaka Hiroshi" need no lexicon match
+    prefix_strong = _alt(
+        p
+        for p in lex["prefixes"]
+        if len(p) >= 4 and p.lower() not in english_lower and p not in stop_set
+    )
+    stop_small = _alt(stop)
+    stop_mid = _alt(stop_set | set(_ORG_SUFFIX))
+    org = _alt(_ORG_SUFFIX)
+    # What a guessed capitalised word must not be (ambiguous given names such as "Mark" or
+    # "Hope" stay guessable), split in three for the size limit; and dictionary proper nouns.
+    words = (stop_set | set(_ORG_SUFFIX) | set(lex["english"])) - (ambiguous_set - stop_set)
+    word_chunks = _chunked_alts(words, 3)
+    # what makes "Grace Period" or "Chief Risk" no name, while "Grace Hopper" is one
+    not_surname = _alt(
+        stop_set | set(_ORG_SUFFIX) | (set(lex["common"]) - set(lex["surnames"]) - ambiguous_set)
+    )
+    proper = _alt(set(lex["proper"]) - ambiguous_set - words)
+
+    first_lower = {
+        w.lower()
+        for w in lex["first"]
+        if "-" not in w and (w.lower() not in english_lower or w.lower() in _LOWER_OK)
+    }
+    surnames_lower = {
+        w.lower() for w in lex["surnames"] if "-" not in w and "'" not in w
+    } - english_lower
+
+    a, b, c, p, lo, mid, close = _OPEN_A, _OPEN_B, _OPEN_C, _OPEN_P, _OPEN_L, _MID, _CLOSE
+    st = _OPEN_S
+    not_mid, not_close = f"[^{mid}]*", f"[^{close}]*"
+    guess_open = f"[{c}{p}{st}]"
+    near = rf"(?:,\s*|\s+and\s+|\s*&\s*|\s*/\s*|\s+(?:{_PARTICLE}\s+){{0,2}})"
+    # a found name's neighbour: "[NAME], Dilshan and Nuwani", "Faisal bin [NAME]"
+    neighbours: Step = (
+        "regex",
+        rf"(?P<a>\[NAME\]{near})(?P<n>{_CAP}(?:\s+{_CAP})?)\b|\b(?P<n2>{_CAP})(?P<b>{near}\[NAME\])",
+        f"${{a}}{c}{mid}${{n}}${{n2}}{close}${{b}}",
+    )
+    resolve_guesses: list[Step] = [
+        # restore guesses that are dictionary words, places, brands, calendar words ...
+        *(
+            (
+                "regex",
+                rf"{guess_open}{mid}(?P<n>{chunk})(?P<t>[\s-]{not_close})?{close}",
+                "${n}${t}",
+            )
+            for chunk in word_chunks
+        ),
+        ("regex", rf"{p}{mid}(?P<n>{proper})(?P<t>[\s-]{not_close})?{close}", "${n}${t}"),
+        ("regex", rf"{st}{mid}(?P<n>{stop_mid})(?P<t>[\s-]{not_close})?{close}", "${n}${t}"),
+        # ... and replace the rest
+        ("regex", rf"{guess_open}{mid}{not_close}{close}", "[NAME]"),
+    ]
+
+    lexicon_steps: list[Step] = [
+        # 2a. mark lexicon given names, then ambiguous ones. The big alternations stay free of
+        # Unicode classes, which keeps the regex engine on its fast DFA.
+        ("regex", rf"\b(?:[A-Z]['’])?{first}\b", f"{a}$0{mid}{close}"),
+        # (not inside a marked name: "Ji-woo" holds the ambiguous "Ji")
+        (
+            "regex",
+            rf"(?P<pre>^|[^{a}\p{{L}}\p{{N}}_'’-])(?P<w>{ambiguous})\b",
+            f"${{pre}}{b}${{w}}{mid}{close}",
+        ),
+        # 2b. join marked neighbours: "Will Turner" (name), "Grace Hopper" (surname to check)
+        (
+            "regex",
+            rf"{b}(?P<h>{not_mid}){mid}{close}(?:(?P<s>\s+){a}(?P<n>{not_mid}){mid}{close}"
+            rf"|(?P<s2>\s+){b}(?P<n2>{not_mid}){mid}{close})",
+            f"{a}${{h}}${{s}}${{n}}{mid}${{s2}}${{n2}}{close}",
+        ),
+        # 2c. attach the surname to check: "Priya Raman", "Ji-woo Park", "Deshawn Jackson"
+        (
+            "regex",
+            rf"{a}(?P<h>{not_mid}){mid}{close}(?:(?P<s>\s+){b}(?P<n>{not_mid}){mid}{close}"
+            rf"|(?P<t>(?:-{_LL}+)?(?:{_SURNAME_TAIL})?))",
+            f"{a}${{h}}{mid}${{s}}${{n}}${{t}}{close}",
+        ),
+        (
+            "regex",
+            rf"{b}(?P<h>{not_mid}){mid}{close}(?P<t>\s+{_CAP})",
+            f"{a}${{h}}{mid}${{t}}{close}",
+        ),
+        # 2d. keep "Howard St", "Jan 5", "Chase Bank", a lone "Grace"; "Tom Monday" ->
+        # "[NAME] Monday"; everything else marked is a name
+        (
+            "regex",
+            rf"{a}(?P<h>{not_mid}){mid}(?P<t>\s+{org}){close}"
+            rf"|{a}(?P<h2>{_MONTHS}){mid}{close}(?P<t2>\s*\d)"
+            rf"|{a}(?P<h3>{ambiguous}){mid}(?P<t3>\s+{not_surname}(?:\s{not_close})?){close}"
+            rf"|{b}(?P<h4>{not_mid}){mid}{close}",
+            "${h}${t}${h2}${t2}${h3}${t3}${h4}",
+        ),
+        (
+            "regex",
+            rf"{a}{not_mid}{mid}(?:(?P<t>\s+{stop_small}(?:\s{not_close})?)|{not_close}){close}",
+            "[NAME]${t}",
+        ),
+        # 2e. an ambiguous given name right before a found name: "Victoria [NAME]" (Adams)
+        ("regex", rf"\b{ambiguous_name}\s+\[NAME\]", "[NAME]"),
+    ]
+    lower_steps: list[Step] = [
+        # 3a. lower-case lexicon names after a person word ("met with priya sharma")
+        (
+            "regex",
+            rf"\b(?P<p>{_cased(_PRE_LOWER)})\s+{_alt(first_lower)}\b",
+            f"${{p}} {lo}{close}",
+        ),
+        ("regex", rf"{lo}{close}(?:\s+{_alt(first_lower | surnames_lower)}\b)?", "[NAME]"),
+    ]
+    steps: list[Step] = [
+        ("many", [*_SENTINELS, *_PROTECTED_CAPITALS], [""] * (len(_SENTINELS) + 26)),
+        ("regex", _EMAIL, "[EMAIL]"),
+        ("regex", _URL, "[URL]"),
+        ("regex", _PHONE, "[PHONE]"),
+        ("many", lex["phrases"], [_protect(w) for w in lex["phrases"]]),
+        # 1. "Dr. Anika Sharma" -> "Dr. [NAME]"; "Nguyen Van An", "Zhang Wei" -> "[NAME]"
+        (
+            "regex",
+            rf"\b(?:(?P<h>(?:{_HONORIFICS})\.?\s+)(?:{_LU}\.?\s+)?{_CAP}"
+            rf"(?:\s+(?:{_PARTICLE}\s+){{0,2}}{_CAP})?"
+            + (rf"|{prefix_strong}(?:\s+{_CAP}){{1,2}})" if names else ")"),
+            "${h}[NAME]",
+        ),
+        *(lexicon_steps if names else []),
+        *(lower_steps if names else []),
+        # 3b. capitalised word(s) before a contact ("Bo ([EMAIL])", "Grace Hopper at [PHONE]"),
+        (
+            "regex",
+            rf"\b(?P<n>{_CAP}(?:\s+{_CAP})?)(?P<v>{_CONTACT})",
+            f"{st}{mid}${{n}}{close}${{v}}",
+        ),
+        # after a person word or role ("asked Xochitl", "CTO Dana Li"),
+        # or before a speech verb ("Okonkwo said", "Efosa requested")
+        (
+            "regex",
+            rf"\b(?P<p>{_cased(_PRE_PERSON)},?)(?P<s>\s+)"
+            rf"(?P<n>{_CAP}(?:\s+(?:{_PARTICLE}\s+){{0,2}}{_CAP})?)\b"
+            rf"|\b(?P<n2>{_CAP})(?P<v>{_POST_PERSON})",
+            f"${{p}}${{s}}{p}{mid}${{n}}${{n2}}{close}${{v}}",
+        ),
+        *resolve_guesses,
+        # 3c. neighbours of found names, two rounds (lists of three)
+        neighbours,
+        *resolve_guesses,
+        neighbours,
+        *resolve_guesses,
+        # 4. pieces of one name: "[NAME] bin [NAME]", "[NAME] [NAME]" -> "[NAME]"
+        (
+            "regex",
+            rf"(?:{_CAP}-)?\[NAME\](?:(?:\s+{_PARTICLE})*\s+\[NAME\]|-(?:{_CAP}|\[NAME\]))*",
+            "[NAME]",
+        ),
+        ("many", _PROTECTED_CAPITALS, [chr(65 + i) for i in range(26)]),
+    ]
+    return tuple(steps)
+
+
+def _scrub_expr(expr: pl.Expr, steps: tuple[Step, ...] | None = None) -> pl.Expr:
+    for kind, old, new in steps or _steps():
+        if kind == "regex":
+            expr = expr.str.replace_all(old, new)
+        else:
+            expr = expr.str.replace_many(old, new, leftmost=True)
+    return expr
+
+
+def scrubbed_notes(lf: pl.LazyFrame, column: str = "notes") -> pl.LazyFrame:
+    """Return lf with `column` replaced by its scrubbed text (nulls stay null)."""
+    return lf.with_columns(_scrub_expr(pl.col(column).cast(pl.String)).alias(column))
+
+
+_SCRUBBED: dict[str, str] = {}  # short repeated strings (labels, file names) already scrubbed
+_SCRUBBED_MAX = 100_000
+
+
+def scrub_texts(texts: list[str | None]) -> list[str | None]:
+    """Scrub many strings in one query; strings seen before come from a cache. Each query
+    compiles every rule's automaton and regex again (~0.2 s), so scrubbing labels or file names
+    one call at a time dominated ingest."""
+    found = {t: _SCRUBBED[t] for t in set(texts) if t is not None and t in _SCRUBBED}
+    todo = list({t for t in texts if t is not None and t not in found})
+    if todo:
+        frame = pl.LazyFrame({"notes": todo}, schema={"notes": pl.String})
+        done = scrubbed_notes(frame).collect().get_column("notes").to_list()
+        found.update(zip(todo, done, strict=True))
+        if len(_SCRUBBED) + len(todo) > _SCRUBBED_MAX:
+            _SCRUBBED.clear()
+        _SCRUBBED.update(zip(todo, done, strict=True))
+    return [None if t is None else found[t] for t in texts]
+
+
+def scrub_text(text: str | None) -> str | None:
+    """Scrub a single string with the same rules as :func:`scrubbed_notes`."""
+    return scrub_texts([text])[0]
+
+
+# --------------------------------------------------------------------------- evaluation, CLI
+
+_TOKEN = re.compile(r"\w+")
+
+
+def corpus_metrics(rows: list[dict], outputs: list[str | None]) -> dict:
+    """Recall per PII type and token precision of scrubbed ``outputs`` on a labelled corpus.
+
+    ``rows`` are pii_corpus.jsonl records (``text``, ``spans``, ``split``). A span counts as
+    caught when none of its word tokens survives: the output holds no more copies of each of its
+    tokens than the note's non-PII text does. Precision is over word tokens: removed PII tokens
+    / all removed tokens.
+    """
+    placeholder_words = {p.strip("[]") for p in PLACEHOLDERS}
+
+    def tokens(text: str) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for tok in _TOKEN.findall(text):
+            if tok not in placeholder_words:
+                counts[tok] = counts.get(tok, 0) + 1
+        return counts
+
+    caught: dict[str, list[int]] = {}
+    placeholders: dict[str, list[int]] = {}
+    removed_pii = removed_other = 0
+    false_tokens: dict[str, int] = {}
+    misses: list[tuple[str, str, str]] = []
+    clean_changed = clean_total = 0
+    for row, out in zip(rows, outputs, strict=True):
+        text, spans, out = row["text"], row["spans"], out or ""
+        masked = list(text)
+        for span in spans:
+            masked[span["start"] : span["end"]] = " " * (span["end"] - span["start"])
+        other, kept = tokens("".join(masked)), tokens(out)
+        for span in spans:
+            piece = text[span["start"] : span["end"]]
+            span_tokens = _TOKEN.findall(piece)
+            ok = all(kept.get(t, 0) <= other.get(t, 0) for t in span_tokens)
+            for key in (span["type"], f"{span['type']}/{row.get('split', '')}"):
+                caught.setdefault(key, [0, 0])[0] += ok
+                caught[key][1] += 1
+            removed_pii += len(span_tokens) if ok else 0
+            if not ok:
+                misses.append((span["type"], piece, out))
+        for kind in {span["type"] for span in spans}:
+            want = sum(span["type"] == kind for span in spans)
+            got = out.count(f"[{kind}]")
+            placeholders.setdefault(kind, [0, 0])[0] += min(want, got)
+            placeholders[kind][1] += want
+        for tok, count in other.items():
+            lost = count - kept.get(tok, 0)
+            if lost > 0:
+                removed_other += lost
+                false_tokens[tok] = false_tokens.get(tok, 0) + lost
+        if not spans:
+            clean_total += 1
+            clean_changed += out != text
+    removed = removed_pii + removed_other
+    return {
+        "recall": {k: v[0] / v[1] for k, v in sorted(caught.items())},
+        "counts": {k: tuple(v) for k, v in sorted(caught.items())},
+        "placeholder_recall": {k: v[0] / v[1] for k, v in sorted(placeholders.items())},
+        "token_precision": removed_pii / removed if removed else 1.0,
+        "false_positive_tokens": dict(sorted(false_tokens.items(), key=lambda kv: -kv[1])),
+        "clean_notes_changed": (clean_changed, clean_total),
+        "misses": misses,
+    }
+
+
+def _scrub_many(texts: list[str], steps: tuple[Step, ...] | None = None) -> list[str | None]:
+    frame = pl.LazyFrame({"notes": texts}, schema={"notes": pl.String})
+    return frame.select(_scrub_expr(pl.col("notes"), steps)).collect()["notes"].to_list()
+
+
+def _main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines.privacy.scrub",
+        description="Scrub PII from notes (one per line, stdin or FILE), or evaluate/benchmark.",
+    )
+    parser.add_argument("file", nargs="?", help="notes to scrub, one per line (default: stdin)")
+    parser.add_argument("--eval", metavar="CORPUS", help="labelled pii_corpus.jsonl to score")
+    parser.add_argument("--bench", metavar="ROWS", type=int, help="time scrubbed_notes on ROWS")
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="lexicon folder")
+    parser.add_argument("--no-names", action="store_true", help="drop the name lexicons")
+    args = parser.parse_args(argv)
+    steps = _steps(args.data_dir.resolve(), not args.no_names)
+
+    if args.eval:
+        import json
+
+        lines = Path(args.eval).read_text(encoding="utf-8").splitlines()
+        rows = [json.loads(line) for line in lines if line.strip()]
+        metrics = corpus_metrics(rows, _scrub_many([r["text"] for r in rows], steps))
+        for key, value in metrics["recall"].items():
+            hit, total = metrics["counts"][key]
+            print(f"recall {key:<22} {value:6.3f}  ({hit}/{total})")
+        for key, value in metrics["placeholder_recall"].items():
+            print(f"typed placeholder {key:<11} {value:6.3f}")
+        print(f"token precision              {metrics['token_precision']:6.3f}")
+        changed, total = metrics["clean_notes_changed"]
+        print(f"PII-free notes changed       {changed}/{total}")
+        print("false-positive tokens:", metrics["false_positive_tokens"])
+        for kind, piece, out in metrics["misses"]:
+            print(f"missed {kind}: {piece!r} -> {out!r}")
+        return 0
+
+    if args.bench:
+        import random
+
+        seeds = [
+            "Asked Tom (tom@acme.io) if he had concerns; he said fintech experience.",
+            "Call Sarah Connor back at +1 (415) 555-0132 re: https://jobs.acme.com/r/123",
+            "Panel of 3, 45 min. Rated it 4/5; salary band $120,000-$140,000 in Q3 2026.",
+            "Recruiter Priya Raman said the hiring manager liked my answer about scaling.",
+            "Met with Kwame Mensah (CTO) and Ama Owusu; strong rapport, follow up Friday.",
+            "Will send thank-you notes tomorrow. May need to ask about visa sponsorship.",
+        ]
+        rng = random.Random(0)
+        notes = [" ".join(rng.sample(seeds, 2)) for _ in range(args.bench)]
+        lf = pl.LazyFrame({"notes": notes})
+        scrubbed_notes(lf.head(10)).collect()  # compile the regexes once
+        start = time.perf_counter()
+        out = lf.select(_scrub_expr(pl.col("notes"), steps)).collect()
+        elapsed = time.perf_counter() - start
+        chars = sum(map(len, notes)) / len(notes)
+        print(
+            f"{out.height:,} notes (~{chars:.0f} chars) in {elapsed:.2f} s: "
+            f"{out.height / elapsed:,.0f} rows/s"
+        )
+        return 0
+
+    if args.file:
+        lines = Path(args.file).read_text(encoding="utf-8").splitlines()
+    else:
+        lines = [line.rstrip("\n") for line in sys.stdin]
+    for line in _scrub_many(lines, steps):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

@@ -34,8 +34,8 @@ def built_home(tmp_path_factory) -> Settings:
     build -> publish. Tests that change anything must work on a copy."""
     from pipelines.ingest.load import ingest_paths
     from pipelines.insights.build import TRACKING_NAME, build
+    from pipelines.release.publishing import publish_marts as publish
     from pipelines.synthetic.generate import generate
-    from warehouse.publish import publish
     from warehouse.store import EventStore
 
     root = tmp_path_factory.mktemp("built")

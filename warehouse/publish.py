@@ -4,9 +4,9 @@ DuckDB allows one writing process or many readers per file, never both, so nobod
 warehouse. Each publish writes a new snapshot directory next to the old ones, completes it, and
 only then swaps the `current` symlink with an atomic rename. A snapshot holds two files:
 
-- ``research.duckdb`` (+ ``parquet/``): the cross-firm aggregate marts with the k-rule applied
-  (`pipelines.release.disclosure`), and ``meta.snapshot``. What researchers query and may hand
-  around.
+- ``research.duckdb`` (+ ``parquet/``): the cross-firm aggregate marts, handed in with the k-rule
+  already applied (the storage layer knows no disclosure policy: `pipelines.release` applies
+  it), and ``meta.snapshot``. What researchers query and may hand around.
 - ``detail.duckdb``: row-level, pseudonymous interview facts and outcome history of every firm,
   plus ingestion health. Only the dashboard and firm-scoped sessions read it, each scoped to one
   firm's rows (`warehouse.scoped`); it is never exported.
@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -25,12 +26,11 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.release.disclosure import CELLS, K_DEFAULT, SUPPRESSED, suppress_marts
-
 KEEP_SNAPSHOTS = 5
 CURRENT = "current"
 PARTS = ("research", "detail")
 ROW_LEVEL_MART = "fct_interviews"
+SUPPRESSED = "is_suppressed"  # the flag column every research mart carries
 
 META_DDL = (
     "CREATE TABLE snap.meta.snapshot (snapshot_id VARCHAR, last_event_position BIGINT, "
@@ -189,20 +189,19 @@ def _write_meta(con: duckdb.DuckDBPyConnection, values: list, counts: dict[str, 
         con.execute(f"COMMENT ON {kind} {target} IS '{_q(text)}'")
 
 
-def _research(con, snapshot_dir: Path, k: int) -> dict[str, int]:
-    """The aggregate marts with the k-rule applied, into research.duckdb and Parquet."""
-    fct = con.sql(f"SELECT * FROM marts.{ROW_LEVEL_MART}").pl().lazy()
+def _research(con, snapshot_dir: Path, marts: Mapping[str, pl.DataFrame]) -> dict[str, int]:
+    """The research marts as handed in (k-rule applied), into research.duckdb and Parquet."""
     counts = {}
     parquet = snapshot_dir / "parquet"
     parquet.mkdir()
     con.execute("CREATE SCHEMA snap.marts")
-    tables = {m: con.sql(f"SELECT * FROM marts.{m}").pl() for m in sorted(CELLS)}
-    for mart, table in suppress_marts(tables, fct, k).items():
-        target = f"snap.marts.{mart}"
+    for mart in sorted(marts):
+        table, target = marts[mart], f"snap.marts.{mart}"
         _copy_frame(con, table, target)
         for stmt in _comments(con, "marts", mart, target):
             con.execute(stmt)
-        con.execute(f"COMMENT ON COLUMN {target}.{SUPPRESSED} IS '{_q(SUPPRESSED_COMMENT)}'")
+        if SUPPRESSED in table.columns:
+            con.execute(f"COMMENT ON COLUMN {target}.{SUPPRESSED} IS '{_q(SUPPRESSED_COMMENT)}'")
         con.execute(f"COPY {target} TO '{parquet / mart}.parquet' (FORMAT parquet)")
         counts[mart] = table.height
     return counts
@@ -254,12 +253,17 @@ def publish(
     con: duckdb.DuckDBPyConnection,
     published_dir: Path,
     last_position: int,
+    research_marts: Mapping[str, pl.DataFrame],
     *,
-    k: int = K_DEFAULT,
+    k: int,
     data_docs_path: Path | None = None,
     mart_checks: Path | None = None,
 ) -> Snapshot:
-    """Write a new snapshot directory from the warehouse, then point `current` at it."""
+    """Write a new snapshot directory from the warehouse, then point `current` at it.
+
+    ``research_marts`` are the aggregate tables as they may be released (suppressed under the
+    k-rule with this ``k``, which the snapshot records); the detail file is read from the
+    warehouse."""
     created = datetime.now(UTC)
     snapshot_id = f"{created:%Y%m%dT%H%M%S%fZ}-p{last_position}"
     snapshots = published_dir / "snapshots"
@@ -281,7 +285,7 @@ def publish(
     counts: dict[str, int] = {}
     try:
         fills = {
-            "research": lambda: _research(con, partial, k),
+            "research": lambda: _research(con, partial, research_marts),
             "detail": lambda: _detail(con, mart_checks),
         }
         for part, fill in fills.items():

@@ -289,7 +289,7 @@ def sql(
 )
 def docs(check: bool, path: Path | None) -> None:
     """Regenerate the data dictionary in docs/researchers.md from the table/column COMMENTs."""
-    from warehouse.dictionary import DOC_PATH, is_stale, write_researchers_doc
+    from pipelines.release.dictionary import DOC_PATH, is_stale, write_researchers_doc
 
     path = path or DOC_PATH
     if check:
@@ -601,7 +601,7 @@ def bench(
     workdir: Path | None,
 ) -> None:
     """Measure ingest, build, dashboards and memory at N interviews against the targets."""
-    from pipelines.bench.run import run as b
+    from pipelines.bench import run as b
 
     result = b.run_bench(
         interviews or (b.QUICK_INTERVIEWS if quick else b.DEFAULT_INTERVIEWS),

@@ -9,14 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipelines.core.settings import Settings, load_secret_key
-from pipelines.ingest.load import (
-    FileHeld,
-    already_ingested,
-    file_hash,
-    ingest_file,
-    landing_files,
-)
+from pipelines.ingest.load import FileHeld, already_ingested, ingest_file
 from pipelines.ingest.validate import RecordValidator
+from pipelines.landing.files import file_hash, landing_files
 from warehouse.store import EventStore
 
 
@@ -94,30 +89,9 @@ def check_marts(settings: Settings | None = None) -> int:
 
 
 def publish_snapshot(settings: Settings | None = None) -> dict:
-    from pipelines.insights.build import TRACKING_NAME
-    from pipelines.privacy.erasure import last_erasure_position
-    from warehouse.publish import publish, remove_snapshots_before
+    from pipelines.release.publishing import publish_snapshot as publish
 
-    settings = settings or Settings.from_env()
-    docs = settings.quality_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
-    with EventStore(settings.warehouse_path) as store:
-        snap = publish(
-            store.con,
-            settings.published_dir,
-            store.tracked_position(TRACKING_NAME),
-            k=settings.suppression_k,
-            data_docs_path=docs if docs.exists() else None,
-            # check_marts runs just before: its newest results file (names sort by time).
-            mart_checks=max((settings.quality_dir / "marts").glob("marts-*.json"), default=None),
-        )
-        # Older snapshots computed before the last erasure still hold that client.
-        removed = remove_snapshots_before(settings.published_dir, last_erasure_position(store.con))
-    return {
-        "snapshot_id": snap.snapshot_id,
-        "path": str(snap.path),
-        "rows": snap.row_counts,
-        "snapshots_removed_after_erasure": len(removed),
-    }
+    return publish(settings or Settings.from_env())
 
 
 def audit_pii(settings: Settings | None = None) -> dict:

@@ -165,7 +165,7 @@ def _phase_duckdb_load(args: dict) -> dict:
 
 
 def _phase_pandas_ingest(args: dict) -> dict:
-    from pipelines.bench.run import pandas_baseline as bench_pandas
+    from pipelines.bench import pandas_baseline as bench_pandas
 
     files = [Path(p) for p in args["files"]]
     return _timed(lambda: bench_pandas.ingest(files, Path(args["database"]), BENCH_KEY))
@@ -195,7 +195,7 @@ def _build_figures(report) -> dict:
 
 
 def _phase_pandas_build(args: dict) -> dict:
-    from pipelines.bench.run import pandas_baseline as bench_pandas
+    from pipelines.bench import pandas_baseline as bench_pandas
 
     frame: dict = {}
 
@@ -212,8 +212,8 @@ def _phase_pandas_build(args: dict) -> dict:
 
 
 def _phase_publish(args: dict) -> dict:
-    from pipelines.app.tasks import publish_snapshot
     from pipelines.core.settings import Settings
+    from pipelines.release.publishing import publish_snapshot
 
     return _timed(lambda: {"snapshot": publish_snapshot(Settings(home=Path(args["home"])))})
 

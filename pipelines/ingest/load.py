@@ -8,7 +8,6 @@ at any point leaves either all of the file or none of it, and a rerun redoes it 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import queue
 import shutil
@@ -28,6 +27,7 @@ from pipelines.core import spec
 from pipelines.core.events import events_from_records
 from pipelines.core.settings import Settings
 from pipelines.ingest.validate import RecordValidator
+from pipelines.landing.files import file_hash, landing_files
 from pipelines.landing.records import (
     CHUNK_ROWS,
     FileUnusable,
@@ -35,7 +35,7 @@ from pipelines.landing.records import (
     landing_format,
     typed_records,
 )
-from pipelines.privacy.anonymise import anonymised_records
+from pipelines.privacy.anonymise import anonymised_records, stored_name
 from pipelines.privacy.erasure import (
     erase_in,
     erased_keys,
@@ -45,12 +45,11 @@ from pipelines.privacy.erasure import (
     remove_as_of_builds,
     verify_key,
 )
-from pipelines.privacy.scrub import scrub_text, scrub_texts
+from pipelines.privacy.scrub import scrub_texts
 from warehouse.store import AppendResult, EventStore, first_row
 
 MAX_BAD_SHARE = 0.5  # above this a file is held whole: it is more likely the wrong file
 FAILPOINT_ENV = "SEALDEAL_FAILPOINT"
-LANDING_SUFFIXES = (".jsonl", ".ndjson", ".csv")
 
 
 class FileHeld(Exception):
@@ -71,40 +70,6 @@ class FileReport:
     erased_skipped: int = 0  # records of clients erased earlier: refused, stored nowhere
     erasures: int = 0
     quarantine_reasons: Counter = field(default_factory=Counter)
-
-
-def stored_name(path: Path) -> str:
-    """The file name as SealDeal keeps it (manifest, events, quarantine, GX batch names): an
-    operator may name an export after a person, so it goes through the notes scrubber."""
-    return scrub_text(path.name)
-
-
-def file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def landing_files(paths: Iterable[Path]) -> list[Path]:
-    """Files named directly, plus landing files found in folders (any case of the suffix,
-    hidden files skipped), in name order."""
-    found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found.extend(
-                sorted(
-                    p
-                    for p in path.rglob("*")
-                    if p.is_file()
-                    and p.suffix.lower() in LANDING_SUFFIXES
-                    and not p.name.startswith(".")
-                )
-            )
-        else:
-            found.append(path)
-    return found
 
 
 def already_ingested(con: duckdb.DuckDBPyConnection, content_hash: str) -> bool:

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from pathlib import Path
 
 import polars as pl
 
 from pipelines.core import spec
-from pipelines.privacy.scrub import scrub_texts, scrubbed_notes
+from pipelines.privacy.scrub import scrub_text, scrub_texts, scrubbed_notes
 
 PSEUDONYM_HEX_CHARS = 32  # 128 bits: collisions are out of reach at any realistic scale
 
@@ -138,3 +139,9 @@ def _scrubbed_labels(typed: pl.DataFrame, column: str) -> pl.Series:
     values = typed.get_column(column).unique().drop_nulls().to_list()
     mapping = dict(zip(values, scrub_texts(values), strict=True))
     return typed.get_column(column).replace_strict(mapping, default=None, return_dtype=pl.String)
+
+
+def stored_name(path: Path) -> str:
+    """The file name as SealDeal keeps it (manifest, events, quarantine, GX batch names): an
+    operator may name an export after a person, so it goes through the notes scrubber."""
+    return scrub_text(path.name)

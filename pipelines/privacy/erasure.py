@@ -35,8 +35,9 @@ import polars as pl
 
 from pipelines.core.events import ERASURE_REQUESTED
 from pipelines.core.settings import KeyMismatchError, Settings, key_fingerprint
+from pipelines.landing.files import file_hash, landing_files
 from pipelines.landing.records import iter_raw_chunks, landing_format
-from pipelines.privacy.anonymise import firm_key, pseudonym
+from pipelines.privacy.anonymise import firm_key, pseudonym, stored_name
 from warehouse.store import EventStore, NewEvent, first_row
 
 TOMBSTONE_PREFIX = "erased-"
@@ -243,8 +244,6 @@ def redact_file(
     """Rewrite one raw landing file without the records of erased clients (and drop their
     quarantine rows); the redacted file keeps its place in the manifest. Returns records
     removed."""
-    from pipelines.ingest.load import file_hash
-
     drop = _erased_lines(path, master_key, tokens if tokens is not None else _all_tokens(store))
     if not drop:
         return 0
@@ -272,8 +271,6 @@ def redact_file(
 
 def redact_pending(store: EventStore, settings: Settings, master_key: bytes) -> ErasureReport:
     """Finish the raw-file part of every erasure that still has it pending."""
-    from pipelines.ingest.load import landing_files, stored_name
-
     report = ErasureReport()
     pending = store.con.sql(
         "SELECT position, pending_files FROM eventstore.erasures "

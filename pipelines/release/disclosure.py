@@ -32,7 +32,6 @@ from pipelines.insights.rounds import tactic_flag
 from warehouse.publish import SUPPRESSED
 
 
-
 @dataclass(frozen=True)
 class Cells:
     """How a mart's rows are identified, which columns are counts, and how rows add up."""

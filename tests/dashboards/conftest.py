@@ -22,7 +22,7 @@ def pytest_configure(config):
 
 def publish_home(home: Settings) -> None:
     from pipelines.insights.build import TRACKING_NAME, build
-    from warehouse.publish import publish
+    from pipelines.release.publishing import publish_marts as publish
     from warehouse.store import EventStore
 
     build(home)

@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from pipelines.app.cli import main
-from warehouse.publish import KEEP_SNAPSHOTS, current_snapshot, publish, snapshot_dirs
+from pipelines.release.publishing import publish_marts as publish
+from warehouse.publish import KEEP_SNAPSHOTS, current_snapshot, snapshot_dirs
 from warehouse.store import EventStore
 
 

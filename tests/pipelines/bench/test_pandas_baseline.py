@@ -6,7 +6,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from pipelines.bench.run import pandas_baseline as bench_pandas
+from pipelines.bench import pandas_baseline as bench_pandas
 from pipelines.privacy.anonymise import pseudonym
 from tests.samples import DEBRIEF, ERASURE, OUTCOME, debrief, write_jsonl
 

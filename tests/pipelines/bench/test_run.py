@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 import dashboards
 from pipelines.app.cli import main
-from pipelines.bench.run import run as bench
+from pipelines.bench import run as bench
 
 BENCH_PACKAGES = bench.PACKAGES
 

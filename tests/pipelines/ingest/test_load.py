@@ -326,7 +326,7 @@ def test_the_same_content_twice_in_one_run_is_appended_once(settings, master_key
 def test_an_error_while_preparing_stops_the_run_and_leaves_no_staged_files(
     settings, master_key, monkeypatch
 ):
-    from pipelines.ingest.load import load as ingest
+    from pipelines.ingest import load as ingest
 
     write_jsonl(settings.landing_dir / "a.jsonl", [DEBRIEF])
     write_jsonl(settings.landing_dir / "b.jsonl", [debrief(2)])
@@ -350,7 +350,7 @@ def test_an_error_while_preparing_stops_the_run_and_leaves_no_staged_files(
 
 
 def test_a_failing_commit_discards_the_files_prepared_after_it(settings, master_key, monkeypatch):
-    from pipelines.ingest.load import load as ingest
+    from pipelines.ingest import load as ingest
 
     for i in range(4):
         write_jsonl(settings.landing_dir / f"{i}.jsonl", [debrief(i + 1)])

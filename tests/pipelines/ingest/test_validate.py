@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from pipelines.core import spec
-from pipelines.ingest.load import validate as validate_module
+from pipelines.ingest import validate as validate_module
 from pipelines.ingest.validate import (
     EXPECTED_COLUMNS,
     SUITE_NAME,

@@ -38,9 +38,10 @@ from pipelines.privacy.audit import (
     run_audit,
     scan_texts,
 )
+from pipelines.release.publishing import publish_marts as publish
 from pipelines.synthetic.generate import generate
 from tests.conftest import TEST_KEY
-from warehouse.publish import current_snapshot, publish
+from warehouse.publish import current_snapshot
 from warehouse.store import EventStore
 
 PLANTED_EMAIL = "jane.roe-4821@example.org"

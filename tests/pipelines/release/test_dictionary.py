@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 import warehouse.store
-from warehouse.dictionary import (
+from pipelines.release.dictionary import (
     DOC_PATH,
     END,
     NO_DESCRIPTION,

@@ -1,0 +1,67 @@
+"""Releasing the marts: the k-rule applied to the research tables, then a new read-only snapshot
+(`warehouse.publish` writes it; the disclosure policy lives here, above the storage layer)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from pipelines.core.settings import K_DEFAULT, Settings
+from pipelines.insights.build import TRACKING_NAME
+from pipelines.privacy.erasure import last_erasure_position
+from pipelines.release.disclosure import CELLS, suppress_marts
+from warehouse.publish import ROW_LEVEL_MART, Snapshot, publish, remove_snapshots_before
+from warehouse.store import EventStore
+
+
+def research_marts(con: duckdb.DuckDBPyConnection, k: int) -> dict[str, pl.DataFrame]:
+    """Every research mart of the warehouse with the k-rule applied jointly."""
+    fct = con.sql(f"SELECT * FROM marts.{ROW_LEVEL_MART}").pl().lazy()
+    tables = {m: con.sql(f"SELECT * FROM marts.{m}").pl() for m in sorted(CELLS)}
+    return suppress_marts(tables, fct, k)
+
+
+def publish_marts(
+    con: duckdb.DuckDBPyConnection,
+    published_dir: Path,
+    last_position: int,
+    *,
+    k: int = K_DEFAULT,
+    data_docs_path: Path | None = None,
+    mart_checks: Path | None = None,
+) -> Snapshot:
+    """A new snapshot of the warehouse's marts as they may be released."""
+    return publish(
+        con,
+        published_dir,
+        last_position,
+        research_marts(con, k),
+        k=k,
+        data_docs_path=data_docs_path,
+        mart_checks=mart_checks,
+    )
+
+
+def publish_snapshot(settings: Settings) -> dict:
+    """Publish the built marts (after the mart checks), then drop snapshots an erasure outdated."""
+    docs = settings.quality_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    with EventStore(settings.warehouse_path) as store:
+        snap = publish_marts(
+            store.con,
+            settings.published_dir,
+            store.tracked_position(TRACKING_NAME),
+            k=settings.suppression_k,
+            data_docs_path=docs if docs.exists() else None,
+            # check_marts runs just before: its newest results file (names sort by time).
+            mart_checks=max((settings.quality_dir / "marts").glob("marts-*.json"), default=None),
+        )
+        # Older snapshots computed before the last erasure still hold that client.
+        removed = remove_snapshots_before(settings.published_dir, last_erasure_position(store.con))
+    return {
+        "snapshot_id": snap.snapshot_id,
+        "path": str(snap.path),
+        "rows": snap.row_counts,
+        "snapshots_removed_after_erasure": len(removed),
+    }

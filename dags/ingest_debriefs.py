@@ -1,8 +1,8 @@
 """
 ### Ingest debriefs
 
-Turns landing files (`$SEALDEAL_HOME/landing`, format: `shared/spec/debrief-export-v1.md`) into
-anonymised, validated events in the DuckDB event store.
+Turns landing files (`$SEALDEAL_HOME/landing`, in the format of SealDeal's input contract,
+`docs/spec/debrief-export.md`) into anonymised, validated events in the DuckDB event store.
 
 1. **find_new_files** lists landing files whose content hash is not in `ingest.files` yet.
 2. **ingest_file** (mapped, one task per file) parses, anonymises, validates with Great

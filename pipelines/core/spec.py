@@ -1,4 +1,4 @@
-"""The debrief export contract (shared/spec/debrief-export-v1.md, revision 1.1) as data.
+"""The debrief export contract (docs/spec/debrief-export.md, revision 1.1) as data.
 
 One home for field names, enums and literals so that the parser, the validator, the generator and
 the tests all agree with the spec and with each other.

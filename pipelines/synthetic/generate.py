@@ -1,12 +1,12 @@
-"""Synthetic landing files for the debrief export (shared/spec/debrief-export-v1.md, rev. 1.1).
+"""Synthetic landing files for the debrief export (docs/spec/debrief-export.md, revision 1.1).
 
 ``simulate(interviews, seed, firms, params)`` draws a population of coaching clients and their job
 applications and returns the landing records as typed frames plus the truth about them;
 ``generate(out_dir, interviews, seed, fmt, firms)`` writes those records as landing files (JSONL or
 CSV, several firms, batches in arrival order) and ``truth.json``. The same arguments always give
-byte-identical files. Modules: ``synthetic_model`` (``Params``, the numpy simulation),
-``synthetic_records`` (records, debrief versions), ``synthetic_truth`` (truth.json),
-``synthetic_text`` (refs, ids, industry spellings, notes full of PII).
+byte-identical files. Modules of ``pipelines.synthetic``: ``model`` (``Params``, the numpy
+simulation), ``records`` (records, debrief versions), ``truth`` (truth.json), ``text`` (refs, ids,
+industry spellings, notes full of PII).
 
 The population model
 --------------------

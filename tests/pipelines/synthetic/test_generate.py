@@ -1,7 +1,7 @@
 """Tests for the synthetic population and landing-file generator (pipelines.synthetic.generate).
 
-The validator below is written from shared/spec/debrief-export-v1.md (revision 1.1) on purpose,
-NOT from pipelines.core.spec, so that a mistake in the shared constants cannot hide a generator bug;
+The validator below is written from docs/spec/debrief-export.md (revision 1.1) on purpose, NOT
+from pipelines.core.spec, so that a mistake in the shared constants cannot hide a generator bug;
 the repo's own parser and Great Expectations validator run on the files as well.
 """
 
@@ -117,7 +117,8 @@ def _parse_ts(v: str) -> datetime:
 
 
 def validate_record(r: dict) -> None:
-    """Every rule of debrief-export-v1 (rev. 1.1) for one typed record (from JSON or CSV)."""
+    """Every rule of the debrief export (docs/spec/debrief-export.md, revision 1.1) for one typed
+    record (from JSON or CSV)."""
     rt = r.get("record_type")
     assert rt in TYPE_FIELDS, f"bad record_type {rt!r}"
     extra = set(r) - COMMON - TYPE_FIELDS[rt]

@@ -54,7 +54,6 @@ ENUMS = {
     "outcome": spec.OUTCOMES,
 }
 LISTS = {"fit_question_kinds": spec.FIT_QUESTION_KINDS, "concerns_raised": spec.CONCERNS}
-STRATA = ["stage", "seniority", "industry", "experience_band"]
 SEGMENTS = {"all": None, "stage": "stage", "seniority": "seniority", "firm": "firm_id"}
 KINDS = {
     "asked_about_concerns": "concerns",

@@ -1,46 +1,20 @@
 """Record-level validation of typed landing records with Great Expectations.
 
-The debrief export contract (shared/spec/debrief-export-v1.md, constants from pipelines.core.spec)
-is written down once, as a GX expectation suite built in code (:func:`build_rules`). Every
+The debrief export contract (docs/spec/debrief-export.md, constants from pipelines.core.spec) is
+written down once, as a GX expectation suite built in code (pipelines.ingest.rules, which also
+explains how each rule is expressed in GX and the choices made where the spec is silent). Every
 expectation carries a ``meta.rule`` key and a coach-facing ``description`` (Data Docs show that
 sentence). :class:`RecordValidator` runs the suite through a GX Checkpoint on a pandas view of each
 chunk and turns GX's per-row results (``unexpected_index_list`` keyed by ``source_line``) into a
 list of sentences per record.
 
-How the contract is expressed in GX:
+The pandas view is what the rules expect: list fields as ``;``-joined strings (empty list ->
+null, a ``;`` inside an element escaped), and the latest calendar date submitted_at had in any
+time zone as a column of its own.
 
-* whole-record rules (record_type, schema_version, record_id, firm_id, client_ref) are plain
-  column expectations: ``ExpectColumnValuesToNotBeNull``, ``ExpectColumnValuesToBeInSet``,
-  ``ExpectColumnValuesToMatchRegex``, ``ExpectColumnValueLengthsToBeBetween``;
-* per-record-type rules (required fields, enums, integer ranges, list members) are conditional
-  expectations whose ``row_condition`` is a GX 1.x Condition object,
-  ``Column("record_type") == "debrief"`` (GX 1.9+ deprecates string conditions with
-  ``condition_parser``);
-* each "null iff" rule is two conditional expectations: not-null under one condition (asked /
-  concerns raised), null under the other;
-* interview_date <= submitted_at's date is a column-pair expectation
-  (``ExpectColumnPairValuesAToBeGreaterThanB`` with ``or_equal=True``);
-* GX has no list-element expectation, so the pandas view carries list fields as ``;``-joined
-  strings (empty list -> null) matched against an enum-only regex. A ``;`` inside an element is
-  escaped first so ``["concerns;comparison"]`` cannot pass as two valid members.
-
-Choices where the spec is silent:
-
-* Fields that belong to another record type are present-but-ignored: an outcome that carries a
-  ``stage`` is not failed for it (cells of a mixed export are often carried along).
-* ``parse_errors`` (values the parser could not convert, now null) are failures too: the spec
-  types every field, so a record with an unreadable value is invalid even where the field is
-  optional (asked_at_pct "abc" on a record that did not ask would otherwise pass as null).
-  They appear in ``failed_rules`` verbatim, with the record's client_ref/notes text scrubbed, so
-  callers need not merge ``parse_errors`` in again.
-* Required strings (client_ref, interview_ref, industry, role_family) must not be blank: an empty
-  interview_ref would merge unrelated interviews.
-* Regexes are anchored with ``\\Z``: pandas matches with ``re.search``, where ``$`` also matches
-  before a trailing newline, so ``"north-star\\n"`` would pass ``^[a-z0-9-]{2,64}$``.
-* submitted_at is UTC after parsing and its original offset is gone, so "interview_date not after
-  submitted_at's date" compares with the latest calendar date any time zone (UTC+14) had at that
-  instant. A debrief written at 09:00 in Sydney is 23:00 UTC the day before; a plain UTC date
-  comparison would reject it.
+``parse_errors`` (values the parser could not convert, now null) appear in ``failed_rules``
+verbatim, with the record's client_ref/notes text scrubbed, so callers need not merge
+``parse_errors`` in again.
 
 Privacy: client_ref and notes values are never echoed. GX runs with ``exclude_unexpected_values``,
 so neither the kept results nor the Data Docs hold record values, only source lines, and notes is
@@ -56,7 +30,6 @@ import os
 import re
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +37,6 @@ from typing import Any
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 import great_expectations as gx
-import great_expectations.expectations as gxe
 import pandas as pd
 import polars as pl
 from great_expectations.core.run_identifier import RunIdentifier
@@ -72,16 +44,20 @@ from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.data_context.types.resource_identifiers import (
     ExpectationSuiteIdentifier,
 )
-from great_expectations.expectations.row_conditions import (
-    AndCondition,
-    Column,
-    ComparisonCondition,
-    Condition,
-    NullityCondition,
-    Operator,
-)
 
 from pipelines.core import spec
+
+# The rules moved to their own module; ENUM_FIELDS and SAFE_TO_SHOW stay importable from here.
+from pipelines.ingest.rules import ENUM_FIELDS as ENUM_FIELDS
+from pipelines.ingest.rules import (
+    LATEST_UTC_OFFSET,
+    LIST_FIELDS,
+    NOT_SHOWN,
+    SUBMITTED_LATEST_DATE,
+    Rule,
+    build_rules,
+)
+from pipelines.ingest.rules import SAFE_TO_SHOW as SAFE_TO_SHOW
 
 SUITE_NAME = "debrief_export_v1_records"
 DATASOURCE_NAME = "sealdeal_landing"
@@ -92,24 +68,9 @@ CHECKPOINT_NAME = "landing_records"
 SUMMARY_DIR_NAME = "validation_summaries"
 
 ID_COLUMN = "source_line"
-# Derived column of the pandas view: the latest calendar date submitted_at has anywhere on Earth.
-SUBMITTED_LATEST_DATE = "submitted_at_latest_local_date"
-LATEST_UTC_OFFSET = dt.timedelta(hours=14)
-LIST_FIELDS = {"fit_question_kinds": spec.FIT_QUESTION_KINDS, "concerns_raised": spec.CONCERNS}
-ENUM_FIELDS = {
-    "stage": spec.STAGES,
-    "interviewer_role": spec.INTERVIEWER_ROLES,
-    "seniority": spec.SENIORITIES,
-    "outcome": spec.OUTCOMES,
-}
 PRIVATE_FIELDS = ("client_ref", "notes")
 # Per-record ids stay pyarrow strings in the pandas view; other strings become categoricals.
 DISTINCT_PER_RECORD = ("record_id", "client_ref", "interview_ref")
-# A value is repeated in a message ("got 'lunch'") only when it cannot be personal data: a short
-# word or identifier starting with a letter, or a short number. Anything else (an e-mail or a
-# name + phone in the stage column of a misaligned CSV) is replaced by NOT_SHOWN.
-SAFE_TO_SHOW = r"^(?:[A-Za-z_][A-Za-z0-9_-]{0,39}|[A-Za-z_ -]{1,32}|-?[0-9.,]{1,8})$"
-NOT_SHOWN = "a value not repeated here in case it is personal data"
 # Source lines kept per failed expectation in the stored GX result. The full row mapping goes to
 # the caller; hundreds of thousands of line numbers per rule would only bloat store and docs.
 KEPT_INDEX_LINES = 200
@@ -135,280 +96,6 @@ EXPECTED_COLUMNS: dict[str, pl.DataType] = {
     "parse_errors": pl.List(pl.String),
     **{name: _DTYPES[kind] for name, kind in spec.FIELD_KINDS.items()},
 }
-
-
-# --------------------------------------------------------------------------------------------
-# Rules: one expectation each, and the sentence a coach reads when it fails
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A GX expectation and how to explain its failure for one record.
-
-    ``message`` is a full sentence; when ``shown`` is set, " (got X)" is appended, X rendered
-    from the typed record by that Polars expression.
-    """
-
-    key: str
-    expectation: gxe.Expectation
-    message: str
-    shown: pl.Expr | None = None
-
-
-def _eq(column: str, value: str | bool) -> ComparisonCondition:
-    return ComparisonCondition(column=Column(column), operator=Operator.EQUAL, parameter=value)
-
-
-def _and(*conditions: Condition) -> AndCondition:
-    return AndCondition(conditions=list(conditions))
-
-
-def _nullity(column: str, *, is_null: bool) -> NullityCondition:
-    return NullityCondition(column=Column(column), is_null=is_null)
-
-
-def _one_of(values: tuple[str, ...]) -> str:
-    return ", ".join(values)
-
-
-def _a(word: str) -> str:
-    return f"an {word}" if word[0] in "aeiou" else f"a {word}"
-
-
-def _whole_string(pattern: str) -> str:
-    """Anchor at the true end: under re.search, '$' also matches before a final newline."""
-    return pattern.removesuffix("$") + r"\Z"
-
-
-def _list_pattern(allowed: tuple[str, ...]) -> str:
-    member = "(?:" + "|".join(re.escape(v) for v in allowed) + ")"
-    return rf"^{member}(?:;{member})*\Z"
-
-
-def _quoted(value: pl.Expr) -> pl.Expr:
-    """A string value as shown to a coach: quoted, or NOT_SHOWN unless it looks harmless."""
-    return (
-        pl.when(value.str.contains(SAFE_TO_SHOW))
-        .then(pl.lit("'") + value + pl.lit("'"))
-        .otherwise(pl.lit(NOT_SHOWN))
-    )
-
-
-def _plain(column: str) -> pl.Expr:
-    """A typed (int, bool) value as shown to a coach."""
-    return pl.col(column).cast(pl.String).str.to_lowercase()
-
-
-def _list_items(column: str, allowed: tuple[str, ...] | None = None) -> pl.Expr:
-    """The list's elements as shown; only those outside ``allowed`` when given."""
-    element = pl.element().fill_null("")
-    shown = _quoted(element)
-    if allowed is not None:
-        shown = shown.filter(~element.is_in(list(allowed)))
-    return pl.col(column).list.eval(shown).list.join(", ")
-
-
-def build_rules() -> list[Rule]:
-    """The debrief export v1 contract as GX expectations, in the order messages are listed."""
-    rules: list[Rule] = []
-
-    def add(key: str, expectation: gxe.Expectation, message: str, shown: pl.Expr | None = None):
-        expectation.meta = {"rule": key}
-        expectation.description = message
-        rules.append(Rule(key, expectation, message, shown))
-
-    # Parse errors first: they explain the nulls that later rules may complain about.
-    add(
-        "parse_errors",
-        gxe.ExpectColumnValuesToBeNull(column="parse_errors"),
-        "Every value must be readable as its type in the export format",
-    )
-
-    types = _one_of(spec.RECORD_TYPES)
-    add(
-        "record_type.required",
-        gxe.ExpectColumnValuesToNotBeNull(column="record_type"),
-        f"record_type is missing; it must be one of {types}",
-    )
-    add(
-        "record_type.enum",
-        gxe.ExpectColumnValuesToBeInSet(column="record_type", value_set=list(spec.RECORD_TYPES)),
-        f"record_type must be one of {types}",
-        _quoted(pl.col("record_type")),
-    )
-    add(
-        "schema_version.supported",
-        gxe.ExpectColumnValuesToBeInSet(
-            column="schema_version", value_set=[spec.CURRENT_SCHEMA_VERSION]
-        ),
-        f"schema_version must be {spec.CURRENT_SCHEMA_VERSION} or left out "
-        "(no other version of the export is supported)",
-        _plain("schema_version"),
-    )
-    add(
-        "record_id.required",
-        gxe.ExpectColumnValuesToNotBeNull(column="record_id"),
-        "record_id is missing; every record needs the firm's own unique id for it "
-        f"(1-{spec.RECORD_ID_MAX_LEN} characters)",
-    )
-    add(
-        "record_id.length",
-        gxe.ExpectColumnValueLengthsToBeBetween(
-            column="record_id", min_value=1, max_value=spec.RECORD_ID_MAX_LEN
-        ),
-        f"record_id must be 1-{spec.RECORD_ID_MAX_LEN} characters long",
-        pl.col("record_id").str.len_chars().cast(pl.String) + pl.lit(" characters"),
-    )
-    firm_id_rule = "2-64 lowercase letters, digits or hyphens"
-    add(
-        "firm_id.required",
-        gxe.ExpectColumnValuesToNotBeNull(column="firm_id"),
-        f"firm_id is missing; it must be the firm's id: {firm_id_rule}",
-    )
-    add(
-        "firm_id.pattern",
-        gxe.ExpectColumnValuesToMatchRegex(
-            column="firm_id", regex=_whole_string(spec.FIRM_ID_PATTERN)
-        ),
-        f"firm_id must be {firm_id_rule} (pattern {spec.FIRM_ID_PATTERN})",
-        _quoted(pl.col("firm_id")),
-    )
-    add(
-        "client_ref.required",
-        gxe.ExpectColumnValuesToNotBeNull(column="client_ref"),
-        "client_ref is missing; every record needs the firm's own id for its client",
-    )
-    add(
-        "client_ref.not_blank",
-        gxe.ExpectColumnValuesToMatchRegex(column="client_ref", regex=r"\S"),
-        "client_ref is blank; every record needs the firm's own id for its client",
-    )
-
-    for record_type in spec.RECORD_TYPES:
-        is_type = _eq("record_type", record_type)
-        for field in spec.REQUIRED_BY_TYPE[record_type]:
-            hint = f" (one of {_one_of(ENUM_FIELDS[field])})" if field in ENUM_FIELDS else ""
-            add(
-                f"{record_type}.{field}.required",
-                gxe.ExpectColumnValuesToNotBeNull(column=field, row_condition=is_type),
-                f"{field} is required for {_a(record_type)} record{hint} "
-                "but is missing or could not be read",
-            )
-            if spec.FIELD_KINDS[field] == "str" and field not in ENUM_FIELDS:
-                add(
-                    f"{record_type}.{field}.not_blank",
-                    gxe.ExpectColumnValuesToMatchRegex(
-                        column=field, regex=r"\S", row_condition=is_type
-                    ),
-                    f"{field} must not be blank for {_a(record_type)} record",
-                )
-        for field in spec.FIELDS_BY_TYPE[record_type]:
-            if field in ENUM_FIELDS:
-                allowed = ENUM_FIELDS[field]
-                add(
-                    f"{record_type}.{field}.enum",
-                    gxe.ExpectColumnValuesToBeInSet(
-                        column=field, value_set=list(allowed), row_condition=is_type
-                    ),
-                    f"{field} must be one of {_one_of(allowed)}",
-                    _quoted(pl.col(field)),
-                )
-            if field in spec.INT_RANGES:
-                low, high = spec.INT_RANGES[field]
-                add(
-                    f"{record_type}.{field}.range",
-                    gxe.ExpectColumnValuesToBeBetween(
-                        column=field, min_value=low, max_value=high, row_condition=is_type
-                    ),
-                    f"{field} must be a whole number from {low} to {high}",
-                    _plain(field),
-                )
-            if field in spec.REVISION_1_1_FIELDS and spec.FIELD_KINDS[field] == "str":
-                add(
-                    f"{record_type}.{field}.not_blank",
-                    gxe.ExpectColumnValuesToMatchRegex(
-                        column=field, regex=r"\S", row_condition=is_type
-                    ),
-                    f"{field} may be left out but not blank",
-                )
-            if field in LIST_FIELDS:
-                allowed = LIST_FIELDS[field]
-                add(
-                    f"{record_type}.{field}.members",
-                    gxe.ExpectColumnValuesToMatchRegex(
-                        column=field, regex=_list_pattern(allowed), row_condition=is_type
-                    ),
-                    f"{field} may only list {_one_of(allowed)}",
-                    _list_items(field, allowed),
-                )
-
-    debrief = _eq("record_type", "debrief")
-    asked = _and(debrief, _eq("asked_fit_question", True))
-    not_asked = _and(debrief, _eq("asked_fit_question", False))
-    for field in ("asked_at_pct", "rapport_before_ask"):
-        low, high = spec.INT_RANGES[field]
-        add(
-            f"debrief.{field}.given_when_asked",
-            gxe.ExpectColumnValuesToNotBeNull(column=field, row_condition=asked),
-            f"{field} ({low}-{high}) is required when asked_fit_question is true",
-        )
-        add(
-            f"debrief.{field}.empty_when_not_asked",
-            gxe.ExpectColumnValuesToBeNull(column=field, row_condition=not_asked),
-            f"{field} must be empty when asked_fit_question is false",
-            _plain(field),
-        )
-    add(
-        "debrief.fit_question_kinds.given_when_asked",
-        gxe.ExpectColumnValuesToNotBeNull(column="fit_question_kinds", row_condition=asked),
-        "fit_question_kinds must list at least one of "
-        f"{_one_of(spec.FIT_QUESTION_KINDS)} when asked_fit_question is true",
-    )
-    add(
-        "debrief.fit_question_kinds.empty_when_not_asked",
-        gxe.ExpectColumnValuesToBeNull(column="fit_question_kinds", row_condition=not_asked),
-        "fit_question_kinds must be empty when asked_fit_question is false",
-        _list_items("fit_question_kinds"),
-    )
-    add(
-        "debrief.concerns_addressed.given_when_raised",
-        gxe.ExpectColumnValuesToNotBeNull(
-            column="concerns_addressed",
-            row_condition=_and(debrief, _nullity("concerns_raised", is_null=False)),
-        ),
-        "concerns_addressed must be true or false when concerns_raised lists a concern",
-    )
-    add(
-        "debrief.concerns_addressed.empty_when_none_raised",
-        gxe.ExpectColumnValuesToBeNull(
-            column="concerns_addressed",
-            row_condition=_and(debrief, _nullity("concerns_raised", is_null=True)),
-        ),
-        "concerns_addressed must be empty when no concerns were raised",
-        _plain("concerns_addressed"),
-    )
-    add(
-        "debrief.interview_date.not_after_submitted_at",
-        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A=SUBMITTED_LATEST_DATE,
-            column_B="interview_date",
-            or_equal=True,
-            ignore_row_if="either_value_is_missing",
-            row_condition=debrief,
-        ),
-        "interview_date must not be after the day of submitted_at "
-        "(a debrief is written after the interview)",
-        pl.lit("interview_date ")
-        + pl.col("interview_date").dt.strftime("%Y-%m-%d")
-        + pl.lit(", submitted_at ")
-        + pl.col("submitted_at").dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    )
-
-    keys = [r.key for r in rules]
-    if len(keys) != len(set(keys)):
-        raise AssertionError("rule keys must be unique")
-    return rules
 
 
 # --------------------------------------------------------------------------------------------
@@ -445,7 +132,7 @@ class _GxRuntime:
             gx.ExpectationSuite(
                 name=SUITE_NAME,
                 expectations=[r.expectation for r in self.rules],
-                meta={"contract": "shared/spec/debrief-export-v1.md"},
+                meta={"contract": "docs/spec/debrief-export.md"},
             )
         )
         validation_definition = context.validation_definitions.add_or_update(

@@ -24,16 +24,16 @@ at a sentinel and are therefore cheap, restore or replace them.
 
 The whole run uses fewer than 32 distinct regexes: Polars keeps compiled regexes in a per-thread
 LRU cache of 32, and the big lexicon regexes take a while to compile.
+
+Scoring on a labelled corpus, timing and the command line: pipelines.privacy.scrub_eval.
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
 import re
-import sys
-import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -248,77 +248,118 @@ def _steps(data_dir: Path = DATA_DIR, names: bool = True) -> tuple[Step, ...]:
     lex = _lexicon(data_dir)
     if not names:
         lex |= {"first": [], "ambiguous": [], "surnames": [], "prefixes": []}
+    vocab = _vocabulary(lex)
+    resolve = _resolve_guess_steps(vocab)
+    neighbours = _neighbour_step()
+    steps: list[Step] = [
+        *_contact_steps(lex["phrases"]),
+        _honorific_step(vocab.prefix_strong if names else None),
+        *(_lexicon_name_steps(vocab) if names else []),
+        *(_lower_case_name_steps(vocab) if names else []),
+        *_context_guess_steps(),
+        *resolve,
+        # 3c. neighbours of found names, two rounds (lists of three)
+        neighbours,
+        *resolve,
+        neighbours,
+        *resolve,
+        *_joining_steps(),
+    ]
+    return tuple(steps)
+
+
+@dataclass(frozen=True)
+class _Vocabulary:
+    """The lexicons as the alternations (and lower-case name sets) the passes are built from."""
+
+    first: str
+    ambiguous: str
+    ambiguous_name: str
+    prefix_strong: str
+    stop_small: str
+    stop_mid: str
+    org: str
+    word_chunks: tuple[str, ...]
+    not_surname: str
+    proper: str
+    first_lower: frozenset[str]
+    surnames_lower: frozenset[str]
+
+
+def _vocabulary(lex: dict[str, list[str]]) -> _Vocabulary:
     english_lower = {w.lower() for w in lex["english"]}
     stop = set(lex["stop"])
     stop_set = stop | set(lex["not_names"])
     ambiguous_set = set(lex["ambiguous"])
-
-    first = _alt(lex["first"])
-    ambiguous = _alt(ambiguous_set)
-    ambiguous_name = _alt(ambiguous_set - stop)
-    # distinctive East-Asian surnames: "Nguyen Van An", "Tanaka Hiroshi" need no lexicon match
-    prefix_strong = _alt(
-        p
-        for p in lex["prefixes"]
-        if len(p) >= 4 and p.lower() not in english_lower and p not in stop_set
-    )
-    stop_small = _alt(stop)
-    stop_mid = _alt(stop_set | set(_ORG_SUFFIX))
-    org = _alt(_ORG_SUFFIX)
     # What a guessed capitalised word must not be (ambiguous given names such as "Mark" or
     # "Hope" stay guessable), split in three for the size limit; and dictionary proper nouns.
     words = (stop_set | set(_ORG_SUFFIX) | set(lex["english"])) - (ambiguous_set - stop_set)
-    word_chunks = _chunked_alts(words, 3)
-    # what makes "Grace Period" or "Chief Risk" no name, while "Grace Hopper" is one
-    not_surname = _alt(
-        stop_set | set(_ORG_SUFFIX) | (set(lex["common"]) - set(lex["surnames"]) - ambiguous_set)
-    )
-    proper = _alt(set(lex["proper"]) - ambiguous_set - words)
-
-    first_lower = {
-        w.lower()
-        for w in lex["first"]
-        if "-" not in w and (w.lower() not in english_lower or w.lower() in _LOWER_OK)
-    }
-    surnames_lower = {
-        w.lower() for w in lex["surnames"] if "-" not in w and "'" not in w
-    } - english_lower
-
-    a, b, c, p, lo, mid, close = _OPEN_A, _OPEN_B, _OPEN_C, _OPEN_P, _OPEN_L, _MID, _CLOSE
-    st = _OPEN_S
-    not_mid, not_close = f"[^{mid}]*", f"[^{close}]*"
-    guess_open = f"[{c}{p}{st}]"
-    near = rf"(?:,\s*|\s+and\s+|\s*&\s*|\s*/\s*|\s+(?:{_PARTICLE}\s+){{0,2}})"
-    # a found name's neighbour: "[NAME], Dilshan and Nuwani", "Faisal bin [NAME]"
-    neighbours: Step = (
-        "regex",
-        rf"(?P<a>\[NAME\]{near})(?P<n>{_CAP}(?:\s+{_CAP})?)\b|\b(?P<n2>{_CAP})(?P<b>{near}\[NAME\])",
-        f"${{a}}{c}{mid}${{n}}${{n2}}{close}${{b}}",
-    )
-    resolve_guesses: list[Step] = [
-        # restore guesses that are dictionary words, places, brands, calendar words ...
-        *(
-            (
-                "regex",
-                rf"{guess_open}{mid}(?P<n>{chunk})(?P<t>[\s-]{not_close})?{close}",
-                "${n}${t}",
-            )
-            for chunk in word_chunks
+    return _Vocabulary(
+        first=_alt(lex["first"]),
+        ambiguous=_alt(ambiguous_set),
+        ambiguous_name=_alt(ambiguous_set - stop),
+        # distinctive East-Asian surnames: "Nguyen Van An", "Tanaka Hiroshi" need no lexicon match
+        prefix_strong=_alt(
+            p
+            for p in lex["prefixes"]
+            if len(p) >= 4 and p.lower() not in english_lower and p not in stop_set
         ),
-        ("regex", rf"{p}{mid}(?P<n>{proper})(?P<t>[\s-]{not_close})?{close}", "${n}${t}"),
-        ("regex", rf"{st}{mid}(?P<n>{stop_mid})(?P<t>[\s-]{not_close})?{close}", "${n}${t}"),
-        # ... and replace the rest
-        ("regex", rf"{guess_open}{mid}{not_close}{close}", "[NAME]"),
+        stop_small=_alt(stop),
+        stop_mid=_alt(stop_set | set(_ORG_SUFFIX)),
+        org=_alt(_ORG_SUFFIX),
+        word_chunks=tuple(_chunked_alts(words, 3)),
+        # what makes "Grace Period" or "Chief Risk" no name, while "Grace Hopper" is one
+        not_surname=_alt(
+            stop_set
+            | set(_ORG_SUFFIX)
+            | (set(lex["common"]) - set(lex["surnames"]) - ambiguous_set)
+        ),
+        proper=_alt(set(lex["proper"]) - ambiguous_set - words),
+        first_lower=frozenset(
+            w.lower()
+            for w in lex["first"]
+            if "-" not in w and (w.lower() not in english_lower or w.lower() in _LOWER_OK)
+        ),
+        surnames_lower=frozenset(
+            {w.lower() for w in lex["surnames"] if "-" not in w and "'" not in w} - english_lower
+        ),
+    )
+
+
+def _contact_steps(phrases: list[str]) -> list[Step]:
+    """Free the sentinels; replace e-mails, URLs, phones; shield multi-word non-names."""
+    return [
+        ("many", [*_SENTINELS, *_PROTECTED_CAPITALS], [""] * (len(_SENTINELS) + 26)),
+        ("regex", _EMAIL, "[EMAIL]"),
+        ("regex", _URL, "[URL]"),
+        ("regex", _PHONE, "[PHONE]"),
+        ("many", phrases, [_protect(w) for w in phrases]),
     ]
 
-    lexicon_steps: list[Step] = [
+
+def _honorific_step(prefix_strong: str | None) -> Step:
+    """1. "Dr. Anika Sharma" -> "Dr. [NAME]"; "Nguyen Van An", "Zhang Wei" -> "[NAME]"."""
+    return (
+        "regex",
+        rf"\b(?:(?P<h>(?:{_HONORIFICS})\.?\s+)(?:{_LU}\.?\s+)?{_CAP}"
+        rf"(?:\s+(?:{_PARTICLE}\s+){{0,2}}{_CAP})?"
+        + (rf"|{prefix_strong}(?:\s+{_CAP}){{1,2}})" if prefix_strong is not None else ")"),
+        "${h}[NAME]",
+    )
+
+
+def _lexicon_name_steps(v: _Vocabulary) -> list[Step]:
+    """2. Given names of the lexicon, with the surname that follows them."""
+    a, b, mid, close = _OPEN_A, _OPEN_B, _MID, _CLOSE
+    not_mid, not_close = f"[^{mid}]*", f"[^{close}]*"
+    return [
         # 2a. mark lexicon given names, then ambiguous ones. The big alternations stay free of
         # Unicode classes, which keeps the regex engine on its fast DFA.
-        ("regex", rf"\b(?:[A-Z]['’])?{first}\b", f"{a}$0{mid}{close}"),
+        ("regex", rf"\b(?:[A-Z]['’])?{v.first}\b", f"{a}$0{mid}{close}"),
         # (not inside a marked name: "Ji-woo" holds the ambiguous "Ji")
         (
             "regex",
-            rf"(?P<pre>^|[^{a}\p{{L}}\p{{N}}_'’-])(?P<w>{ambiguous})\b",
+            rf"(?P<pre>^|[^{a}\p{{L}}\p{{N}}_'’-])(?P<w>{v.ambiguous})\b",
             f"${{pre}}{b}${{w}}{mid}{close}",
         ),
         # 2b. join marked neighbours: "Will Turner" (name), "Grace Hopper" (surname to check)
@@ -344,46 +385,40 @@ def _steps(data_dir: Path = DATA_DIR, names: bool = True) -> tuple[Step, ...]:
         # "[NAME] Monday"; everything else marked is a name
         (
             "regex",
-            rf"{a}(?P<h>{not_mid}){mid}(?P<t>\s+{org}){close}"
+            rf"{a}(?P<h>{not_mid}){mid}(?P<t>\s+{v.org}){close}"
             rf"|{a}(?P<h2>{_MONTHS}){mid}{close}(?P<t2>\s*\d)"
-            rf"|{a}(?P<h3>{ambiguous}){mid}(?P<t3>\s+{not_surname}(?:\s{not_close})?){close}"
+            rf"|{a}(?P<h3>{v.ambiguous}){mid}(?P<t3>\s+{v.not_surname}(?:\s{not_close})?){close}"
             rf"|{b}(?P<h4>{not_mid}){mid}{close}",
             "${h}${t}${h2}${t2}${h3}${t3}${h4}",
         ),
         (
             "regex",
-            rf"{a}{not_mid}{mid}(?:(?P<t>\s+{stop_small}(?:\s{not_close})?)|{not_close}){close}",
+            rf"{a}{not_mid}{mid}(?:(?P<t>\s+{v.stop_small}(?:\s{not_close})?)|{not_close}){close}",
             "[NAME]${t}",
         ),
         # 2e. an ambiguous given name right before a found name: "Victoria [NAME]" (Adams)
-        ("regex", rf"\b{ambiguous_name}\s+\[NAME\]", "[NAME]"),
+        ("regex", rf"\b{v.ambiguous_name}\s+\[NAME\]", "[NAME]"),
     ]
-    lower_steps: list[Step] = [
-        # 3a. lower-case lexicon names after a person word ("met with priya sharma")
+
+
+def _lower_case_name_steps(v: _Vocabulary) -> list[Step]:
+    """3a. Lower-case lexicon names after a person word ("met with priya sharma")."""
+    lo, close = _OPEN_L, _CLOSE
+    return [
         (
             "regex",
-            rf"\b(?P<p>{_cased(_PRE_LOWER)})\s+{_alt(first_lower)}\b",
+            rf"\b(?P<p>{_cased(_PRE_LOWER)})\s+{_alt(v.first_lower)}\b",
             f"${{p}} {lo}{close}",
         ),
-        ("regex", rf"{lo}{close}(?:\s+{_alt(first_lower | surnames_lower)}\b)?", "[NAME]"),
+        ("regex", rf"{lo}{close}(?:\s+{_alt(v.first_lower | v.surnames_lower)}\b)?", "[NAME]"),
     ]
-    steps: list[Step] = [
-        ("many", [*_SENTINELS, *_PROTECTED_CAPITALS], [""] * (len(_SENTINELS) + 26)),
-        ("regex", _EMAIL, "[EMAIL]"),
-        ("regex", _URL, "[URL]"),
-        ("regex", _PHONE, "[PHONE]"),
-        ("many", lex["phrases"], [_protect(w) for w in lex["phrases"]]),
-        # 1. "Dr. Anika Sharma" -> "Dr. [NAME]"; "Nguyen Van An", "Zhang Wei" -> "[NAME]"
-        (
-            "regex",
-            rf"\b(?:(?P<h>(?:{_HONORIFICS})\.?\s+)(?:{_LU}\.?\s+)?{_CAP}"
-            rf"(?:\s+(?:{_PARTICLE}\s+){{0,2}}{_CAP})?"
-            + (rf"|{prefix_strong}(?:\s+{_CAP}){{1,2}})" if names else ")"),
-            "${h}[NAME]",
-        ),
-        *(lexicon_steps if names else []),
-        *(lower_steps if names else []),
-        # 3b. capitalised word(s) before a contact ("Bo ([EMAIL])", "Grace Hopper at [PHONE]"),
+
+
+def _context_guess_steps() -> list[Step]:
+    """3b. Mark capitalised words that context says are names, to be checked (resolved) next."""
+    p, st, mid, close = _OPEN_P, _OPEN_S, _MID, _CLOSE
+    return [
+        # before a contact ("Bo ([EMAIL])", "Grace Hopper at [PHONE]"),
         (
             "regex",
             rf"\b(?P<n>{_CAP}(?:\s+{_CAP})?)(?P<v>{_CONTACT})",
@@ -398,13 +433,45 @@ def _steps(data_dir: Path = DATA_DIR, names: bool = True) -> tuple[Step, ...]:
             rf"|\b(?P<n2>{_CAP})(?P<v>{_POST_PERSON})",
             f"${{p}}${{s}}{p}{mid}${{n}}${{n2}}{close}${{v}}",
         ),
-        *resolve_guesses,
-        # 3c. neighbours of found names, two rounds (lists of three)
-        neighbours,
-        *resolve_guesses,
-        neighbours,
-        *resolve_guesses,
-        # 4. pieces of one name: "[NAME] bin [NAME]", "[NAME] [NAME]" -> "[NAME]"
+    ]
+
+
+def _resolve_guess_steps(v: _Vocabulary) -> list[Step]:
+    """Restore guesses that are dictionary words, places, brands, calendar words; replace the
+    rest by [NAME]."""
+    p, st, mid, close = _OPEN_P, _OPEN_S, _MID, _CLOSE
+    not_close = f"[^{close}]*"
+    guess_open = f"[{_OPEN_C}{p}{st}]"
+    return [
+        *(
+            (
+                "regex",
+                rf"{guess_open}{mid}(?P<n>{chunk})(?P<t>[\s-]{not_close})?{close}",
+                "${n}${t}",
+            )
+            for chunk in v.word_chunks
+        ),
+        ("regex", rf"{p}{mid}(?P<n>{v.proper})(?P<t>[\s-]{not_close})?{close}", "${n}${t}"),
+        ("regex", rf"{st}{mid}(?P<n>{v.stop_mid})(?P<t>[\s-]{not_close})?{close}", "${n}${t}"),
+        ("regex", rf"{guess_open}{mid}{not_close}{close}", "[NAME]"),
+    ]
+
+
+def _neighbour_step() -> Step:
+    """3c. A found name's neighbour: "[NAME], Dilshan and Nuwani", "Faisal bin [NAME]"."""
+    c, mid, close = _OPEN_C, _MID, _CLOSE
+    near = rf"(?:,\s*|\s+and\s+|\s*&\s*|\s*/\s*|\s+(?:{_PARTICLE}\s+){{0,2}})"
+    return (
+        "regex",
+        rf"(?P<a>\[NAME\]{near})(?P<n>{_CAP}(?:\s+{_CAP})?)\b|\b(?P<n2>{_CAP})(?P<b>{near}\[NAME\])",
+        f"${{a}}{c}{mid}${{n}}${{n2}}{close}${{b}}",
+    )
+
+
+def _joining_steps() -> list[Step]:
+    """4. Pieces of one name: "[NAME] bin [NAME]", "[NAME] [NAME]" -> "[NAME]"; then unshield
+    the protected phrases."""
+    return [
         (
             "regex",
             rf"(?:{_CAP}-)?\[NAME\](?:(?:\s+{_PARTICLE})*\s+\[NAME\]|-(?:{_CAP}|\[NAME\]))*",
@@ -412,7 +479,6 @@ def _steps(data_dir: Path = DATA_DIR, names: bool = True) -> tuple[Step, ...]:
         ),
         ("many", _PROTECTED_CAPITALS, [chr(65 + i) for i in range(26)]),
     ]
-    return tuple(steps)
 
 
 def _scrub_expr(expr: pl.Expr, steps: tuple[Step, ...] | None = None) -> pl.Expr:
@@ -452,147 +518,3 @@ def scrub_texts(texts: list[str | None]) -> list[str | None]:
 def scrub_text(text: str | None) -> str | None:
     """Scrub a single string with the same rules as :func:`scrubbed_notes`."""
     return scrub_texts([text])[0]
-
-
-# --------------------------------------------------------------------------- evaluation, CLI
-
-_TOKEN = re.compile(r"\w+")
-
-
-def corpus_metrics(rows: list[dict], outputs: list[str | None]) -> dict:
-    """Recall per PII type and token precision of scrubbed ``outputs`` on a labelled corpus.
-
-    ``rows`` are pii_corpus.jsonl records (``text``, ``spans``, ``split``). A span counts as
-    caught when none of its word tokens survives: the output holds no more copies of each of its
-    tokens than the note's non-PII text does. Precision is over word tokens: removed PII tokens
-    / all removed tokens.
-    """
-    placeholder_words = {p.strip("[]") for p in PLACEHOLDERS}
-
-    def tokens(text: str) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for tok in _TOKEN.findall(text):
-            if tok not in placeholder_words:
-                counts[tok] = counts.get(tok, 0) + 1
-        return counts
-
-    caught: dict[str, list[int]] = {}
-    placeholders: dict[str, list[int]] = {}
-    removed_pii = removed_other = 0
-    false_tokens: dict[str, int] = {}
-    misses: list[tuple[str, str, str]] = []
-    clean_changed = clean_total = 0
-    for row, out in zip(rows, outputs, strict=True):
-        text, spans, out = row["text"], row["spans"], out or ""
-        masked = list(text)
-        for span in spans:
-            masked[span["start"] : span["end"]] = " " * (span["end"] - span["start"])
-        other, kept = tokens("".join(masked)), tokens(out)
-        for span in spans:
-            piece = text[span["start"] : span["end"]]
-            span_tokens = _TOKEN.findall(piece)
-            ok = all(kept.get(t, 0) <= other.get(t, 0) for t in span_tokens)
-            for key in (span["type"], f"{span['type']}/{row.get('split', '')}"):
-                caught.setdefault(key, [0, 0])[0] += ok
-                caught[key][1] += 1
-            removed_pii += len(span_tokens) if ok else 0
-            if not ok:
-                misses.append((span["type"], piece, out))
-        for kind in {span["type"] for span in spans}:
-            want = sum(span["type"] == kind for span in spans)
-            got = out.count(f"[{kind}]")
-            placeholders.setdefault(kind, [0, 0])[0] += min(want, got)
-            placeholders[kind][1] += want
-        for tok, count in other.items():
-            lost = count - kept.get(tok, 0)
-            if lost > 0:
-                removed_other += lost
-                false_tokens[tok] = false_tokens.get(tok, 0) + lost
-        if not spans:
-            clean_total += 1
-            clean_changed += out != text
-    removed = removed_pii + removed_other
-    return {
-        "recall": {k: v[0] / v[1] for k, v in sorted(caught.items())},
-        "counts": {k: tuple(v) for k, v in sorted(caught.items())},
-        "placeholder_recall": {k: v[0] / v[1] for k, v in sorted(placeholders.items())},
-        "token_precision": removed_pii / removed if removed else 1.0,
-        "false_positive_tokens": dict(sorted(false_tokens.items(), key=lambda kv: -kv[1])),
-        "clean_notes_changed": (clean_changed, clean_total),
-        "misses": misses,
-    }
-
-
-def _scrub_many(texts: list[str], steps: tuple[Step, ...] | None = None) -> list[str | None]:
-    frame = pl.LazyFrame({"notes": texts}, schema={"notes": pl.String})
-    return frame.select(_scrub_expr(pl.col("notes"), steps)).collect()["notes"].to_list()
-
-
-def _main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m pipelines.privacy.scrub",
-        description="Scrub PII from notes (one per line, stdin or FILE), or evaluate/benchmark.",
-    )
-    parser.add_argument("file", nargs="?", help="notes to scrub, one per line (default: stdin)")
-    parser.add_argument("--eval", metavar="CORPUS", help="labelled pii_corpus.jsonl to score")
-    parser.add_argument("--bench", metavar="ROWS", type=int, help="time scrubbed_notes on ROWS")
-    parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="lexicon folder")
-    parser.add_argument("--no-names", action="store_true", help="drop the name lexicons")
-    args = parser.parse_args(argv)
-    steps = _steps(args.data_dir.resolve(), not args.no_names)
-
-    if args.eval:
-        import json
-
-        lines = Path(args.eval).read_text(encoding="utf-8").splitlines()
-        rows = [json.loads(line) for line in lines if line.strip()]
-        metrics = corpus_metrics(rows, _scrub_many([r["text"] for r in rows], steps))
-        for key, value in metrics["recall"].items():
-            hit, total = metrics["counts"][key]
-            print(f"recall {key:<22} {value:6.3f}  ({hit}/{total})")
-        for key, value in metrics["placeholder_recall"].items():
-            print(f"typed placeholder {key:<11} {value:6.3f}")
-        print(f"token precision              {metrics['token_precision']:6.3f}")
-        changed, total = metrics["clean_notes_changed"]
-        print(f"PII-free notes changed       {changed}/{total}")
-        print("false-positive tokens:", metrics["false_positive_tokens"])
-        for kind, piece, out in metrics["misses"]:
-            print(f"missed {kind}: {piece!r} -> {out!r}")
-        return 0
-
-    if args.bench:
-        import random
-
-        seeds = [
-            "Asked Tom (tom@acme.io) if he had concerns; he said fintech experience.",
-            "Call Sarah Connor back at +1 (415) 555-0132 re: https://jobs.acme.com/r/123",
-            "Panel of 3, 45 min. Rated it 4/5; salary band $120,000-$140,000 in Q3 2026.",
-            "Recruiter Priya Raman said the hiring manager liked my answer about scaling.",
-            "Met with Kwame Mensah (CTO) and Ama Owusu; strong rapport, follow up Friday.",
-            "Will send thank-you notes tomorrow. May need to ask about visa sponsorship.",
-        ]
-        rng = random.Random(0)
-        notes = [" ".join(rng.sample(seeds, 2)) for _ in range(args.bench)]
-        lf = pl.LazyFrame({"notes": notes})
-        scrubbed_notes(lf.head(10)).collect()  # compile the regexes once
-        start = time.perf_counter()
-        out = lf.select(_scrub_expr(pl.col("notes"), steps)).collect()
-        elapsed = time.perf_counter() - start
-        chars = sum(map(len, notes)) / len(notes)
-        print(
-            f"{out.height:,} notes (~{chars:.0f} chars) in {elapsed:.2f} s: "
-            f"{out.height / elapsed:,.0f} rows/s"
-        )
-        return 0
-
-    if args.file:
-        lines = Path(args.file).read_text(encoding="utf-8").splitlines()
-    else:
-        lines = [line.rstrip("\n") for line in sys.stdin]
-    for line in _scrub_many(lines, steps):
-        print(line)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_main())

@@ -22,11 +22,11 @@ from pipelines.privacy.scrub import (
     _URL,
     PLACEHOLDERS,
     _steps,
-    corpus_metrics,
     scrub_text,
     scrub_texts,
     scrubbed_notes,
 )
+from pipelines.privacy.scrub_eval import corpus_metrics
 
 CORPUS = Path(__file__).parent / "data" / "pii_corpus.jsonl"
 

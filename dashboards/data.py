@@ -169,37 +169,32 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) 
     return con.sql(sql, params=params or None).pl()
 
 
-def _table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
-    # In detail.duckdb the catalog and a schema are both called "detail": `detail.x` would be
-    # ambiguous, so every table is named catalog.schema.table.
-    ((db,),) = con.execute("SELECT current_database()").fetchall()
-    return f'"{db}"."{schema}"."{table}"'
-
-
-def _read_detail(con: duckdb.DuckDBPyConnection, firm: str | None) -> dict[str, pl.DataFrame]:
+def _read_firms(con: duckdb.DuckDBPyConnection, firm: str | None) -> dict[str, pl.DataFrame]:
     scoped = " WHERE firm_id = ?" if firm else ""
     params = [firm] if firm else []
-    fct = _table(con, "detail", "fct_interviews")
-    history = _table(con, "detail", "outcome_history")
-    quarantine = _table(con, "health", "quarantine_by_reason")
-    files = _table(con, "health", "ingest_files")
     out = {
-        "fct": _rows(con, f"SELECT * FROM {fct}{scoped}", params).with_columns(industry_group()),
+        "fct": _rows(con, f"SELECT * FROM detail.fct_interviews{scoped}", params).with_columns(
+            industry_group()
+        ),
         "outcome_history": _rows(
-            con, f"SELECT * FROM {history}{scoped} ORDER BY client_key, decided_at", params
+            con,
+            f"SELECT * FROM detail.outcome_history{scoped} ORDER BY client_key, decided_at",
+            params,
         ),
         "quarantine_by_reason": _rows(
             con,
-            f"SELECT firm_id, reason, sum(records)::BIGINT AS records FROM {quarantine}{scoped} "
+            "SELECT firm_id, reason, sum(records)::BIGINT AS records "
+            f"FROM health.quarantine_by_reason{scoped} "
             "GROUP BY ALL ORDER BY records DESC, reason",
             params,
         ),
     }
-    checks = _table(con, "health", "mart_checks")
-    out["mart_checks"] = _rows(con, f"SELECT * FROM {checks}")
+    out["mart_checks"] = _rows(con, "SELECT * FROM health.mart_checks")
     # File names carry firm ids and the files hold every firm's records: operators only.
     out["ingest_files"] = (
-        pl.DataFrame() if firm else _rows(con, f"SELECT * FROM {files} ORDER BY processed_at DESC")
+        pl.DataFrame()
+        if firm
+        else _rows(con, "SELECT * FROM health.ingest_files ORDER BY processed_at DESC")
     )
     return out
 
@@ -209,10 +204,10 @@ def load_snapshot(published_dir: str, snapshot_id: str, firm: str | None) -> Sna
     """One snapshot, read once. cache_resource, not cache_data: the frames are shared as they
     are (Polars frames are immutable) instead of being pickled on every rerun."""
     published = Path(published_dir)
-    con = open_snapshot(published, snapshot_id, part="detail")
+    con = open_snapshot(published, snapshot_id, part="firms")
     try:
         meta = _rows(con, "SELECT * FROM meta.snapshot").row(0, named=True)
-        detail = _read_detail(con, firm)
+        rows = _read_firms(con, firm)
     finally:
         con.close()
     con = open_snapshot(published, snapshot_id, part="research")
@@ -226,7 +221,7 @@ def load_snapshot(published_dir: str, snapshot_id: str, firm: str | None) -> Sna
         firm=firm,
         meta=meta,
         benchmark=benchmark,
-        **detail,
+        **rows,
     )
 
 

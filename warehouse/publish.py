@@ -7,7 +7,7 @@ only then swaps the `current` symlink with an atomic rename. A snapshot holds tw
 - ``research.duckdb`` (+ ``parquet/``): the cross-firm aggregate marts, handed in with the k-rule
   already applied (the storage layer knows no disclosure policy: `pipelines.release` applies
   it), and ``meta.snapshot``. What researchers query and may hand around.
-- ``detail.duckdb``: row-level, pseudonymous interview facts and outcome history of every firm,
+- ``firms.duckdb``: row-level, pseudonymous interview facts and outcome history of every firm,
   plus ingestion health. Only the dashboard and firm-scoped sessions read it, each scoped to one
   firm's rows (`warehouse.scoped`); it is never exported.
 """
@@ -28,8 +28,8 @@ import polars as pl
 
 KEEP_SNAPSHOTS = 5
 CURRENT = "current"
-PARTS = ("research", "detail")
-ROW_LEVEL_MART = "fct_interviews"
+# File stems differ from every schema name inside, so `schema.table` is never ambiguous.
+PARTS = ("research", "firms")
 SUPPRESSED = "is_suppressed"  # the flag column every research mart carries
 
 META_DDL = (
@@ -129,8 +129,8 @@ class Snapshot:
         return self.path / "research.duckdb"
 
     @property
-    def detail_path(self) -> Path:
-        return self.path / "detail.duckdb"
+    def firms_path(self) -> Path:
+        return self.path / "firms.duckdb"
 
     @property
     def parquet_dir(self) -> Path:
@@ -224,7 +224,7 @@ def _mart_checks(con, results: Path | None) -> None:
     )
 
 
-def _detail(con, mart_checks: Path | None = None) -> dict[str, int]:
+def _firms(con, mart_checks: Path | None = None) -> dict[str, int]:
     counts = {}
     for schema in ("detail", "health"):
         con.execute(f"CREATE SCHEMA snap.{schema}")
@@ -262,7 +262,7 @@ def publish(
     """Write a new snapshot directory from the warehouse, then point `current` at it.
 
     ``research_marts`` are the aggregate tables as they may be released (suppressed under the
-    k-rule with this ``k``, which the snapshot records); the detail file is read from the
+    k-rule with this ``k``, which the snapshot records); the firms file is read from the
     warehouse."""
     created = datetime.now(UTC)
     snapshot_id = f"{created:%Y%m%dT%H%M%S%fZ}-p{last_position}"
@@ -286,7 +286,7 @@ def publish(
     try:
         fills = {
             "research": lambda: _research(con, partial, research_marts),
-            "detail": lambda: _detail(con, mart_checks),
+            "firms": lambda: _firms(con, mart_checks),
         }
         for part, fill in fills.items():
             con.execute(f"ATTACH '{partial / part}.duckdb' AS snap")

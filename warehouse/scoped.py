@@ -2,7 +2,7 @@
 
 A view with `WHERE firm_id = ?` over the shared snapshot is not isolation: whoever can query the
 view can query the table under it, or ATTACH the file. So a scoped session is its own database:
-the firm's rows of `detail.duckdb` (selected with the firm id as a bound parameter) and the
+the firm's rows of `firms.duckdb` (selected with the firm id as a bound parameter) and the
 cross-firm aggregates of `research.duckdb` (already under the k-rule) are copied into a private
 file, which is then opened read-only with external access switched off and the configuration
 locked — no ATTACH, no read_parquet/read_csv, no COPY, no way back to the shared snapshot.
@@ -20,7 +20,7 @@ import duckdb
 
 from warehouse.publish import snapshot_file
 
-# Row-level tables of detail.duckdb that a firm may see, filtered to its own rows.
+# Row-level tables of firms.duckdb that a firm may see, filtered to its own rows.
 FIRM_TABLES = (
     "detail.fct_interviews",
     "detail.outcome_history",
@@ -34,10 +34,10 @@ class UnknownFirm(ValueError):
     pass
 
 
-def _fill(path: Path, detail: Path, research: Path, firm_id: str) -> None:
+def _fill(path: Path, firms: Path, research: Path, firm_id: str) -> None:
     con = duckdb.connect(str(path))
     try:
-        con.execute(f"ATTACH '{detail}' AS src (READ_ONLY)")
+        con.execute(f"ATTACH '{firms}' AS src (READ_ONLY)")
         con.execute(f"ATTACH '{research}' AS agg (READ_ONLY)")
         (known,) = con.execute(
             "SELECT count(*) FROM src.detail.fct_interviews WHERE firm_id = ?", [firm_id]
@@ -66,12 +66,12 @@ def firm_session(
     published_dir: Path, firm_id: str, snapshot_id: str | None = None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only, locked-down connection holding only ``firm_id``'s rows (plus aggregates)."""
-    detail = snapshot_file(published_dir, snapshot_id, "detail")
+    firms = snapshot_file(published_dir, snapshot_id, "firms")
     research = snapshot_file(published_dir, snapshot_id, "research")
     tmp = Path(tempfile.mkdtemp(prefix="sealdeal-firm-"))
     try:
         path = tmp / "session.duckdb"
-        _fill(path, detail, research, firm_id)
+        _fill(path, firms, research, firm_id)
         con = duckdb.connect(str(path), read_only=True, config=LOCKED)
         try:
             yield con

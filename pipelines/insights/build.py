@@ -25,6 +25,7 @@ from pipelines.core.settings import Settings
 from pipelines.insights import projections as P
 from pipelines.insights.marts import MARTS
 from pipelines.privacy.erasure import TOMBSTONE_PREFIX
+from warehouse import tables
 from warehouse.store import EventStore, apply_schema, first_row
 
 TRACKING_NAME = "projections"
@@ -34,7 +35,7 @@ STAGING = {
     "stg_outcomes": (OUTCOME_RECORDED, P.stg_outcomes),
     "stg_erasures": (ERASURE_REQUESTED, P.stg_erasures),
 }
-MART_TABLES = ("fct_interviews", *MARTS)
+MART_TABLES = tuple(tables.name(t) for t in tables.PROJECTIONS if t.startswith("marts."))
 
 
 @dataclass
@@ -147,11 +148,7 @@ def project(con: duckdb.DuckDBPyConnection, staged: dict[str, pl.DataFrame], *, 
 
     # Drop and recreate rather than DELETE: re-inserting a million keys that the same
     # transaction deleted is far slower in DuckDB than building fresh tables.
-    for table in (
-        *(f"staging.{t}" for t in STAGING),
-        "intermediate.int_interviews",
-        *(f"marts.{t}" for t in MART_TABLES),
-    ):
+    for table in tables.PROJECTIONS:
         con.execute(f"DROP TABLE IF EXISTS {table}")
     apply_schema(con)
     with _Writer(con) as writer:

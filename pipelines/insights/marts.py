@@ -267,6 +267,3 @@ MARTS = {
     "industry_groups": industry_groups,
     "rounds_by_status": rounds_by_status,
 }
-# Marts for operators and firms (a row per firm, or the firms' own spellings): published in
-# the detail snapshot only, never in the research release.
-DETAIL_ONLY_MARTS = ("industry_groups", "rounds_by_status")

@@ -38,17 +38,10 @@ from pipelines.core.settings import KeyMismatchError, Settings, key_fingerprint
 from pipelines.landing.files import file_hash, landing_files
 from pipelines.landing.records import iter_raw_chunks, landing_format
 from pipelines.privacy.anonymise import firm_key, pseudonym, stored_name
+from warehouse import tables
 from warehouse.store import EventStore, NewEvent, first_row
 
 TOMBSTONE_PREFIX = "erased-"
-# Client-level projection tables: every row of an erased client leaves them.
-CLIENT_TABLES = (
-    "staging.stg_debriefs",
-    "staging.stg_outcomes",
-    "staging.stg_erasures",
-    "intermediate.int_interviews",
-    "marts.fct_interviews",
-)
 
 
 def verify_key(con: duckdb.DuckDBPyConnection, master_key: bytes) -> None:
@@ -63,10 +56,6 @@ def verify_key(con: duckdb.DuckDBPyConnection, master_key: bytes) -> None:
             "this one would split every client in two and make erasures miss their old rows. "
             "Use the warehouse's key, or rotate into a new SEALDEAL_HOME (docs/privacy.md)."
         )
-
-
-def is_tombstone() -> pl.Expr:
-    return pl.col("stream_id").str.starts_with(TOMBSTONE_PREFIX)
 
 
 def erasure_token(master_key: bytes, firm_id: str, client_key: str) -> str:
@@ -141,7 +130,7 @@ def erase_in(
             WHERE e.firm_id = t.firm_id AND e.client_key = t.client_key
             """,
         )
-        for table in CLIENT_TABLES:
+        for table in tables.CLIENT_TABLES:
             (report.rows_deleted[table],) = first_row(
                 con,
                 f"DELETE FROM {table} r USING _erase t "

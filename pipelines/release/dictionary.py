@@ -4,7 +4,7 @@ The table and column COMMENTs in `warehouse/sql/*.sql` (and the `meta` schema wr
 `warehouse.publish`) are the single source of the dictionary: `data_dictionary_markdown()` builds
 an empty warehouse from the schema files in a temporary directory, publishes a snapshot of it
 exactly as `sealdeal publish` does, opens both files of that snapshot read-only and renders every
-table with its columns: `research.duckdb` (what researchers get) and `detail.duckdb` (what a
+table with its columns: `research.duckdb` (what researchers get) and `firms.duckdb` (what a
 firm-scoped session sees of its own firm). What researchers read is therefore what a snapshot
 really holds (names, DuckDB types, comments), never a hand-kept copy.
 
@@ -38,7 +38,7 @@ def _cell(text: str | None) -> str:
 
 PART_TITLES = {
     "research": "`research.duckdb` — aggregates for researchers (k-rule applied)",
-    "detail": "`detail.duckdb` — row level, only through a firm-scoped session "
+    "firms": "`firms.duckdb` — row level, only through a firm-scoped session "
     "(`sealdeal sql --firm`, `sealdeal serve --firm`)",
 }
 

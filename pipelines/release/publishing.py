@@ -11,16 +11,17 @@ import polars as pl
 from pipelines.core.settings import K_DEFAULT, Settings
 from pipelines.insights.build import TRACKING_NAME
 from pipelines.privacy.erasure import last_erasure_position
-from pipelines.release.disclosure import CELLS, suppress_marts
-from warehouse.publish import ROW_LEVEL_MART, Snapshot, publish, remove_snapshots_before
+from pipelines.release.disclosure import suppress_marts
+from warehouse import tables
+from warehouse.publish import Snapshot, publish, remove_snapshots_before
 from warehouse.store import EventStore
 
 
 def research_marts(con: duckdb.DuckDBPyConnection, k: int) -> dict[str, pl.DataFrame]:
     """Every research mart of the warehouse with the k-rule applied jointly."""
-    fct = con.sql(f"SELECT * FROM marts.{ROW_LEVEL_MART}").pl().lazy()
-    tables = {m: con.sql(f"SELECT * FROM marts.{m}").pl() for m in sorted(CELLS)}
-    return suppress_marts(tables, fct, k)
+    fct = con.sql(f"SELECT * FROM {tables.FACT}").pl().lazy()
+    marts = {m: con.sql(f"SELECT * FROM marts.{m}").pl() for m in tables.RESEARCH_MARTS}
+    return suppress_marts(marts, fct, k)
 
 
 def publish_marts(

@@ -54,9 +54,9 @@ def test_insights_dag_builds_checks_publishes_and_audits(airflow_dagbag, setting
         ).fetchall()[0][0]
     finally:
         con.close()
-    detail = duckdb.connect(str(snapshot_file(settings.published_dir, part="detail")), True)
+    detail = duckdb.connect(str(snapshot_file(settings.published_dir, part="firms")), True)
     try:
-        n = detail.execute("SELECT count(*) FROM detail.detail.fct_interviews").fetchall()[0][0]
+        n = detail.execute("SELECT count(*) FROM detail.fct_interviews").fetchall()[0][0]
     finally:
         detail.close()
     warehouse = duckdb.connect(str(settings.warehouse_path), read_only=True)

@@ -177,9 +177,9 @@ def test_home_ranks_the_tactics_by_headline_estimate_in_plain_words(app, built_h
 
 def test_home_headline_numbers_are_the_pipelines(app, built_home):
     at = open_page(app(built_home), "home")
-    con = open_snapshot(built_home.published_dir, part="detail")
+    con = open_snapshot(built_home.published_dir, part="firms")
     try:
-        rows = con.sql('SELECT * FROM "detail"."detail".fct_interviews').pl()
+        rows = con.sql("SELECT * FROM detail.fct_interviews").pl()
     finally:
         con.close()
     expected = tactic_estimates(rows.lazy(), ("all",)).collect()
@@ -396,11 +396,10 @@ def test_home_raw_numbers_are_the_pipelines_numbers_for_the_filtered_rows(app, b
     at.toggle[0].set_value(True).run()
     shown = at.dataframe[-1].value
 
-    con = open_snapshot(built_home.published_dir, part="detail")
+    con = open_snapshot(built_home.published_dir, part="firms")
     try:
         rows = con.sql(
-            'SELECT * FROM "detail"."detail".fct_interviews '
-            "WHERE stage IN (?, ?) AND seniority IN (?, ?)",
+            "SELECT * FROM detail.fct_interviews WHERE stage IN (?, ?) AND seniority IN (?, ?)",
             params=["hiring_manager", "final", "mid", "senior"],
         ).pl()
     finally:
@@ -414,11 +413,9 @@ def test_home_raw_numbers_are_the_pipelines_numbers_for_the_filtered_rows(app, b
 
 
 def test_firm_scoped_pages_show_no_row_of_another_firm(app, built_home):
-    con = open_snapshot(built_home.published_dir, part="detail")
+    con = open_snapshot(built_home.published_dir, part="firms")
     try:
-        keys = con.sql(
-            'SELECT firm_id, client_key, interview_key FROM "detail"."detail".fct_interviews'
-        ).pl()
+        keys = con.sql("SELECT firm_id, client_key, interview_key FROM detail.fct_interviews").pl()
     finally:
         con.close()
     firms = sorted(keys["firm_id"].unique())
@@ -445,10 +442,10 @@ def test_firm_scoped_pages_show_no_row_of_another_firm(app, built_home):
 
 
 def test_pasting_another_firms_client_key_finds_nothing(app, built_home):
-    con = open_snapshot(built_home.published_dir, part="detail")
+    con = open_snapshot(built_home.published_dir, part="firms")
     try:
         firm, other_client = con.sql(
-            'SELECT min(firm_id), max_by(client_key, firm_id) FROM "detail"."detail".fct_interviews'
+            "SELECT min(firm_id), max_by(client_key, firm_id) FROM detail.fct_interviews"
         ).fetchall()[0]
     finally:
         con.close()

@@ -56,9 +56,9 @@ def csv_rows(text: str) -> list[dict[str, str]]:
 
 
 def test_the_snapshot_keeps_the_values_exact(hostile_home):
-    con = duckdb.connect(str(snapshot_file(hostile_home.published_dir, part="detail")), True)
+    con = duckdb.connect(str(snapshot_file(hostile_home.published_dir, part="firms")), True)
     try:
-        rows = con.execute("SELECT industry, role_family FROM detail.detail.fct_interviews")
+        rows = con.execute("SELECT industry, role_family FROM detail.fct_interviews")
         assert sorted(rows.fetchall()) == sorted((v, v) for v in HOSTILE)
     finally:
         con.close()

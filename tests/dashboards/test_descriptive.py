@@ -37,9 +37,9 @@ def test_no_rows_no_rate():
 
 @pytest.fixture(scope="module")
 def fct(built_home) -> pl.DataFrame:
-    con = open_snapshot(built_home.published_dir, part="detail")
+    con = open_snapshot(built_home.published_dir, part="firms")
     try:
-        return con.sql('SELECT * FROM "detail"."detail".fct_interviews').pl()
+        return con.sql("SELECT * FROM detail.fct_interviews").pl()
     finally:
         con.close()
 

@@ -52,7 +52,7 @@ def test_snapshot_holds_marts_comments_metadata_and_parquet(warehouse, settings)
     assert "Wilson" in comment[0][0]
     assert (snap.parquet_dir / "perception_gap.parquet").exists()
     assert not list(snap.path.parent.glob(".*partial"))
-    detail = duckdb.connect(str(snap.detail_path), read_only=True)
+    detail = duckdb.connect(str(snap.firms_path), read_only=True)
     try:
         tables = detail.execute(
             "SELECT schema_name || '.' || table_name FROM duckdb_tables() ORDER BY 1"

@@ -13,10 +13,9 @@ from warehouse.scoped import UnknownFirm, firm_session
 
 @pytest.fixture(scope="module")
 def firms(built_home) -> list[str]:
-    con = open_snapshot(built_home.published_dir, part="detail")
+    con = open_snapshot(built_home.published_dir, part="firms")
     try:
-        # The file and a schema are both called `detail`: qualify fully.
-        rows = con.execute("SELECT DISTINCT firm_id FROM detail.detail.fct_interviews ORDER BY 1")
+        rows = con.execute("SELECT DISTINCT firm_id FROM detail.fct_interviews ORDER BY 1")
         return [f for (f,) in rows.fetchall()]
     finally:
         con.close()
@@ -48,9 +47,9 @@ def test_every_row_level_table_holds_only_the_firms_rows(built_home, firms):
 def test_no_allowed_query_reaches_the_shared_snapshot(built_home, firms):
     snapshot = built_home.published_dir / "current"
     escapes = [
-        f"ATTACH '{snapshot / 'detail.duckdb'}' AS other",
+        f"ATTACH '{snapshot / 'firms.duckdb'}' AS other",
         f"SELECT * FROM read_parquet('{snapshot / 'parquet' / '*.parquet'}')",
-        f"SELECT * FROM '{snapshot / 'detail.duckdb'}'",
+        f"SELECT * FROM '{snapshot / 'firms.duckdb'}'",
         f"COPY (SELECT 1) TO '{built_home.home / 'leak.csv'}'",
         "SET enable_external_access = true",
         "RESET enable_external_access",
@@ -84,7 +83,7 @@ def test_sql_firm_mode_from_the_command_line(built_home, firms, monkeypatch):
 
 
 def test_every_table_with_client_level_rows_carries_firm_id(built_home):
-    files = [built_home.warehouse_path, built_home.published_dir / "current" / "detail.duckdb"]
+    files = [built_home.warehouse_path, built_home.published_dir / "current" / "firms.duckdb"]
     checked = 0
     for path in files:
         con = duckdb.connect(str(path), read_only=True)

@@ -23,8 +23,8 @@ def read_current(published_dir) -> str:
                 "SELECT snapshot_id, row_counts FROM meta.snapshot"
             ).fetchall()[0]
             for table, expected in counts.items():
-                # Fully qualified: in detail.duckdb the file and a schema share a name.
-                name = f"{part}.{table}" if "." in table else f"{part}.marts.{table}"
+                # As users type it: schema.table (no file stem shares a schema's name).
+                name = table if "." in table else f"marts.{table}"
                 (actual,) = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0]
                 assert actual == expected, f"{snapshot_id}: {name} has {actual} != {expected}"
             ids.add(snapshot_id)

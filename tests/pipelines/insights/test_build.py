@@ -9,17 +9,12 @@ import polars as pl
 import pytest
 
 from pipelines.ingest.load import ingest_paths
-from pipelines.insights.build import MART_TABLES, build, build_as_of
+from pipelines.insights.build import build, build_as_of
 from pipelines.synthetic.generate import generate
 from tests.samples import DEBRIEF, ERASURE, OUTCOME, debrief, sorted_tables, write_jsonl
+from warehouse import tables
 
-TABLES = [
-    "staging.stg_debriefs",
-    "staging.stg_outcomes",
-    "staging.stg_erasures",
-    "intermediate.int_interviews",
-    *[f"marts.{t}" for t in MART_TABLES],
-]
+TABLES = tables.PROJECTIONS
 
 
 def snapshot(database) -> dict[str, pl.DataFrame]:

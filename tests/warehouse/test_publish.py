@@ -73,6 +73,22 @@ def test_snapshot_holds_marts_comments_metadata_and_parquet(warehouse, settings)
     assert k == [(5,)]
 
 
+def test_every_snapshot_table_answers_as_schema_table(warehouse, settings):
+    # As a researcher types it: no file stem may share a name with a schema inside it.
+    snap = publish(warehouse.con, settings.published_dir, last_position=1)
+    for path in (snap.research_path, snap.firms_path):
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            names = con.execute(
+                "SELECT schema_name, table_name FROM duckdb_tables() ORDER BY ALL"
+            ).fetchall()
+            assert len(names) >= 8
+            for schema, table in names:
+                con.execute(f"SELECT count(*) FROM {schema}.{table}").fetchall()
+        finally:
+            con.close()
+
+
 def test_only_the_last_snapshots_are_kept_and_current_is_the_newest(warehouse, settings):
     snaps = [publish(warehouse.con, settings.published_dir, i) for i in range(KEEP_SNAPSHOTS + 2)]
     kept = sorted(p.name for p in snapshot_dirs(settings.published_dir))

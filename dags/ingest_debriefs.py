@@ -82,7 +82,9 @@ def ingest_debriefs():
 
     @task
     def all_files_ingested(reports: list[dict]) -> int:
-        return sum(r["events_appended"] for r in reports)
+        # One slice request: iterating asks for item after item until one is missing, which
+        # Airflow's client logs as "[error] XCom not found" although nothing went wrong.
+        return sum(r["events_appended"] for r in reports[:])
 
     reports = ingest_file.expand(path=find_new_files())
     reports >> build_quality_docs() >> announce_new_events()

@@ -50,6 +50,31 @@ def interpreter_path(path: str | None) -> str:
     return os.pathsep.join([bin_dir, *(p for p in (path or "").split(os.pathsep) if p)])
 
 
+# Third-party warnings that every `airflow` command of ours would print and that nothing here can
+# act on, each matched by its message's start, category and the module it names as its origin,
+# so that no other warning is hidden:
+# - `airflow dags test` imports Airflow's graph renderer, which warns when the optional graphviz
+#   package is missing: no graph is ever rendered here.
+# - Airflow runs its task API in-process through Starlette's test client, which asks for the
+#   httpx2 package; Airflow's own client is built on httpx, which it requires.
+QUIET_WARNINGS = (
+    ("Could not import graphviz", "UserWarning", "airflow.cli.commands.dag_command"),
+    (
+        "Using `httpx` with `starlette.testclient` is deprecated",
+        "UserWarning",  # StarletteDeprecationWarning derives from it
+        "fastapi.testclient",
+    ),
+)
+
+
+def python_warnings(existing: str | None) -> str:
+    """PYTHONWARNINGS for Airflow's processes: ours first, so that the caller's own options
+    (processed later, hence consulted first) still win, `error` included."""
+    ours = [f"ignore:{message}:{category}:{module}" for message, category, module in QUIET_WARNINGS]
+    theirs = [o for o in (existing or "").split(",") if o and o not in ours]  # set once only
+    return ",".join([*ours, *theirs])
+
+
 def airflow_environ(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     home = settings.home / "airflow"
@@ -66,6 +91,7 @@ def airflow_environ(settings: Settings, base: dict[str, str] | None = None) -> d
                 "AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"
             ),
             "GX_ANALYTICS_ENABLED": "False",
+            "PYTHONWARNINGS": python_warnings(env.get("PYTHONWARNINGS")),
         }
     )
     return env

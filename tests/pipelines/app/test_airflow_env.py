@@ -85,3 +85,34 @@ def test_standalone_starts_its_components_outside_the_venv(tmp_path):
         "triggerer",
         "api-server",
     }
+
+
+def test_airflows_processes_drop_exactly_the_two_third_party_warnings(tmp_path):
+    """A real import of what prints them (Starlette's test client without httpx2, Airflow's
+    `dags test` command without graphviz): both silenced, any other warning still shown."""
+    code = (
+        "import warnings, fastapi.testclient, airflow.cli.commands.dag_command; "
+        "warnings.warn('some other warning', UserWarning)"
+    )
+    env = airflow_environ(Settings(home=tmp_path))
+
+    def printed(environ: dict[str, str]) -> str:
+        run = subprocess.run(
+            [sys.executable, "-c", code], env=environ, capture_output=True, text=True, timeout=120
+        )
+        assert run.returncode == 0, run.stderr
+        return run.stdout + run.stderr
+
+    unfiltered = printed({k: v for k, v in env.items() if k != "PYTHONWARNINGS"})
+    assert "graphviz" in unfiltered and "httpx2" in unfiltered  # what a bare run prints
+    filtered = printed(env)
+    assert "graphviz" not in filtered and "httpx2" not in filtered
+    assert "some other warning" in filtered
+
+
+def test_the_callers_warning_options_are_kept_and_still_win(tmp_path):
+    env = airflow_environ(Settings(home=tmp_path), base={"PYTHONWARNINGS": "error"})
+    options = env["PYTHONWARNINGS"].split(",")
+    assert options[-1] == "error" and len(options) == 3
+    again = airflow_environ(Settings(home=tmp_path), base=env)  # set once, however often
+    assert again["PYTHONWARNINGS"] == env["PYTHONWARNINGS"]

@@ -97,11 +97,6 @@ def airflow_environ(settings: Settings, base: dict[str, str] | None = None) -> d
     return env
 
 
-def apply_airflow_environ(settings: Settings) -> None:
-    """Set Airflow's variables in this process (before `import airflow`)."""
-    os.environ.update(airflow_environ(settings))
-
-
 def _airflow(*args: str, settings: Settings, check: bool = True) -> subprocess.CompletedProcess:
     airflow_bin = Path(sys.executable).with_name("airflow")
     return subprocess.run(

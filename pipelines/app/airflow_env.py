@@ -6,7 +6,9 @@ is imported (or started as a subprocess), so every run uses the same home, DAGs 
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import subprocess
 import sys
 from datetime import timedelta
@@ -39,6 +41,39 @@ EVENT_LOG_ASSET = {
     "name": "sealdeal_event_log",
     "uri": "file:///sealdeal/warehouse/eventstore/events",
 }
+
+
+# Airflow's UI and REST API sit behind its SimpleAuthManager: these users and roles (viewer, user,
+# op, admin), with random passwords that `setup_airflow` writes to a 0600 file, so that none is
+# ever printed to a log. Override with SEALDEAL_AIRFLOW_USERS ("name:role,name:role").
+USERS_ENV = "SEALDEAL_AIRFLOW_USERS"
+DEFAULT_USERS = "admin:admin,operator:op,viewer:viewer"
+PASSWORDS_FILE = "passwords.json"
+
+
+def airflow_users(env: dict[str, str]) -> dict[str, str]:
+    """name -> role of the Airflow users SealDeal configures."""
+    pairs = (item.split(":") for item in (env.get(USERS_ENV) or DEFAULT_USERS).split(","))
+    users = {name.strip(): role.strip() for name, role, *_ in pairs}
+    unknown = {r for r in users.values() if r not in {"viewer", "user", "op", "admin"}}
+    if unknown:
+        raise ValueError(f"{USERS_ENV}: unknown Airflow role(s) {sorted(unknown)}")
+    return users
+
+
+def write_passwords(settings: Settings) -> Path:
+    """A random password for every configured user that has none yet (mode 0600)."""
+    path = settings.home / "airflow" / PASSWORDS_FILE
+    known = json.loads(path.read_text()) if path.exists() else {}
+    users = airflow_users(dict(os.environ))
+    wanted = {u: known.get(u) or secrets.token_urlsafe(18) for u in users}
+    if wanted != known or not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(wanted, fh, indent=1)
+    os.chmod(path, 0o600)
+    return path
 
 
 def interpreter_path(path: str | None) -> str:
@@ -91,6 +126,11 @@ def airflow_environ(settings: Settings, base: dict[str, str] | None = None) -> d
                 "AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"
             ),
             "GX_ANALYTICS_ENABLED": "False",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+                f"{name}:{role}" for name, role in airflow_users(env).items()
+            ),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / PASSWORDS_FILE),
             "PYTHONWARNINGS": python_warnings(env.get("PYTHONWARNINGS")),
         }
     )
@@ -105,8 +145,9 @@ def _airflow(*args: str, settings: Settings, check: bool = True) -> subprocess.C
 
 
 def setup_airflow(settings: Settings) -> None:
-    """Create or migrate the metadata DB and the writer pool; idempotent."""
+    """Create or migrate the metadata DB, the writer pool and the UI's users; idempotent."""
     (settings.home / "airflow").mkdir(parents=True, exist_ok=True)
+    write_passwords(settings)
     _airflow("db", "migrate", settings=settings)
     _airflow(
         "pools",

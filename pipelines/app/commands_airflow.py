@@ -26,6 +26,20 @@ def airflow_setup(ctx: click.Context) -> None:
     setup_airflow(settings_of(ctx))
 
 
+@airflow.command("users")
+@click.pass_context
+def airflow_users_command(ctx: click.Context) -> None:
+    """The users of Airflow's UI and REST API, their roles, and where their passwords are."""
+    import os
+
+    from pipelines.app.airflow_env import airflow_users, write_passwords
+
+    path = write_passwords(settings_of(ctx))
+    for name, role in airflow_users(dict(os.environ)).items():
+        click.echo(f"{name:<12} {role}")
+    click.echo(f"passwords (mode 0600): {path}")
+
+
 @airflow.command("test")
 @click.argument("dag_id")
 @click.pass_context

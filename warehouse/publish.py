@@ -6,7 +6,9 @@ only then swaps the `current` symlink with an atomic rename. A snapshot holds tw
 
 - ``research.duckdb`` (+ ``parquet/``): the cross-firm aggregate marts, handed in with the k-rule
   already applied (the storage layer knows no disclosure policy: `pipelines.release` applies
-  it), and ``meta.snapshot``. What researchers query and may hand around.
+  it), any further tables handed in ready to release with their COMMENTs (the k-anonymous
+  row-level release, ``microdata.*``), and ``meta.snapshot``. What researchers query and may
+  hand around.
 - ``firms.duckdb``: row-level, pseudonymous interview facts and outcome history of every firm,
   plus ingestion health. Only the dashboard and firm-scoped sessions read it, each scoped to one
   firm's rows (`warehouse.scoped`); it is never exported.
@@ -118,6 +120,16 @@ DETAIL_COLUMN_COMMENTS = {
 
 
 @dataclass(frozen=True)
+class ReleasedTable:
+    """A table for ``research.duckdb`` exactly as it may be released, with the COMMENTs that
+    describe it (the researchers' dictionary is generated from them, so none may be missing)."""
+
+    frame: pl.DataFrame
+    comment: str
+    columns: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class Snapshot:
     snapshot_id: str
     path: Path  # the snapshot directory
@@ -207,6 +219,29 @@ def _research(con, snapshot_dir: Path, marts: Mapping[str, pl.DataFrame]) -> dic
     return counts
 
 
+def _released(con, snapshot_dir: Path, tables: Mapping[str, ReleasedTable]) -> dict[str, int]:
+    """Further research tables (``schema.table``) as handed in: into research.duckdb, commented,
+    and to ``parquet/<schema>_<table>.parquet``."""
+    counts = {}
+    for name in sorted(tables):
+        schema, table = name.split(".")
+        if schema in ("marts", "meta", *PARTS):  # marts are the aggregates; no schema a stem
+            raise ValueError(f"{name}: the schema {schema!r} is taken")
+        released, target = tables[name], f"snap.{schema}.{table}"
+        if missing := set(released.frame.columns) - set(released.columns):
+            raise ValueError(f"{name}: no COMMENT for {sorted(missing)}")
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS snap.{schema}")
+        _copy_frame(con, released.frame, target)
+        con.execute(f"COMMENT ON TABLE {target} IS '{_q(released.comment)}'")
+        for column in released.frame.columns:
+            text = _q(released.columns[column])
+            con.execute(f"COMMENT ON COLUMN {target}.\"{column}\" IS '{text}'")
+        parquet = snapshot_dir / "parquet" / f"{schema}_{table}.parquet"
+        con.execute(f"COPY {target} TO '{parquet}' (FORMAT parquet)")
+        counts[name] = released.frame.height
+    return counts
+
+
 def _mart_checks(con, results: Path | None) -> None:
     """The GX mart checks that passed before this publish (the dashboard reads only snapshots)."""
     con.execute(MART_CHECKS_DDL)
@@ -256,14 +291,15 @@ def publish(
     research_marts: Mapping[str, pl.DataFrame],
     *,
     k: int,
+    research_tables: Mapping[str, ReleasedTable] | None = None,
     data_docs_path: Path | None = None,
     mart_checks: Path | None = None,
 ) -> Snapshot:
     """Write a new snapshot directory from the warehouse, then point `current` at it.
 
     ``research_marts`` are the aggregate tables as they may be released (suppressed under the
-    k-rule with this ``k``, which the snapshot records); the firms file is read from the
-    warehouse."""
+    k-rule with this ``k``, which the snapshot records); ``research_tables`` (``schema.table``)
+    join them in research.duckdb as handed in; the firms file is read from the warehouse."""
     created = datetime.now(UTC)
     snapshot_id = f"{created:%Y%m%dT%H%M%S%fZ}-p{last_position}"
     snapshots = published_dir / "snapshots"
@@ -285,7 +321,10 @@ def publish(
     counts: dict[str, int] = {}
     try:
         fills = {
-            "research": lambda: _research(con, partial, research_marts),
+            "research": lambda: (
+                _research(con, partial, research_marts)
+                | _released(con, partial, research_tables or {})
+            ),
             "firms": lambda: _firms(con, mart_checks),
         }
         for part, fill in fills.items():

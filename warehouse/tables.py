@@ -26,6 +26,10 @@ RESEARCH_MARTS = (
 FIRMS_ONLY_MARTS = ("industry_groups", "rounds_by_status")
 MARTS = RESEARCH_MARTS + FIRMS_ONLY_MARTS
 
+# The row-level research release: made by pipelines.release.microdata at publish time and held
+# only by research.duckdb (no DDL creates them in the warehouse).
+MICRODATA = ("microdata.interviews", "microdata.release_info")
+
 # Everything a build derives from the event log (a full build drops and recreates them).
 PROJECTIONS = (*STAGING, *INTERMEDIATE, FACT, *(f"marts.{m}" for m in MARTS))
 # Tables with a row per client (firm_id, client_key): an erasure deletes the client's rows.

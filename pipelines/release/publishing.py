@@ -1,8 +1,11 @@
-"""Releasing the marts: the k-rule applied to the research tables, then a new read-only snapshot
-(`warehouse.publish` writes it; the disclosure policy lives here, above the storage layer)."""
+"""Releasing the marts: the k-rule applied to the research tables, the k-anonymous row-level
+release (`pipelines.release.microdata`) under a secret drawn for this publish, then a new
+read-only snapshot (`warehouse.publish` writes it; the disclosure policy lives here, above the
+storage layer)."""
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import duckdb
@@ -11,17 +14,23 @@ import polars as pl
 from pipelines.core.settings import K_DEFAULT, Settings
 from pipelines.insights.build import TRACKING_NAME
 from pipelines.privacy.erasure import last_erasure_position
+from pipelines.release import microdata
 from pipelines.release.disclosure import suppress_marts
 from warehouse import tables
 from warehouse.publish import Snapshot, publish, remove_snapshots_before
 from warehouse.store import EventStore
 
 
-def research_marts(con: duckdb.DuckDBPyConnection, k: int) -> dict[str, pl.DataFrame]:
+def _fct(con: duckdb.DuckDBPyConnection) -> pl.LazyFrame:
+    return con.sql(f"SELECT * FROM {tables.FACT}").pl().lazy()
+
+
+def research_marts(
+    con: duckdb.DuckDBPyConnection, k: int, fct: pl.LazyFrame | None = None
+) -> dict[str, pl.DataFrame]:
     """Every research mart of the warehouse with the k-rule applied jointly."""
-    fct = con.sql(f"SELECT * FROM {tables.FACT}").pl().lazy()
     marts = {m: con.sql(f"SELECT * FROM marts.{m}").pl() for m in tables.RESEARCH_MARTS}
-    return suppress_marts(marts, fct, k)
+    return suppress_marts(marts, _fct(con) if fct is None else fct, k)
 
 
 def publish_marts(
@@ -32,14 +41,21 @@ def publish_marts(
     k: int = K_DEFAULT,
     data_docs_path: Path | None = None,
     mart_checks: Path | None = None,
+    secret: bytes | None = None,
 ) -> Snapshot:
-    """A new snapshot of the warehouse's marts as they may be released."""
+    """A new snapshot of the warehouse's marts and row-level release as they may be released.
+
+    ``secret`` keys the release's client keys; by default a fresh random one that is never
+    stored, so no two snapshots share keys (tests pass their own)."""
+    fct = _fct(con)
+    rows = microdata.release(fct, k, secrets.token_bytes(32) if secret is None else secret)
     return publish(
         con,
         published_dir,
         last_position,
-        research_marts(con, k),
+        research_marts(con, k, fct),
         k=k,
+        research_tables=microdata.publish_tables(rows),
         data_docs_path=data_docs_path,
         mart_checks=mart_checks,
     )

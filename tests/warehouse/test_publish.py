@@ -6,12 +6,14 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 from click.testing import CliRunner
 
 from pipelines.app.cli import main
 from pipelines.release.publishing import publish_marts as publish
-from warehouse.publish import KEEP_SNAPSHOTS, current_snapshot, snapshot_dirs
+from warehouse.publish import KEEP_SNAPSHOTS, ReleasedTable, current_snapshot, snapshot_dirs
+from warehouse.publish import publish as write_snapshot
 from warehouse.store import EventStore
 
 
@@ -87,6 +89,41 @@ def test_every_snapshot_table_answers_as_schema_table(warehouse, settings):
                 con.execute(f"SELECT count(*) FROM {schema}.{table}").fetchall()
         finally:
             con.close()
+
+
+def test_released_tables_are_written_as_handed_in_with_their_comments_and_parquet(
+    warehouse, settings
+):
+    frame = pl.DataFrame({"a": [1, 2], "b": ["x", None]})
+    table = ReleasedTable(frame, "A table.", {"a": "Column a.", "b": "Column b."})
+    snap = write_snapshot(
+        warehouse.con, settings.published_dir, 3, {}, k=5, research_tables={"extra.t": table}
+    )
+    con = duckdb.connect(str(snap.research_path), read_only=True)
+    try:
+        rows = con.execute("SELECT a, b FROM extra.t ORDER BY a").fetchall()
+        comments = con.execute(
+            "SELECT column_name, comment FROM duckdb_columns() WHERE schema_name = 'extra' "
+            "UNION ALL SELECT NULL, comment FROM duckdb_tables() WHERE schema_name = 'extra' "
+            "ORDER BY ALL"
+        ).fetchall()
+        counts = con.execute("SELECT row_counts FROM meta.snapshot").fetchall()[0][0]
+    finally:
+        con.close()
+    assert rows == [(1, "x"), (2, None)]
+    assert comments == [("a", "Column a."), ("b", "Column b."), (None, "A table.")]
+    assert counts == {"extra.t": 2}
+    assert pl.read_parquet(snap.parquet_dir / "extra_t.parquet").equals(frame)
+    # Nothing undocumented, and no schema that a snapshot already uses or a file stem has.
+    undocumented = {"extra.t": ReleasedTable(frame, "A table.", {"a": "Column a."})}
+    with pytest.raises(ValueError, match="no COMMENT"):
+        write_snapshot(warehouse.con, settings.published_dir, 4, {}, k=5,
+                       research_tables=undocumented)  # fmt: skip
+    for schema in ("marts", "meta", "research", "firms"):
+        with pytest.raises(ValueError, match="is taken"):
+            write_snapshot(warehouse.con, settings.published_dir, 4, {}, k=5,
+                           research_tables={f"{schema}.t": table})  # fmt: skip
+    assert current_snapshot(settings.published_dir) == snap.path  # failed publishes left no trace
 
 
 def test_only_the_last_snapshots_are_kept_and_current_is_the_newest(warehouse, settings):

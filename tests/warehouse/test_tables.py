@@ -5,8 +5,10 @@ the catalogue's."""
 from __future__ import annotations
 
 from pipelines.insights.marts import MARTS
+from pipelines.release import microdata
 from pipelines.release.disclosure import CELLS
 from warehouse import tables
+from warehouse.publish import PARTS
 from warehouse.store import EventStore
 
 
@@ -27,6 +29,16 @@ def test_the_build_computes_and_the_release_suppresses_the_catalogues_marts():
     assert tuple(MARTS) == tables.MARTS
     assert set(CELLS) == set(tables.RESEARCH_MARTS)
     assert not set(tables.RESEARCH_MARTS) & set(tables.FIRMS_ONLY_MARTS)
+
+
+def test_the_row_level_release_is_snapshot_only_and_is_the_catalogues():
+    with EventStore(":memory:") as store:
+        empty = store.con.sql(f"SELECT * FROM {tables.FACT}").pl()
+    release = microdata.release(empty.lazy(), 5, b"0" * 32)
+    assert release.interviews.height == 0
+    assert tuple(microdata.publish_tables(release)) == tables.MICRODATA
+    assert not set(tables.MICRODATA) & (set(tables.PROJECTIONS) | set(tables.LOG))
+    assert {t.split(".")[0] for t in tables.MICRODATA}.isdisjoint(("marts", "meta", *PARTS))
 
 
 def test_client_tables_all_carry_the_client():

@@ -139,6 +139,8 @@ def test_the_doc_has_sql_for_every_main_question():
         "trends_by_month",
         "is_suppressed",
         "meta.snapshot",
+        "microdata.interviews",
+        "microdata.release_info",
     ):
         assert table in text, table
 

@@ -29,9 +29,11 @@ from pipelines.core.settings import KEY_ENV, Settings
 from pipelines.ingest.load import ingest_paths
 from pipelines.insights.build import TRACKING_NAME, build
 from pipelines.privacy.audit import (
+    ACCESS_LOG_DIR,
     AuditError,
     Needles,
     PiiFound,
+    audit_locations,
     distinctive_ref,
     load_needles,
     redact,
@@ -287,6 +289,25 @@ def test_the_key_planted_in_a_snapshot_is_found_and_never_quoted(home, form):
     assert [(f.where, f.kind) for f in report.findings] == [(column, "secret_key")]
     text = report.format() + json.dumps(report.to_dict())
     assert value not in text and TEST_KEY not in text and value[:12] not in text
+
+
+def test_the_dashboards_access_log_is_skipped_and_the_rest_of_the_home_is_scanned(settings):
+    """The access log names who signed in, by e-mail, by design (docs/access.md): not an
+    output to audit. A file beside it with the same e-mail is still found."""
+    log = settings.home / ACCESS_LOG_DIR / "access-2026-11.jsonl"
+    log.parent.mkdir()
+    entry = {"identity": PLANTED_EMAIL, "role": "coach", "event": "sign_in"}
+    log.write_text(json.dumps(entry) + "\n")
+    elsewhere = settings.home / "exports" / "access-2026-11.jsonl"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text(json.dumps(entry) + "\n")
+
+    scanned = [path for _, path in audit_locations(settings)]
+    assert elsewhere in scanned and log not in scanned
+    report = run_audit(settings, needles=Needles())
+    assert [(f.location, f.kind) for f in report.findings] == [
+        ("exports/access-2026-11.jsonl", "email")
+    ]
 
 
 # --------------------------------------------------------------------------- the DAG task

@@ -1,6 +1,7 @@
 """The SealDeal dashboards: a multipage Streamlit app on the current published snapshot.
 
 Start it with ``sealdeal serve [--port N] [--firm FIRM]``; ``dashboards/app.py`` is the entry.
+Who sees which page and which data: ``dashboards.access`` (docs/access.md).
 """
 
 # (title, page file relative to dashboards/), in navigation order; the first is the home page.
@@ -16,4 +17,9 @@ PAGES = (
     ("Warm prospects", "views/warm_prospects.py"),
     ("Client journeys", "views/journeys.py"),
     ("Data health", "views/health.py"),
+)
+# Pages on research.duckdb alone (the researchers' and operators'; dashboards.access decides).
+RESEARCH_PAGES = (
+    ("Published estimates", "views/research_estimates.py"),
+    ("Research tables", "views/research_tables.py"),
 )

@@ -1,10 +1,14 @@
 """The dashboards' only data access: the current published snapshot, read-only and cached.
 
-A snapshot is loaded once per (published dir, snapshot id, firm scope) and kept in memory; a new
-snapshot is picked up on the next rerun because `current` is resolved on every run (a readlink).
-When the app is firm-scoped (env ``SEALDEAL_FIRM``, set by ``sealdeal serve --firm``) the
-row-level tables are read with ``WHERE firm_id = ?``: other firms' rows never enter the process.
-Cross-firm figures come only from research.duckdb's k-suppressed aggregate rows.
+A snapshot is loaded once per (published dir, snapshot id, viewer's scope) and kept in memory; a
+new snapshot is picked up on the next rerun because `current` is resolved on every run (a
+readlink). What is read is decided here, by the viewer's ``dashboards.access.Scope``, not by which
+widgets a page draws: a firm scope reads the row-level tables with ``WHERE firm_id = ?`` (other
+firms' rows never enter the process), a coach gets no data health, only an operator the landing
+files, and a researcher's session never opens firms.duckdb (only ``load_research``).
+Cross-firm figures for a firm come only from research.duckdb's k-suppressed aggregate rows. In
+local mode the scope is the operator's, or with ``SEALDEAL_FIRM`` (``sealdeal serve --firm``)
+that firm's admin's.
 
 Page numbers are recomputed live from the filtered rows with the pipeline's own transforms
 (``pipelines.insights.marts.MARTS``, ``pipelines.insights.effects``) and the descriptive views of
@@ -26,7 +30,7 @@ import duckdb
 import polars as pl
 import streamlit as st
 
-from dashboards import descriptive, shrinkage
+from dashboards import access, descriptive, shrinkage
 from dashboards import family as families
 from pipelines.core import spec
 from pipelines.core.settings import Settings
@@ -91,14 +95,18 @@ class Filters:
 class Snapshot:
     snapshot_id: str
     path: Path
-    firm: str | None
+    scope: access.Scope
     meta: dict
     fct: pl.DataFrame  # + industry_group, normalised over the rows in scope
     outcome_history: pl.DataFrame
-    ingest_files: pl.DataFrame  # empty when firm-scoped
-    quarantine_by_reason: pl.DataFrame
-    mart_checks: pl.DataFrame  # the GX checks the marts passed before this publish
+    ingest_files: pl.DataFrame  # operators only
+    quarantine_by_reason: pl.DataFrame  # empty unless the scope reads data health
+    mart_checks: pl.DataFrame  # the GX checks the marts passed before this publish (idem)
     benchmark: pl.DataFrame  # research tactic_estimates, segment 'all', k-suppressed
+
+    @property
+    def firm(self) -> str | None:
+        return self.scope.firm
 
     @property
     def created_at(self) -> datetime | None:
@@ -159,6 +167,16 @@ def firm_scope() -> str | None:
     return os.environ.get(FIRM_ENV) or None
 
 
+def local_scope() -> access.Scope:
+    """Local mode's scope (no sign-in): operator, or ``SEALDEAL_FIRM``'s firm admin."""
+    return access.local_scope(firm_scope())
+
+
+def _as_scope(scope: access.Scope | str | None) -> access.Scope:
+    # A firm id or None: local mode's scope for that firm (what `serve --firm` gives).
+    return scope if isinstance(scope, access.Scope) else access.local_scope(scope)
+
+
 def current_snapshot_id(published_dir: Path) -> str | None:
     """The id `current` points at right now (cheap: one readlink)."""
     folder = current_snapshot(published_dir)
@@ -169,7 +187,8 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) 
     return con.sql(sql, params=params or None).pl()
 
 
-def _read_firms(con: duckdb.DuckDBPyConnection, firm: str | None) -> dict[str, pl.DataFrame]:
+def _read_firms(con: duckdb.DuckDBPyConnection, scope: access.Scope) -> dict[str, pl.DataFrame]:
+    firm = scope.firm
     scoped = " WHERE firm_id = ?" if firm else ""
     params = [firm] if firm else []
     out = {
@@ -187,27 +206,41 @@ def _read_firms(con: duckdb.DuckDBPyConnection, firm: str | None) -> dict[str, p
             f"FROM health.quarantine_by_reason{scoped} "
             "GROUP BY ALL ORDER BY records DESC, reason",
             params,
-        ),
+        )
+        if scope.reads_health
+        else pl.DataFrame(schema={"firm_id": pl.String, "reason": pl.String, "records": pl.Int64}),
+        "mart_checks": _rows(con, "SELECT * FROM health.mart_checks")
+        if scope.reads_health
+        else pl.DataFrame(),
+        # File names carry firm ids and the files hold every firm's records: operators only.
+        "ingest_files": _rows(con, "SELECT * FROM health.ingest_files ORDER BY processed_at DESC")
+        if scope.reads_landing_files
+        else pl.DataFrame(),
     }
-    out["mart_checks"] = _rows(con, "SELECT * FROM health.mart_checks")
-    # File names carry firm ids and the files hold every firm's records: operators only.
-    out["ingest_files"] = (
-        pl.DataFrame()
-        if firm
-        else _rows(con, "SELECT * FROM health.ingest_files ORDER BY processed_at DESC")
-    )
     return out
 
 
-@st.cache_resource(max_entries=2, show_spinner="Loading the published snapshot…")
-def load_snapshot(published_dir: str, snapshot_id: str, firm: str | None) -> Snapshot:
-    """One snapshot, read once. cache_resource, not cache_data: the frames are shared as they
-    are (Polars frames are immutable) instead of being pickled on every rerun."""
+def load_snapshot(
+    published_dir: str, snapshot_id: str, scope: access.Scope | str | None
+) -> Snapshot:
+    """One snapshot as far as ``scope`` may see it (a firm id or None: local mode's scope for
+    that firm), read once per scope. Refuses a scope that may not read firms.duckdb."""
+    scope = _as_scope(scope)
+    if not scope.reads_firms:
+        raise access.Forbidden(f"a {scope.role} never reads firms.duckdb")
+    return _load_snapshot(published_dir, snapshot_id, scope)
+
+
+# A few scopes at once (viewers of different firms); each holds only its firm's rows.
+@st.cache_resource(max_entries=8, show_spinner="Loading the published snapshot…")
+def _load_snapshot(published_dir: str, snapshot_id: str, scope: access.Scope) -> Snapshot:
+    """cache_resource, not cache_data: the frames are shared as they are (Polars frames are
+    immutable) instead of being pickled on every rerun."""
     published = Path(published_dir)
     con = open_snapshot(published, snapshot_id, part="firms")
     try:
         meta = _rows(con, "SELECT * FROM meta.snapshot").row(0, named=True)
-        rows = _read_firms(con, firm)
+        rows = _read_firms(con, scope)
     finally:
         con.close()
     con = open_snapshot(published, snapshot_id, part="research")
@@ -218,23 +251,123 @@ def load_snapshot(published_dir: str, snapshot_id: str, firm: str | None) -> Sna
     return Snapshot(
         snapshot_id=snapshot_id,
         path=published / "snapshots" / snapshot_id,
-        firm=firm,
+        scope=scope,
         meta=meta,
         benchmark=benchmark,
         **rows,
     )
 
 
-def current() -> Snapshot | None:
-    """The current snapshot for this app's firm scope, or None before the first publish."""
+def current(scope: access.Scope | None = None) -> Snapshot | None:
+    """The current snapshot as ``scope`` (default: local mode's) may see it, or None before the
+    first publish."""
     published = settings().published_dir
     snapshot_id = current_snapshot_id(published)
     if snapshot_id is None:
         return None
     try:
-        return load_snapshot(str(published), snapshot_id, firm_scope())
+        return load_snapshot(str(published), snapshot_id, scope or local_scope())
     except NoSnapshot:
         return None  # pruned between the readlink and the open: the next rerun sees the new one
+
+
+# ------------------------------------------------------------------------------ research.duckdb
+AGGREGATE_SCHEMAS = ("marts", "meta")  # what every scope may read of research.duckdb
+RESEARCH_TABLES = (
+    "SELECT schema_name || '.' || table_name AS name, comment AS description "
+    "FROM duckdb_tables() WHERE database_name = current_database() ORDER BY schema_name, "
+    "table_name"
+)
+
+
+@dataclass(frozen=True, eq=False)
+class Research:
+    """research.duckdb as a scope may see it: the k-suppressed aggregates (``marts.*``) for
+    every scope, the rest of the release (the row-level ``microdata.*``) for researchers and
+    operators only."""
+
+    snapshot_id: str
+    path: Path  # the snapshot directory
+    scope: access.Scope
+    meta: dict
+    tables: pl.DataFrame  # name (schema.table), description, rows: what the scope may read
+
+    @property
+    def created_at(self) -> datetime | None:
+        return self.meta.get("created_at")
+
+    @property
+    def suppression_k(self) -> int | None:
+        return self.meta.get("suppression_k")
+
+    def age(self, now: datetime | None = None) -> timedelta | None:
+        if self.created_at is None:
+            return None
+        return (now or datetime.now(UTC)) - self.created_at
+
+    def readable(self, name: str) -> bool:
+        return name in set(self.tables.get_column("name"))
+
+
+def _may_read(scope: access.Scope, name: str) -> bool:
+    return name.split(".")[0] in AGGREGATE_SCHEMAS or scope.reads_microdata
+
+
+def _quoted(name: str) -> str:
+    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the published research tables…")
+def load_research(published_dir: str, snapshot_id: str, scope: access.Scope) -> Research:
+    """research.duckdb's table list and citation; firms.duckdb is not opened."""
+    published = Path(published_dir)
+    con = open_snapshot(published, snapshot_id, part="research")
+    try:
+        meta = _rows(con, "SELECT * FROM meta.snapshot").row(0, named=True)
+        tables = _rows(con, RESEARCH_TABLES).filter(
+            pl.col("name").map_elements(lambda n: _may_read(scope, n), return_dtype=pl.Boolean)
+        )
+        counts = [
+            con.execute(f"SELECT count(*) FROM {_quoted(n)}").fetchone()[0]
+            for n in tables.get_column("name")
+        ]
+    finally:
+        con.close()
+    return Research(
+        snapshot_id=snapshot_id,
+        path=published / "snapshots" / snapshot_id,
+        scope=scope,
+        meta=meta,
+        tables=tables.with_columns(pl.Series("rows", counts, dtype=pl.Int64)),
+    )
+
+
+def current_research(scope: access.Scope) -> Research | None:
+    """The current snapshot's research tables as ``scope`` may see them (None: none yet)."""
+    published = settings().published_dir
+    snapshot_id = current_snapshot_id(published)
+    if snapshot_id is None:
+        return None
+    try:
+        return load_research(str(published), snapshot_id, scope)
+    except NoSnapshot:
+        return None
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _research_table(path: str, snapshot_id: str, name: str) -> pl.DataFrame:
+    con = open_snapshot(Path(path).parent.parent, snapshot_id, part="research")
+    try:
+        return _rows(con, f"SELECT * FROM {_quoted(name)}")
+    finally:
+        con.close()
+
+
+def research_table(research: Research, name: str) -> pl.DataFrame:
+    """One table of research.duckdb (``schema.table``), if the scope may read it."""
+    if not research.readable(name):
+        raise access.Forbidden(f"{name} is not readable as {research.scope.describe()}")
+    return _research_table(str(research.path), research.snapshot_id, name)
 
 
 def _key(snap: Snapshot) -> tuple:

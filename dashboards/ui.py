@@ -11,7 +11,7 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from dashboards import data, findings, report, shrinkage
+from dashboards import data, findings, report, shrinkage, signin
 from dashboards.family import FamilyOfViews
 from pipelines.insights.effects import MIN_PER_ARM
 from warehouse.csv_safe import safe_csv
@@ -33,25 +33,45 @@ NOT_ENOUGH_DATA = f"Not enough data: every group here has fewer than {MIN_PER_AR
 
 @dataclass(frozen=True)
 class Context:
-    snap: data.Snapshot
-    filters: data.Filters
+    viewer: signin.Viewer
+    snap: data.Snapshot | None  # None for a scope that never reads firms.duckdb
+    filters: data.Filters | None
+
+    @property
+    def research(self) -> data.Research:
+        """research.duckdb as the viewer may see it (loaded on first use, then cached)."""
+        found = data.current_research(self.viewer.scope)
+        if found is None:
+            _nothing_published()
+        return found
 
 
-def start() -> Context:
-    """Load the current snapshot and draw the filters (the entry script calls this once per
-    run, before the page); stops the run with a message when nothing is published yet."""
-    snap = data.current()
-    if snap is None:
-        st.title("SealDeal")
-        st.info(
-            "No snapshot has been published yet: run the pipeline (`scripts/demo.sh`, or "
-            "`sealdeal ingest`, `sealdeal build`, `sealdeal publish`) and reload."
-        )
-        st.stop()
-    ctx = Context(snap, sidebar_filters(snap))
+def _nothing_published() -> None:
+    st.title("SealDeal")
+    st.info(
+        "No snapshot has been published yet: run the pipeline (`scripts/demo.sh`, or "
+        "`sealdeal ingest`, `sealdeal build`, `sealdeal publish`) and reload."
+    )
+    st.stop()
+
+
+def start(viewer: signin.Viewer | None = None) -> Context:
+    """Load the current snapshot as far as the viewer may see it and draw the filters (the entry
+    script calls this once per run, before the page); stops the run with a message when nothing
+    is published yet. A scope without firm rows (a researcher) loads research.duckdb only."""
+    viewer = viewer or signin.Viewer(data.local_scope())
+    if viewer.scope.reads_firms:
+        snap = data.current(viewer.scope)
+        if snap is None:
+            _nothing_published()
+        ctx = Context(viewer, snap, sidebar_filters(snap))
+        shown = snap.snapshot_id
+    else:
+        ctx = Context(viewer, None, None)
+        shown = ctx.research.snapshot_id
     st.session_state[CONTEXT_KEY] = ctx
     with st.sidebar:
-        _watch_for_new_snapshot(snap.snapshot_id)
+        _watch_for_new_snapshot(shown)
     return ctx
 
 
@@ -77,7 +97,8 @@ def sidebar_filters(snap: data.Snapshot) -> data.Filters:
             [snap.firm],
             disabled=True,
             key="f_firm_scoped",
-            help="This dashboard shows one firm's clients (`sealdeal serve --firm`).",
+            help="You see one firm's clients: the firm you are signed in for (or `sealdeal "
+            "serve --firm` in local mode).",
         )
         firms: tuple[str, ...] = (snap.firm,)
     else:
@@ -131,11 +152,19 @@ def age_text(age: timedelta | None) -> str:
     return f"{minutes // (24 * 60)} days old"
 
 
-def footer(snap: data.Snapshot) -> None:
+def footer(ctx: Context) -> None:
+    snap = ctx.snap or ctx.research
     st.divider()
     created = f" (published {snap.created_at:%Y-%m-%d %H:%M} UTC)" if snap.created_at else ""
-    scope = f" · firm: {snap.firm}" if snap.firm else " · all firms"
-    st.caption(f"Snapshot {snap.snapshot_id} · {age_text(snap.age())}{created}{scope}")
+    scope = ctx.viewer.scope
+    seen = (
+        f" · firm: {scope.firm}"
+        if scope.firm
+        else " · all firms"
+        if scope.reads_firms
+        else " · research release"
+    )
+    st.caption(f"Snapshot {snap.snapshot_id} · {age_text(snap.age())}{created}{seen}")
 
 
 def csv_bytes(frame: pl.DataFrame) -> bytes:
@@ -148,14 +177,15 @@ def csv_bytes(frame: pl.DataFrame) -> bytes:
 
 
 def download(frame: pl.DataFrame, name: str) -> None:
-    snap = context().snap
+    ctx = context()
+    snap = ctx.snap or ctx.research
     st.download_button(
         f"Download {name.replace('_', ' ')} (CSV)",
         data=csv_bytes(frame),
         file_name=f"{name}-{snap.snapshot_id}.csv",
         mime="text/csv",
         key=f"download_{name}",
-        on_click="ignore",
+        on_click=signin.download_logger(ctx.viewer, name),  # signed in: the access log
     )
 
 

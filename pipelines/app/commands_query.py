@@ -222,30 +222,74 @@ def docs(check: bool, path: Path | None) -> None:
 
 @click.command()
 @click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True)
-@click.option("--firm", help="Show only this firm's clients (cross-firm figures: aggregates only).")
+@click.option(
+    "--address",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to listen on. 0.0.0.0 serves every interface: only with sign-in configured "
+    "and TLS in front (docs/access.md).",
+)
+@click.option(
+    "--firm",
+    help="Local mode only: show only this firm's clients (cross-firm figures: aggregates only).",
+)
 @click.pass_context
-def serve(ctx: click.Context, port: int, firm: str | None) -> None:
-    """Start the dashboards (Streamlit) on the current published snapshot."""
+def serve(ctx: click.Context, port: int, address: str, firm: str | None) -> None:
+    """Start the dashboards (Streamlit) on the current published snapshot.
+
+    With SEALDEAL_AUTH_CONFIG set, people sign in with OpenID Connect and see what the access
+    table gives their role (docs/access.md); without it, local mode: one user, no sign-in.
+    """
     import os
     import re
 
     import dashboards
+    from dashboards import access, access_log
     from pipelines.core.spec import FIRM_ID_PATTERN
 
     if firm is not None and not re.fullmatch(FIRM_ID_PATTERN, firm):
         raise click.BadParameter(f"not a firm id: {firm!r}", param_hint="--firm")
-    env = {**os.environ, "SEALDEAL_HOME": str(settings_of(ctx).home)}
+    home = settings_of(ctx).home
+    env = {**os.environ, "SEALDEAL_HOME": str(home)}
     env.pop("SEALDEAL_FIRM", None)
-    if firm:
-        env["SEALDEAL_FIRM"] = firm
+    env.pop(access.ENV, None)
     app = Path(dashboards.__file__).parent / "app.py"
     argv = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port)]
+    argv += ["--server.address", address]
     argv += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
     argv += ["--client.toolbarMode", "viewer"]
     # Streamlit's own table export writes formulas in firm-supplied text as they are; every
     # table's data is offered by the pages' own (formula-safe) CSV downloads instead.
     argv += ["--client.disableDataExport", "true"]
+    auth = os.environ.get(access.ENV)
+    if auth:
+        if firm:
+            raise click.UsageError(
+                f"--firm is for local mode: with sign-in ({access.ENV}) each person's firm "
+                "comes from the access table"
+            )
+        config_path = Path(auth).resolve()
+        try:
+            config = access.load(config_path)  # refuse to start on a table nobody can trust
+        except access.AccessConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
+        env[access.ENV] = str(config_path)
+        # Streamlit reads its [auth] table (st.login) from this file, and only from it.
+        argv += ["--secrets.files", str(config_path)]
+        # The sign-in cookie is read only with XSRF protection on: keep it on.
+        argv += ["--server.enableXsrfProtection", "true"]
+        removed = access_log.prune(home)
+        mode = (
+            f"sign-in with OpenID Connect: {len(config.users)} e-mail address(es) and "
+            f"{len(config.groups)} group(s) mapped; access log in "
+            f"{access_log.log_dir(home)} ({len(removed)} expired file(s) deleted)"
+        )
+    else:
+        if firm:
+            env["SEALDEAL_FIRM"] = firm
+        mode = "local mode: one user, no sign-in"
+    host = "localhost" if address in ("127.0.0.1", "localhost") else address
     scope = f" (firm {firm})" if firm else ""
-    click.echo(f"SealDeal dashboards on http://localhost:{port}{scope}")
+    click.echo(f"SealDeal dashboards on http://{host}:{port}{scope}; {mode}")
     # Replace this process: Ctrl-C and kill reach Streamlit directly, nothing is left behind.
     os.execve(sys.executable, argv, env)

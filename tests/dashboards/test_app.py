@@ -349,7 +349,9 @@ def test_page_renders_when_every_arm_is_below_min_n(app, tiny_home, page):
 def test_no_snapshot_yet_says_so(app, tmp_path):
     at = app(Settings(home=tmp_path / "fresh")).run()
     assert not at.exception
-    assert "No snapshot has been published yet" in at.info[0].value
+    # Local mode's banner first (it is on every page), then the message.
+    assert at.info[0].value.startswith("**Local mode**")
+    assert "No snapshot has been published yet" in at.info[1].value
 
 
 def _one_firm(at):

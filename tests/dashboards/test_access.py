@@ -410,6 +410,21 @@ def test_signed_in_mode_fails_closed_when_misconfigured(app, built_home, tmp_pat
     assert "SEALDEAL_AUTH_CONFIG is not set" in at.error[0].value and charts(at) == 0
 
 
+def test_identity_headers_that_could_override_the_cookie_stop_everything(
+    signed_in, built_home, monkeypatch
+):
+    import streamlit as st
+
+    real = st.get_option
+    monkeypatch.setattr(
+        st,
+        "get_option",
+        lambda key: {"X-Email": "email"} if key == "server.trustedUserHeaders" else real(key),
+    )
+    at = signed_in(built_home, {"email": "ops@sealdeal.example", "email_verified": True})
+    assert "server.trustedUserHeaders is set" in at.error[0].value and charts(at) == 0
+
+
 def test_local_mode_says_so_on_every_page(app, built_home):
     at = app(built_home).run()
     assert at.info[0].value.startswith("**Local mode**: one user, no sign-in.")

@@ -18,6 +18,7 @@ from pipelines.release.dictionary import (
     with_dictionary,
     write_researchers_doc,
 )
+from warehouse import tables
 from warehouse.publish import PARTS, open_snapshot
 
 DOC = DOC_PATH.read_text(encoding="utf-8")
@@ -128,19 +129,10 @@ def test_the_doc_has_sql_for_every_main_question():
     assert len(SQL_BLOCKS) >= 12
     text = "\n".join(SQL_BLOCKS)
     for table in (
-        "tactic_estimates",
-        "hypothesis_tests",
-        "offer_rate_by_timing",
-        "offer_rate_by_rapport",
-        "objections",
-        "perception_gap",
-        "warm_prospects",
-        "funnel_by_stage",
-        "trends_by_month",
+        *tables.RESEARCH_MARTS,
+        *tables.MICRODATA,
         "is_suppressed",
         "meta.snapshot",
-        "microdata.interviews",
-        "microdata.release_info",
     ):
         assert table in text, table
 

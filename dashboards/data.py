@@ -21,10 +21,12 @@ way, each once (cached).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import polars as pl
@@ -92,11 +94,30 @@ class Filters:
 
 
 @dataclass(frozen=True, eq=False)
-class Snapshot:
+class Published:
+    """One published snapshot as a scope sees it, and its citation (``meta.snapshot``)."""
+
     snapshot_id: str
-    path: Path
+    path: Path  # the snapshot directory
     scope: access.Scope
     meta: dict
+
+    @property
+    def created_at(self) -> datetime | None:
+        return self.meta.get("created_at")
+
+    @property
+    def suppression_k(self) -> int | None:
+        return self.meta.get("suppression_k")
+
+    def age(self, now: datetime | None = None) -> timedelta | None:
+        if self.created_at is None:
+            return None
+        return (now or datetime.now(UTC)) - self.created_at
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot(Published):
     fct: pl.DataFrame  # + industry_group, normalised over the rows in scope
     outcome_history: pl.DataFrame
     ingest_files: pl.DataFrame  # operators only
@@ -109,25 +130,12 @@ class Snapshot:
         return self.scope.firm
 
     @property
-    def created_at(self) -> datetime | None:
-        return self.meta.get("created_at")
-
-    @property
     def last_ingest_at(self) -> datetime | None:
         return self.meta.get("last_ingest_at")
 
     @property
-    def suppression_k(self) -> int | None:
-        return self.meta.get("suppression_k")
-
-    @property
     def data_docs_path(self) -> str | None:
         return self.meta.get("data_docs_path")
-
-    def age(self, now: datetime | None = None) -> timedelta | None:
-        if self.created_at is None:
-            return None
-        return (now or datetime.now(UTC)) - self.created_at
 
     @cached_property
     def options(self) -> dict[str, list]:
@@ -170,11 +178,6 @@ def firm_scope() -> str | None:
 def local_scope() -> access.Scope:
     """Local mode's scope (no sign-in): operator, or ``SEALDEAL_FIRM``'s firm admin."""
     return access.local_scope(firm_scope())
-
-
-def _as_scope(scope: access.Scope | str | None) -> access.Scope:
-    # A firm id or None: local mode's scope for that firm (what `serve --firm` gives).
-    return scope if isinstance(scope, access.Scope) else access.local_scope(scope)
 
 
 def current_snapshot_id(published_dir: Path) -> str | None:
@@ -220,12 +223,9 @@ def _read_firms(con: duckdb.DuckDBPyConnection, scope: access.Scope) -> dict[str
     return out
 
 
-def load_snapshot(
-    published_dir: str, snapshot_id: str, scope: access.Scope | str | None
-) -> Snapshot:
-    """One snapshot as far as ``scope`` may see it (a firm id or None: local mode's scope for
-    that firm), read once per scope. Refuses a scope that may not read firms.duckdb."""
-    scope = _as_scope(scope)
+def load_snapshot(published_dir: str, snapshot_id: str, scope: access.Scope) -> Snapshot:
+    """One snapshot as far as ``scope`` may see it, read once per scope. Refuses a scope that
+    may not read firms.duckdb."""
     if not scope.reads_firms:
         raise access.Forbidden(f"a {scope.role} never reads firms.duckdb")
     return _load_snapshot(published_dir, snapshot_id, scope)
@@ -258,17 +258,24 @@ def _load_snapshot(published_dir: str, snapshot_id: str, scope: access.Scope) ->
     )
 
 
-def current(scope: access.Scope | None = None) -> Snapshot | None:
-    """The current snapshot as ``scope`` (default: local mode's) may see it, or None before the
-    first publish."""
+P = TypeVar("P", bound=Published)
+
+
+def _current(load: Callable[[str, str, access.Scope], P], scope: access.Scope) -> P | None:
     published = settings().published_dir
     snapshot_id = current_snapshot_id(published)
     if snapshot_id is None:
         return None
     try:
-        return load_snapshot(str(published), snapshot_id, scope or local_scope())
+        return load(str(published), snapshot_id, scope)
     except NoSnapshot:
         return None  # pruned between the readlink and the open: the next rerun sees the new one
+
+
+def current(scope: access.Scope | None = None) -> Snapshot | None:
+    """The current snapshot as ``scope`` (default: local mode's) may see it, or None before the
+    first publish."""
+    return _current(load_snapshot, scope or local_scope())
 
 
 # ------------------------------------------------------------------------------ research.duckdb
@@ -281,36 +288,15 @@ RESEARCH_TABLES = (
 
 
 @dataclass(frozen=True, eq=False)
-class Research:
+class Research(Published):
     """research.duckdb as a scope may see it: the k-suppressed aggregates (``marts.*``) for
     every scope, the rest of the release (the row-level ``microdata.*``) for researchers and
     operators only."""
 
-    snapshot_id: str
-    path: Path  # the snapshot directory
-    scope: access.Scope
-    meta: dict
     tables: pl.DataFrame  # name (schema.table), description, rows: what the scope may read
-
-    @property
-    def created_at(self) -> datetime | None:
-        return self.meta.get("created_at")
-
-    @property
-    def suppression_k(self) -> int | None:
-        return self.meta.get("suppression_k")
-
-    def age(self, now: datetime | None = None) -> timedelta | None:
-        if self.created_at is None:
-            return None
-        return (now or datetime.now(UTC)) - self.created_at
 
     def readable(self, name: str) -> bool:
         return name in set(self.tables.get_column("name"))
-
-
-def _may_read(scope: access.Scope, name: str) -> bool:
-    return name.split(".")[0] in AGGREGATE_SCHEMAS or scope.reads_microdata
 
 
 def _quoted(name: str) -> str:
@@ -325,7 +311,8 @@ def load_research(published_dir: str, snapshot_id: str, scope: access.Scope) -> 
     try:
         meta = _rows(con, "SELECT * FROM meta.snapshot").row(0, named=True)
         tables = _rows(con, RESEARCH_TABLES).filter(
-            pl.col("name").map_elements(lambda n: _may_read(scope, n), return_dtype=pl.Boolean)
+            pl.col("name").str.split(".").list.first().is_in(AGGREGATE_SCHEMAS)
+            | scope.reads_microdata
         )
         counts = [
             con.execute(f"SELECT count(*) FROM {_quoted(n)}").fetchone()[0]
@@ -344,14 +331,7 @@ def load_research(published_dir: str, snapshot_id: str, scope: access.Scope) -> 
 
 def current_research(scope: access.Scope) -> Research | None:
     """The current snapshot's research tables as ``scope`` may see them (None: none yet)."""
-    published = settings().published_dir
-    snapshot_id = current_snapshot_id(published)
-    if snapshot_id is None:
-        return None
-    try:
-        return load_research(str(published), snapshot_id, scope)
-    except NoSnapshot:
-        return None
+    return _current(load_research, scope)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)

@@ -7,6 +7,7 @@ from datetime import date
 import polars as pl
 
 from dashboards import data
+from dashboards.access import local_scope
 from warehouse.publish import current_snapshot
 
 
@@ -41,7 +42,7 @@ def test_filters_keep_exactly_the_matching_rows():
 
 def test_unscoped_load_holds_every_firm(built_home):
     sid = current_snapshot(built_home.published_dir).name
-    snap = data.load_snapshot(str(built_home.published_dir), sid, None)
+    snap = data.load_snapshot(str(built_home.published_dir), sid, local_scope(None))
     assert snap.snapshot_id == sid
     assert snap.fct["firm_id"].n_unique() == 3
     assert snap.ingest_files.height > 0
@@ -53,7 +54,7 @@ def test_industries_are_the_normalised_groups(built_home):
     from pipelines.insights.rounds import industry_groups
 
     sid = current_snapshot(built_home.published_dir).name
-    snap = data.load_snapshot(str(built_home.published_dir), sid, None)
+    snap = data.load_snapshot(str(built_home.published_dir), sid, local_scope(None))
     groups = industry_groups(snap.fct.lazy()).collect()
     assert snap.options["industries"] == sorted(set(groups["industry_group"]))
     assert snap.fct["industry"].n_unique() > len(snap.options["industries"])
@@ -64,7 +65,7 @@ def test_industries_are_the_normalised_groups(built_home):
 
 def test_benchmark_is_the_published_estimates_segment_all(built_home):
     sid = current_snapshot(built_home.published_dir).name
-    snap = data.load_snapshot(str(built_home.published_dir), sid, None)
+    snap = data.load_snapshot(str(built_home.published_dir), sid, local_scope(None))
     assert set(snap.benchmark["estimand"]) == {"advance", "application_offer"}
     assert set(snap.benchmark["method"]) == {"crude", "adjusted", "within_client"}
     assert "is_suppressed" in snap.benchmark.columns
@@ -73,8 +74,8 @@ def test_benchmark_is_the_published_estimates_segment_all(built_home):
 def test_scoped_load_reads_only_that_firms_rows(built_home):
     published = built_home.published_dir
     sid = current_snapshot(published).name
-    firm = data.load_snapshot(str(published), sid, None).options["firms"][0]
-    snap = data.load_snapshot(str(published), sid, firm)
+    firm = data.load_snapshot(str(published), sid, local_scope(None)).options["firms"][0]
+    snap = data.load_snapshot(str(published), sid, local_scope(firm))
     assert snap.fct.height > 0
     for frame in (snap.fct, snap.outcome_history, snap.quarantine_by_reason):
         assert set(frame["firm_id"].unique()) <= {firm}
@@ -86,7 +87,7 @@ def test_scoped_load_reads_only_that_firms_rows(built_home):
 def test_firm_value_is_a_bound_parameter_not_sql(built_home):
     published = built_home.published_dir
     sid = current_snapshot(published).name
-    snap = data.load_snapshot(str(published), sid, "x' OR firm_id <> 'x")
+    snap = data.load_snapshot(str(published), sid, local_scope("x' OR firm_id <> 'x"))
     assert snap.fct.is_empty() and snap.outcome_history.is_empty()
 
 
@@ -97,7 +98,7 @@ def test_current_is_none_before_anything_is_published(tmp_path, monkeypatch):
 
 def test_marts_are_recomputed_from_the_filtered_rows(built_home):
     published = built_home.published_dir
-    snap = data.load_snapshot(str(published), current_snapshot(published).name, None)
+    snap = data.load_snapshot(str(published), current_snapshot(published).name, local_scope(None))
     everything = data.mart(snap, "funnel_by_stage", data.Filters())
     final = data.mart(snap, "funnel_by_stage", data.Filters(stages=("final",)))
     assert everything["interviews"].sum() == snap.fct.height

@@ -10,7 +10,7 @@ Append-only JSON Lines under ``$SEALDEAL_HOME/access_log/``, one file per month
 Nothing else about the person is written (no name, address, browser or token). A month's file
 is deleted once the month ended more than ``RETENTION_DAYS`` ago, at server start
 (``sealdeal serve``) and whenever a new month's file is begun. The PII audit skips the folder:
-it holds sign-in e-mails by design (``pipelines.privacy.audit.ACCESS_LOG_DIR``).
+it holds sign-in e-mails by design (``Settings.access_log_dir``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from pipelines.privacy.audit import ACCESS_LOG_DIR
+from pipelines.core.settings import Settings
 
 RETENTION_DAYS = 90
 EVENTS = ("sign_in", "refused", "page_view", "download", "sign_out")
@@ -31,7 +31,7 @@ _lock = threading.Lock()  # sessions run on threads of one process
 
 
 def log_dir(home: Path) -> Path:
-    return home / ACCESS_LOG_DIR
+    return Settings(home=home).access_log_dir
 
 
 def month_file(home: Path, when: datetime) -> Path:

@@ -74,6 +74,11 @@ class Settings:
         return os.environ.get(MEMORY_ENV) or MEMORY_DEFAULT
 
     @property
+    def access_log_dir(self) -> Path:
+        """The dashboards' access log: sign-in e-mails by design, so the PII audit skips it."""
+        return self.home / "access_log"
+
+    @property
     def key_file(self) -> Path:
         return self.home / KEY_FILE_NAME
 

@@ -11,8 +11,9 @@
 - the XCom table of Airflow's metadata DB (``airflow/airflow.db``).
 
 Not scanned: the landing zone and any archive of landing files (raw input by definition), the key
-file, the dashboards' access log (``ACCESS_LOG_DIR``: sign-in e-mails by design, docs/access.md),
-Airflow's configuration and the Data Docs' static assets (CSS, JavaScript, fonts, images).
+file, the dashboards' access log (``Settings.access_log_dir``: sign-in e-mails by design,
+docs/access.md), Airflow's configuration and the Data Docs' static assets (CSS, JavaScript,
+fonts, images).
 
 What counts as a finding, per text value:
 
@@ -83,9 +84,6 @@ DATA_TEXT_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".xml")
 REPORT_TEXT_SUFFIXES = (".html", ".htm", ".log", ".txt", ".md", ".yml", ".yaml")
 TEXT_SUFFIXES = DATA_TEXT_SUFFIXES + REPORT_TEXT_SUFFIXES
 AIRFLOW_DB = "airflow.db"
-# The dashboards' access log (dashboards/access_log.py): who signed in, by e-mail, by design.
-# Not scanned; kept 90 days (docs/access.md).
-ACCESS_LOG_DIR = "access_log"
 
 
 class PiiFound(Exception):
@@ -279,7 +277,7 @@ def audit_locations(settings: Settings, airflow_home: Path | None = None) -> Ite
     home = settings.home.resolve()
     airflow_homes = list(dict.fromkeys(p.resolve() for p in (airflow_home, home / "airflow") if p))
     skip = [d.resolve() for d in raw_dirs(settings)] + airflow_homes
-    skip.append((home / ACCESS_LOG_DIR).resolve())  # e-mails by design, never an output
+    skip.append(settings.access_log_dir.resolve())  # e-mails by design, never an output
     key_file = settings.key_file.resolve()
     for root, dirs, files in os.walk(home):
         here = Path(root)

@@ -29,7 +29,6 @@ from pipelines.core.settings import KEY_ENV, Settings
 from pipelines.ingest.load import ingest_paths
 from pipelines.insights.build import TRACKING_NAME, build
 from pipelines.privacy.audit import (
-    ACCESS_LOG_DIR,
     AuditError,
     Needles,
     PiiFound,
@@ -294,7 +293,7 @@ def test_the_key_planted_in_a_snapshot_is_found_and_never_quoted(home, form):
 def test_the_dashboards_access_log_is_skipped_and_the_rest_of_the_home_is_scanned(settings):
     """The access log names who signed in, by e-mail, by design (docs/access.md): not an
     output to audit. A file beside it with the same e-mail is still found."""
-    log = settings.home / ACCESS_LOG_DIR / "access-2026-11.jsonl"
+    log = settings.access_log_dir / "access-2026-11.jsonl"
     log.parent.mkdir()
     entry = {"identity": PLANTED_EMAIL, "role": "coach", "event": "sign_in"}
     log.write_text(json.dumps(entry) + "\n")

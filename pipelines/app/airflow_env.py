@@ -67,7 +67,7 @@ def write_passwords(settings: Settings) -> Path:
     known = json.loads(path.read_text()) if path.exists() else {}
     users = airflow_users(dict(os.environ))
     wanted = {u: known.get(u) or secrets.token_urlsafe(18) for u in users}
-    if wanted != known or not path.exists():
+    if wanted != known:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:

@@ -35,7 +35,7 @@ STAGING = {
     "stg_outcomes": (OUTCOME_RECORDED, P.stg_outcomes),
     "stg_erasures": (ERASURE_REQUESTED, P.stg_erasures),
 }
-MART_TABLES = tuple(tables.name(t) for t in tables.PROJECTIONS if t.startswith("marts."))
+MART_TABLES = (tables.name(tables.FACT), *tables.MARTS)
 
 
 @dataclass

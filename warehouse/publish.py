@@ -436,6 +436,21 @@ def snapshot_file(published_dir: Path, snapshot_id: str | None = None, part: str
     return path
 
 
+def published_snapshot(published_dir: Path) -> tuple[str, int] | None:
+    """The current snapshot's id and the event-log position it is computed up to, read from
+    the snapshot itself (`current` may move meanwhile); None when nothing is published."""
+    try:
+        con = open_snapshot(published_dir)
+    except NoSnapshot:
+        return None
+    try:
+        return con.execute("SELECT snapshot_id, last_event_position FROM meta.snapshot").fetchall()[
+            0
+        ]
+    finally:
+        con.close()
+
+
 def open_snapshot(
     published_dir: Path, snapshot_id: str | None = None, part: str = "research"
 ) -> duckdb.DuckDBPyConnection:

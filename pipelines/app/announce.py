@@ -12,19 +12,13 @@ from __future__ import annotations
 
 from pipelines.app.tasks import event_log_position
 from pipelines.core.settings import Settings
-from warehouse.publish import NoSnapshot, open_snapshot
+from warehouse.publish import published_snapshot
 
 
 def published_position(settings: Settings) -> int:
     """The event-log position the current snapshot is computed up to (0: nothing published)."""
-    try:
-        con = open_snapshot(settings.published_dir)
-    except NoSnapshot:
-        return 0
-    try:
-        return con.execute("SELECT last_event_position FROM meta.snapshot").fetchall()[0][0]
-    finally:
-        con.close()
+    snapshot = published_snapshot(settings.published_dir)
+    return snapshot[1] if snapshot else 0
 
 
 def unpublished_events(settings: Settings | None = None) -> dict[str, int]:

@@ -85,19 +85,13 @@ def published_behind(settings: Settings, position: int) -> str | None:
     """A line saying that the published snapshot lags the marts built up to `position` (None
     when it is current): readers see only what is published, so a build alone changes nothing
     for them."""
-    from warehouse.publish import NoSnapshot, open_snapshot
+    from warehouse.publish import published_snapshot
 
     advice = "run `sealdeal publish` (or `sealdeal refresh`)"
-    try:
-        con = open_snapshot(settings.published_dir)
-    except NoSnapshot:
+    snapshot = published_snapshot(settings.published_dir)
+    if snapshot is None:
         return f"no snapshot is published yet, the marts are at event {position}: {advice}"
-    try:  # id and position from the snapshot itself: `current` may move meanwhile
-        snapshot_id, published = con.execute(
-            "SELECT snapshot_id, last_event_position FROM meta.snapshot"
-        ).fetchall()[0]
-    finally:
-        con.close()
+    snapshot_id, published = snapshot
     if published >= position:
         return None
     return (

@@ -28,6 +28,25 @@ LAYOUT = [
     report.number("Clients", "clients"),
 ]
 
+
+def pass_through(frame: pl.DataFrame, label: str, title: str, download: str) -> None:
+    """The crude pass-through by ``label`` (in the frame's order): chart, then table."""
+    if frame.filter(pl.col("enough_data")).is_empty():
+        ui.not_enough_data()
+    else:
+        chart = ui.rate_chart(
+            frame,
+            label,
+            title,
+            rate="advance_rate",
+            rate_title="Got past the round",
+            n="rounds",
+            sort=frame.get_column(label).to_list(),
+        )
+        ui.chart(chart, frame.drop(label), download)
+    ui.table(frame, [report.text(title, label), *LAYOUT])
+
+
 st.subheader("When the question was asked (crude)")
 order = {NOT_ASKED: -1} | {label: i for i, (_, _, label) in enumerate(TIMING_BINS)}
 timing = (
@@ -42,23 +61,7 @@ timing = (
     .sort("_order")
     .drop("_order")
 )
-if timing.filter(pl.col("enough_data")).is_empty():
-    ui.not_enough_data()
-else:
-    ui.chart(
-        ui.rate_chart(
-            timing,
-            "asked",
-            "Asked",
-            rate="advance_rate",
-            rate_title="Got past the round",
-            n="rounds",
-            sort=timing.get_column("asked").to_list(),
-        ),
-        timing.drop("asked"),
-        "pass_through_by_timing",
-    )
-ui.table(timing, [report.text("Asked", "asked"), *LAYOUT])
+pass_through(timing, "asked", "Asked", "pass_through_by_timing")
 
 st.subheader("Rapport before asking (crude)")
 rapport = (
@@ -71,20 +74,4 @@ rapport = (
         .alias("rapport")
     )
 )
-if rapport.filter(pl.col("enough_data")).is_empty():
-    ui.not_enough_data()
-else:
-    ui.chart(
-        ui.rate_chart(
-            rapport,
-            "rapport",
-            "Rapport before asking",
-            rate="advance_rate",
-            rate_title="Got past the round",
-            n="rounds",
-            sort=rapport.get_column("rapport").to_list(),
-        ),
-        rapport.drop("rapport"),
-        "pass_through_by_rapport",
-    )
-ui.table(rapport, [report.text("Rapport before asking", "rapport"), *LAYOUT])
+pass_through(rapport, "rapport", "Rapport before asking", "pass_through_by_rapport")

@@ -1,20 +1,27 @@
 """
 ### Ingest debriefs
 
-Turns landing files (`$SEALDEAL_HOME/landing`, in the format of SealDeal's input contract,
-`docs/spec/debrief-export.md`) into anonymised, validated events in the DuckDB event store.
+Turns landing files (`$SEALDEAL_HOME/landing/<firm_id>/…`, each firm's own zone, in the format of
+SealDeal's input contract, `docs/spec/debrief-export.md`) into anonymised, validated events in
+the DuckDB event store.
 
 1. **find_new_files** lists landing files whose content hash is not in `ingest.files` yet.
-2. **ingest_file** (mapped, one task per file) parses, anonymises, validates with Great
-   Expectations and appends the file's events in one transaction; bad records go to
-   `ingest.quarantine`. A file that is unusable as a whole is held and its task fails (no
-   retries: the file will not change).
-3. **build_quality_docs** rebuilds the GX Data Docs in `$SEALDEAL_HOME/quality`.
-4. **announce_new_events** marks the event-log Asset as updated, which schedules the insights
+2. **prepare_file** (mapped, one task per file, on any worker, several at once) parses,
+   validates with Great Expectations, pseudonymises and scrubs the file and stages its events
+   and quarantine rows as Parquet under `$SEALDEAL_HOME/staging` (shared by every worker). It
+   never opens DuckDB. Records naming another firm than the file's zone are quarantined; a file
+   outside every zone is held.
+3. **commit_files** appends the staged files in file order, each in one transaction with its
+   quarantine rows and manifest entry; idempotent, so a retry after a crash neither duplicates
+   nor loses anything. A file that was not prepared stops it: that file and the later ones wait
+   for the next run, keeping the log in arrival order.
+4. **build_quality_docs** rebuilds the GX Data Docs in `$SEALDEAL_HOME/quality`.
+5. **announce_new_events** marks the event-log Asset as updated, which schedules the insights
    DAG, only when the log holds events the published snapshot does not reflect (new files, an
    erasure, a build that failed before publishing); otherwise it is skipped, and a skipped task
    emits no Asset event.
-5. **all_files_ingested** fails the run when any file was held, after the good files are in.
+6. **all_files_ingested** fails the run when any file was held or left waiting, after the good
+   files are in.
 
 Every task that opens the warehouse takes the single slot of the `sealdeal_duckdb_writer` pool:
 DuckDB allows one writing process per file. The logic lives in `pipelines/`; this file only wires.
@@ -49,19 +56,23 @@ def ingest_debriefs():
 
         return new_landing_files()
 
-    @task(pool=WRITER_POOL, map_index_template="{{ landing_file }}")
-    def ingest_file(path: str) -> dict:
+    @task(map_index_template="{{ landing_file }}")
+    def prepare_file(path: str) -> dict:
+        from pathlib import Path
+
         from airflow.sdk import get_current_context
-        from airflow.sdk.exceptions import AirflowFailException
 
-        from pipelines.app.tasks import ingest_landing_file
-        from pipelines.ingest.load import FileHeld
+        from pipelines.app.tasks import prepare_landing_file
+        from pipelines.privacy.anonymise import stored_name
 
-        get_current_context()["landing_file"] = path.rsplit("/", 1)[-1]
-        try:
-            return ingest_landing_file(path)
-        except FileHeld as exc:
-            raise AirflowFailException(f"file held: {exc}") from exc
+        get_current_context()["landing_file"] = stored_name(Path(path))
+        return prepare_landing_file(path)
+
+    @task(pool=WRITER_POOL, trigger_rule="all_done")
+    def commit_files(paths: list[str]) -> dict:
+        from pipelines.app.tasks import commit_landing_files
+
+        return commit_landing_files(paths)
 
     @task(pool=WRITER_POOL, trigger_rule="all_done")
     def build_quality_docs() -> str | None:
@@ -81,14 +92,22 @@ def ingest_debriefs():
         return positions
 
     @task
-    def all_files_ingested(reports: list[dict]) -> int:
-        # One slice request: iterating asks for item after item until one is missing, which
-        # Airflow's client logs as "[error] XCom not found" although nothing went wrong.
-        return sum(r["events_appended"] for r in reports[:])
+    def all_files_ingested(result: dict) -> int:
+        from airflow.sdk.exceptions import AirflowFailException
 
-    reports = ingest_file.expand(path=find_new_files())
-    reports >> build_quality_docs() >> announce_new_events()
-    all_files_ingested(reports)
+        from pipelines.app.tasks import all_files_ingested
+        from pipelines.ingest.load import FileHeld
+
+        try:
+            return all_files_ingested(result)
+        except FileHeld as exc:  # no retry: the files will not change by themselves
+            raise AirflowFailException(str(exc)) from exc
+
+    paths = find_new_files()
+    committed = commit_files(paths)
+    prepare_file.expand(path=paths) >> committed
+    committed >> build_quality_docs() >> announce_new_events()
+    all_files_ingested(committed)
 
 
 ingest_debriefs()

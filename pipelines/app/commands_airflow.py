@@ -10,6 +10,7 @@ from pipelines.app.cli_support import settings_of
 from pipelines.app.commands_pipeline import generate
 from pipelines.app.commands_query import status
 from pipelines.core.settings import load_secret_key
+from pipelines.landing.files import landing_files
 
 
 @click.group()
@@ -72,13 +73,13 @@ def demo(ctx: click.Context, interviews: int, seed: int) -> None:
     settings = settings_of(ctx)
     settings.ensure_dirs()
     load_secret_key(settings, create=True)
-    batch = settings.landing_dir / f"demo-seed{seed}"
-    if not batch.exists():
-        ctx.invoke(generate, out=batch, interviews=interviews, seed=seed, fmt="jsonl", firms=3)
+    landing = settings.landing_dir
+    if not landing_files([landing]):  # each firm's files in its zone, landing/<firm_id>/
+        ctx.invoke(generate, out=landing, interviews=interviews, seed=seed, fmt="jsonl", firms=3)
         from pipelines.synthetic.generate import write_messy_example
 
         # A few broken records, to show quarantine at work.
-        write_messy_example(settings.landing_dir / "demo-messy" / "2026-03-03_demo-firm.jsonl")
+        write_messy_example(landing / "demo-firm" / "2026-03-03_demo-firm.jsonl")
     setup_airflow(settings)
     for dag_id in ("ingest_debriefs", "build_insights"):
         click.echo(f"running DAG {dag_id} ...")

@@ -19,33 +19,30 @@ from pipelines.core.settings import Settings, load_secret_key
 
 
 def ingest_new_files(settings: Settings) -> list[str]:
-    """ingest_debriefs' find_new_files, ingest_file per file and build_quality_docs; returns
-    the held files. As in the DAG, a held file does not keep the others out."""
-    from pipelines.ingest.load import FileHeld
-
+    """ingest_debriefs' find_new_files, prepare_file per file, commit_files and
+    build_quality_docs; returns the files held or left waiting. As in the DAG, a held file does
+    not keep the others out."""
     paths = tasks.new_landing_files(settings)
-    totals = dict.fromkeys(("events_appended", "quarantined", "duplicates", "conflicts"), 0)
-    held: list[str] = []
-    for path in paths:
-        name = path.rsplit("/", 1)[-1]
-        try:
-            report = tasks.ingest_landing_file(path, settings)
-        except FileHeld as exc:
-            held.append(name)
-            click.echo(f"HELD {name}: {exc}", err=True)
-            continue
-        for key in totals:
-            totals[key] += report[key]
-    if paths:
-        tasks.build_quality_docs(settings)
-        click.echo(
-            f"ingest: {len(paths)} new file(s), {totals['events_appended']} events appended, "
-            f"{totals['quarantined']} records quarantined, {totals['duplicates']} duplicates, "
-            f"{totals['conflicts']} conflicts" + (f", {len(held)} held" if held else "")
-        )
-    else:
+    if not paths:
         click.echo("ingest: no new landing files")
-    return held
+        return []
+    for path in paths:
+        tasks.prepare_landing_file(path, settings)
+    result = tasks.commit_landing_files(paths, settings)
+    held = [f for f in result["files"] if f["status"] == "held"]
+    for f in held:
+        click.echo(f"HELD {f['file']}: {f['reason']}", err=True)
+    tasks.build_quality_docs(settings)
+    totals = {
+        key: sum(f[key] for f in result["files"])
+        for key in ("events_appended", "quarantined", "duplicates", "conflicts")
+    }
+    click.echo(
+        f"ingest: {len(paths)} new file(s), {totals['events_appended']} events appended, "
+        f"{totals['quarantined']} records quarantined, {totals['duplicates']} duplicates, "
+        f"{totals['conflicts']} conflicts" + (f", {len(held)} held" if held else "")
+    )
+    return [f["file"] for f in held] + result["waiting"]
 
 
 def something_to_publish(settings: Settings) -> bool:

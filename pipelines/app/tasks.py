@@ -9,17 +9,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipelines.core.settings import Settings, load_secret_key
-from pipelines.ingest.load import FileHeld, already_ingested, ingest_file
+from pipelines.ingest.load import FileHeld, FileReport, already_ingested, landing_deliveries
+from pipelines.ingest.staging import commit_staged, stage_for_commit, sweep_staging
 from pipelines.ingest.validate import RecordValidator
 from pipelines.landing.files import file_hash, landing_files
+from pipelines.privacy.anonymise import stored_name
 from warehouse.store import EventStore
 
 
 def new_landing_files(settings: Settings | None = None) -> list[str]:
-    """Landing files whose content is not in the manifest yet, in name (arrival) order."""
+    """Landing files whose content is not in the manifest yet, in arrival order; also clears
+    staged files no running ingest owns."""
     settings = settings or Settings.from_env()
     settings.ensure_dirs()
     with EventStore(settings.warehouse_path) as store:
+        sweep_staging(settings)
         return [
             str(p)
             for p in landing_files([settings.landing_dir])
@@ -27,31 +31,69 @@ def new_landing_files(settings: Settings | None = None) -> list[str]:
         ]
 
 
-def ingest_landing_file(path: str, settings: Settings | None = None) -> dict:
-    """Ingest one file; raise FileHeld (after recording why) when the file is refused whole."""
+def prepare_landing_file(path: str, settings: Settings | None = None) -> dict:
+    """Parse, validate, anonymise and stage one file for the commit; never opens DuckDB, so it
+    runs on any worker, several at once."""
     settings = settings or Settings.from_env()
-    key = load_secret_key(settings)
-    with EventStore(settings.warehouse_path) as store:
-        report = ingest_file(
-            Path(path),
-            store=store,
-            master_key=key,
-            validator=RecordValidator(settings.quality_dir),
-            settings=settings,
-        )
-    summary = {
+    (delivery,) = landing_deliveries([Path(path)], settings)
+    prepared = stage_for_commit(
+        delivery,
+        master_key=load_secret_key(settings),
+        validator=RecordValidator(settings.quality_dir),
+        settings=settings,
+    )
+    report = prepared.report
+    return {
         "file": report.file,
+        "zone": report.zone,
+        "records": report.records,
+        "quarantined": report.quarantined,
+        "held": prepared.held is not None,
+    }
+
+
+def commit_landing_files(paths: list[str], settings: Settings | None = None) -> dict:
+    """Append the staged files in file order (the single writer); what each did, and the files
+    left waiting because one before them was not prepared."""
+    settings = settings or Settings.from_env()
+    reports, waiting = commit_staged(
+        [Path(p) for p in paths], master_key=load_secret_key(settings), settings=settings
+    )
+    return {
+        "files": [file_summary(r) for r in reports],
+        "waiting": [stored_name(p) for p in waiting],
+    }
+
+
+def file_summary(report: FileReport) -> dict:
+    return {
+        "file": report.file,
+        "zone": report.zone,
         "status": report.status,
+        "reason": report.reason,
         "records": report.records,
         "events_appended": report.events_appended,
         "duplicates": report.duplicates,
         "conflicts": report.conflicts,
         "quarantined": report.quarantined,
+        "misdelivered": report.misdelivered,
         "quarantine_reasons": dict(report.quarantine_reasons),
     }
-    if report.status == "held":
-        raise FileHeld(report.reason)
-    return summary
+
+
+def all_files_ingested(result: dict) -> int:
+    """The events appended; raises FileHeld naming every file held or left waiting."""
+    problems = [
+        f"{f['file']}: held: {f['reason']}" for f in result["files"] if f["status"] == "held"
+    ]
+    if result["waiting"]:
+        problems.append(
+            f"{len(result['waiting'])} file(s) not prepared, left for the next run: "
+            + ", ".join(result["waiting"])
+        )
+    if problems:
+        raise FileHeld("; ".join(problems))
+    return sum(f["events_appended"] for f in result["files"])
 
 
 def build_quality_docs(settings: Settings | None = None) -> str | None:

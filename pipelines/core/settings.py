@@ -21,6 +21,7 @@ MEMORY_ENV = "SEALDEAL_DUCKDB_MEMORY_LIMIT"  # DuckDB's buffer limit for ingest 
 MEMORY_DEFAULT = "1GB"  # DuckDB's own default is 80% of RAM, kept as cache for the whole run
 WAIT_ENV = "SEALDEAL_WAIT"  # seconds a command waits while another process holds the warehouse
 WAIT_DEFAULT = 60.0  # long enough for an incremental build or a small ingest to finish
+SINGLE_FIRM_ENV = "SEALDEAL_SINGLE_FIRM"  # one firm's deployment: no landing/<firm_id>/ zones
 
 
 class MissingKeyError(RuntimeError):
@@ -52,6 +53,12 @@ class Settings:
     @property
     def landing_dir(self) -> Path:
         return self.home / "landing"
+
+    @property
+    def single_firm(self) -> str | None:
+        """The firm of a single-firm deployment, whose files may lie anywhere in the landing
+        folder; None (the default) when files arrive in per-firm zones, landing/<firm_id>/."""
+        return os.environ.get(SINGLE_FIRM_ENV) or None
 
     @property
     def staging_dir(self) -> Path:

@@ -27,7 +27,7 @@ from pipelines.core import spec
 from pipelines.core.events import events_from_records
 from pipelines.core.settings import Settings
 from pipelines.ingest.validate import RecordValidator
-from pipelines.landing.files import file_hash, landing_files
+from pipelines.landing.files import Delivery, deliveries, file_hash
 from pipelines.landing.records import (
     CHUNK_ROWS,
     FileUnusable,
@@ -62,11 +62,13 @@ class FileReport:
     content_hash: str
     status: str  # ingested | already_ingested | held
     reason: str | None = None
+    zone: str | None = None  # the firm whose landing zone the file came through
     records: int = 0
     events_appended: int = 0
     duplicates: int = 0
     conflicts: int = 0
     quarantined: int = 0
+    misdelivered: int = 0  # quarantined for naming another firm than the zone's
     erased_skipped: int = 0  # records of clients erased earlier: refused, stored nowhere
     erasures: int = 0
     quarantine_reasons: Counter = field(default_factory=Counter)
@@ -92,12 +94,27 @@ def with_reasons(typed: pl.DataFrame, failures: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def quarantine_rows(rejected: pl.DataFrame) -> pl.DataFrame:
-    """Rows for ingest.quarantine: where the record is and why, never what it said."""
+def with_zone_check(checked: pl.DataFrame, zone: str) -> pl.DataFrame:
+    """Checked records, those naming another firm than their delivery zone refused first."""
+    firm = pl.col("firm_id")
+    misdelivered = firm.str.contains(spec.FIRM_ID_PATTERN) & (firm != zone)
+    why = pl.format("record names firm {} but was delivered in firm {}'s zone", firm, pl.lit(zone))
+    return checked.with_columns(
+        pl.when(misdelivered)
+        .then(pl.concat_list(why, "reasons"))
+        .otherwise("reasons")
+        .alias("reasons"),
+        misdelivered.fill_null(False).alias("is_misdelivered"),
+    )
+
+
+def quarantine_rows(rejected: pl.DataFrame, zone: str) -> pl.DataFrame:
+    """Rows for ingest.quarantine: where the record is and why, never what it said; the firm is
+    the delivering zone's (the one that can fix it at the source)."""
     well_formed_id = pl.col("record_id").str.contains(r"^[A-Za-z0-9._:/#-]{1,128}$")
     return rejected.select(
         "source_line",
-        pl.when(pl.col("firm_id").str.contains(spec.FIRM_ID_PATTERN)).then("firm_id"),
+        pl.lit(zone).alias("firm_id"),
         pl.when(well_formed_id).then("record_id").alias("record_id"),
         pl.when(pl.col("record_type").is_in(spec.RECORD_TYPES)).then("record_type"),
         "reasons",
@@ -138,9 +155,9 @@ class _Chunk:
 
 
 def prepare_files(
-    paths: Iterable[Path],
+    files: Iterable[Delivery],
     *,
-    con: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection | None,
     master_key: bytes,
     validator: RecordValidator,
     settings: Settings,
@@ -148,13 +165,14 @@ def prepare_files(
     gx_rows: int = CHUNK_ROWS,
 ) -> Iterator[PreparedFile]:
     """Parse, type, validate and anonymise files into staged events, yielding them in order
-    (the part of an ingest that needs no write access: `con` is only asked what is already in).
+    (the part of an ingest that needs no write access: `con` is only asked what is already in;
+    without it, as on a worker that never opens DuckDB, the commit alone skips what is in).
 
     Chunks of consecutive files share a GX run until it holds gx_rows records: a run's fixed
     cost (~0.8 s) was most of the validation time of a typical 40k-record file.
     """
-    paths = list(paths)
-    scrub_texts([p.name for p in paths])  # every stored name in one scrubber query
+    files = list(files)
+    scrub_texts([d.path.name for d in files])  # every stored name in one scrubber query
     chunks: list[_Chunk] = []  # read, awaiting validation
     queue: deque[PreparedFile] = deque()  # in file order; the head leaves once fully staged
 
@@ -176,8 +194,9 @@ def prepare_files(
             yield _checked_share(queue.popleft())
 
     try:
-        for path in paths:
-            prepared = _start(path, con, settings)
+        for delivery in files:
+            path = delivery.path
+            prepared = _start(delivery, con, settings)
             queue.append(prepared)
             if prepared.stage is not None:
                 try:
@@ -200,18 +219,28 @@ def prepare_files(
             prepared.discard()
 
 
-def prepare_file(path: Path, **kwargs: Any) -> PreparedFile:
+def prepare_file(delivery: Delivery, **kwargs: Any) -> PreparedFile:
     """`prepare_files` for one file."""
-    (prepared,) = prepare_files([path], **kwargs)
+    (prepared,) = prepare_files([delivery], **kwargs)
     return prepared
 
 
-def _start(path: Path, con: duckdb.DuckDBPyConnection, settings: Settings) -> PreparedFile:
+def landing_deliveries(paths: Iterable[Path], settings: Settings) -> list[Delivery]:
+    """Files and folders to ingest, with the firm zone each came through."""
+    return deliveries(paths, landing_dir=settings.landing_dir, single_firm=settings.single_firm)
+
+
+def _start(
+    delivery: Delivery, con: duckdb.DuckDBPyConnection | None, settings: Settings
+) -> PreparedFile:
+    path = delivery.path
     content_hash = file_hash(path)
-    report = FileReport(file=stored_name(path), content_hash=content_hash, status="")
+    report = FileReport(stored_name(path), content_hash, status="", zone=delivery.zone)
     prepared = PreparedFile(path, report)
-    if already_ingested(con, content_hash):
+    if con is not None and already_ingested(con, content_hash):
         report.status = "already_ingested"
+    elif delivery.zone is None:
+        prepared.held = delivery.outside_zones()
     else:
         # Its own folder: the same content may be in flight twice (a re-sent file, another task).
         stage = tempfile.mkdtemp(prefix=f"{content_hash[:16]}-", dir=settings.staging_dir)
@@ -222,29 +251,33 @@ def _start(path: Path, con: duckdb.DuckDBPyConnection, settings: Settings) -> Pr
 def _stage_chunk(chunk: _Chunk, failures: pl.DataFrame, master_key: bytes) -> None:
     """Write a validated chunk's events (anonymised) and quarantine rows to the file's stage."""
     prepared, report = chunk.prepared, chunk.prepared.report
-    checked = with_reasons(chunk.typed, failures)
+    checked = with_zone_check(with_reasons(chunk.typed, failures), report.zone)
     is_valid = pl.col("reasons").list.len() == 0
-    valid = checked.filter(is_valid).drop("reasons")
+    valid = checked.filter(is_valid).drop("reasons", "is_misdelivered")
     events = events_from_records(
         anonymised_records(valid, master_key).lazy(), report.file
     ).collect()
     events.write_parquet(prepared.stage / f"events-{chunk.n:05d}.parquet")
-    bad = quarantine_rows(checked.filter(~is_valid))
+    bad = quarantine_rows(checked.filter(~is_valid), report.zone)
     bad.write_parquet(prepared.stage / f"quarantine-{chunk.n:05d}.parquet")
     report.records += chunk.typed.height
     report.quarantined += bad.height
+    report.misdelivered += checked["is_misdelivered"].sum()
     for reasons in bad["reasons"].to_list():
         report.quarantine_reasons.update(_reason_kind(r) for r in reasons)
 
 
 def _checked_share(prepared: PreparedFile) -> PreparedFile:
-    """Hold a file whose records are mostly invalid: it is more likely the wrong file."""
+    """Hold a file whose own records (those naming its zone's firm) are mostly invalid: it is
+    more likely the wrong file. Records naming another firm stay quarantined whatever their
+    share, so that the delivering firm sees each of them."""
     report = prepared.report
-    bad_share = report.quarantined / report.records if report.records else 0.0
+    own, bad = report.records - report.misdelivered, report.quarantined - report.misdelivered
+    bad_share = bad / own if own else 0.0
     if prepared.held is None and bad_share > MAX_BAD_SHARE:
         prepared.discard()
         prepared.held = (
-            f"{report.file}: {report.quarantined} of {report.records} records are invalid "
+            f"{report.file}: {bad} of {own} records are invalid "
             f"(more than {MAX_BAD_SHARE:.0%}); the file looks wrong as a whole, so none of it "
             "was used. Most common problems: "
             + "; ".join(f"{k} ({v})" for k, v in report.quarantine_reasons.most_common(3))
@@ -302,8 +335,9 @@ def ingest_file(
     on_records: Callable[[int], None] | None = None,
 ) -> FileReport:
     """Ingest one file: prepare it, then commit it."""
+    (delivery,) = landing_deliveries([path], settings)
     prepared = prepare_file(
-        path,
+        delivery,
         con=store.con,
         master_key=master_key,
         validator=validator,
@@ -448,7 +482,7 @@ def ingest_paths(
         reader = store.con.cursor()  # the preparing thread's own connection
         prepared_files = _in_background(
             prepare_files(
-                landing_files(paths),
+                landing_deliveries(paths, settings),
                 con=reader,
                 master_key=master_key,
                 validator=validator,

@@ -25,6 +25,7 @@ and left out whenever the shown value contains the record's client_ref or notes.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import re
@@ -208,7 +209,14 @@ def _runtime(quality_dir: Path | None) -> _GxRuntime:
     key = None if quality_dir is None else quality_dir.resolve()
     with _RUNTIMES_LOCK:
         if key not in _RUNTIMES:
-            _RUNTIMES[key] = _GxRuntime(key)
+            if key is None:
+                _RUNTIMES[key] = _GxRuntime(key)
+            else:
+                # Workers of a cluster share the folder: one at a time rewrites its GX config.
+                key.mkdir(parents=True, exist_ok=True)
+                with (key / ".setup.lock").open("w") as lock:
+                    fcntl.flock(lock, fcntl.LOCK_EX)
+                    _RUNTIMES[key] = _GxRuntime(key)
         return _RUNTIMES[key]
 
 

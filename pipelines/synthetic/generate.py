@@ -291,15 +291,16 @@ def generate(out_dir: Path, interviews: int, seed: int, fmt: str = "jsonl", firm
 
     ``out_dir`` is created if needed and must not already hold landing files (``*.jsonl``,
     ``*.csv``) or a ``truth.json`` (a FileExistsError is raised rather than mixing two runs).
-    Landing files are named ``<batch end date>_<firm_id>_b<NN>.jsonl`` (JSONL: one file per
-    firm and batch, record types mixed, lines in arrival order) or
-    ``<batch end date>_<firm_id>_b<NN>_<k>-<record_type>.csv`` (CSV: one record type per file,
-    k = 1 debrief, 2 outcome, 3 erasure), so sorted file names are a realistic arrival order.
-    The records are exactly those of ``simulate(interviews, seed, firms)``.
+    Landing files lie in their firm's zone, ``<firm_id>/``, and are named
+    ``<batch end date>_<firm_id>_b<NN>.jsonl`` (JSONL: one file per firm and batch, record types
+    mixed, lines in arrival order) or ``<batch end date>_<firm_id>_b<NN>_<k>-<record_type>.csv``
+    (CSV: one record type per file, k = 1 debrief, 2 outcome, 3 erasure), so sorted file names
+    are a realistic arrival order. The records are exactly those of
+    ``simulate(interviews, seed, firms)``.
 
     Returns ``{"out_dir", "format", "seed", "interviews", "firm_ids", "files", "records",
-    "truth_file"}`` where ``files`` is the sorted list of landing file names and ``records`` the
-    number of records written by record type.
+    "truth_file"}`` where ``files`` lists the landing files' paths below out_dir in arrival
+    order and ``records`` the number of records written by record type.
     """
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
@@ -307,7 +308,7 @@ def generate(out_dir: Path, interviews: int, seed: int, fmt: str = "jsonl", firm
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     clash = sorted(
-        p.name for p in out_dir.iterdir() if p.suffix in (".jsonl", ".csv") or p.name == TRUTH_FILE
+        p.name for p in out_dir.rglob("*") if p.suffix in (".jsonl", ".csv") or p.name == TRUTH_FILE
     )
     if clash:
         raise FileExistsError(f"{out_dir} already holds landing files, e.g. {clash[0]}")
@@ -334,7 +335,7 @@ def generate(out_dir: Path, interviews: int, seed: int, fmt: str = "jsonl", firm
         "seed": seed,
         "interviews": interviews,
         "firm_ids": list(built.world.firm_ids),
-        "files": list(layout.names),
+        "files": [zoned_name(name) for name in layout.names],
         "records": truth["counts"]["records"],
         "truth_file": TRUTH_FILE,
     }
@@ -498,13 +499,20 @@ def _write_partitioned(
         part = frame.slice(int(s), int(e - s))
         if columns is not None:
             part = part.select(columns(name, part))
-        with open(out_dir / name, "wb") as fh:
+        path = out_dir / zoned_name(name)
+        path.parent.mkdir(exist_ok=True)
+        with open(path, "wb") as fh:
             if bom and name in bom:
                 fh.write(b"\xef\xbb\xbf")
             if header:
                 part.write_csv(fh, include_header=True)
             else:
                 part.write_csv(fh, include_header=False, quote_style="never")
+
+
+def zoned_name(name: str) -> str:
+    """A landing file's path in its firm's zone: `<firm_id>/<date>_<firm_id>_b<NN>…`."""
+    return f"{name.split('_')[1]}/{name}"
 
 
 def write_messy_example(path: Path, firm_id: str = "demo-firm") -> Path:

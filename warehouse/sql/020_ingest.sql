@@ -50,7 +50,7 @@ COMMENT ON TABLE ingest.quarantine IS 'Records that failed validation, with ever
 COMMENT ON COLUMN ingest.quarantine.file_hash IS 'Content hash of the landing file (ingest.files.content_hash).';
 COMMENT ON COLUMN ingest.quarantine.source_file IS 'Name of the landing file.';
 COMMENT ON COLUMN ingest.quarantine.source_line IS 'Line of the record in the file (for CSV, the line the record starts on).';
-COMMENT ON COLUMN ingest.quarantine.firm_id IS 'The firm, when the record named a well-formed firm_id.';
+COMMENT ON COLUMN ingest.quarantine.firm_id IS 'The firm whose landing zone delivered the record (which may name another firm: then it is refused for that).';
 COMMENT ON COLUMN ingest.quarantine.record_id IS 'The firm''s record id, when it was well formed.';
 COMMENT ON COLUMN ingest.quarantine.record_type IS 'debrief, outcome or erasure, when the record said so validly.';
 COMMENT ON COLUMN ingest.quarantine.reasons IS 'Every rule the record broke, each a sentence naming the field and what is allowed.';

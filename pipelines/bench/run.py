@@ -45,6 +45,7 @@ from pathlib import Path
 from pipelines.bench.phases import SEED, PhaseFailed
 from pipelines.bench.report import GIB
 from pipelines.bench.report import format_table as format_table  # `sealdeal bench` prints it
+from pipelines.landing.files import landing_files
 
 DEFAULT_INTERVIEWS = 1_000_000
 DEFAULT_REPEATS = 3
@@ -115,8 +116,8 @@ def _repo_root() -> Path:
 
 def split_holdout(gen: Path, main: Path, holdout: Path, share: float = HOLDOUT_SHARE) -> dict:
     """Copy the landing files to `main`, except the last `share` of the records in arrival order
-    (file name, then line), which go to `holdout` as a later delivery."""
-    files = sorted(gen.glob("*.jsonl"))
+    (file name, then line), which go to `holdout` as a later delivery; both keep the firm zones."""
+    files = landing_files([gen])
     counts = [_line_count(f) for f in files]
     total = sum(counts)
     held = max(1, round(total * share))
@@ -126,13 +127,16 @@ def split_holdout(gen: Path, main: Path, holdout: Path, share: float = HOLDOUT_S
     for f, n in reversed(list(zip(files, counts, strict=True))):
         take = min(n, remaining)
         remaining -= take
+        kept, late = main / f.relative_to(gen), holdout / f.parent.relative_to(gen)
+        kept.parent.mkdir(exist_ok=True)
         if take == 0:
-            shutil.copyfile(f, main / f.name)
+            shutil.copyfile(f, kept)
             continue
         lines = f.read_bytes().splitlines(keepends=True)
         if take < n:
-            (main / f.name).write_bytes(b"".join(lines[: n - take]))
-        (holdout / f"{f.stem}_late.jsonl").write_bytes(b"".join(lines[n - take :]))
+            kept.write_bytes(b"".join(lines[: n - take]))
+        late.mkdir(exist_ok=True)
+        (late / f"{f.stem}_late.jsonl").write_bytes(b"".join(lines[n - take :]))
     return {"records": total - held, "holdout_records": held, "files": len(files)}
 
 
@@ -193,7 +197,7 @@ def _run(interviews, repeats, workdir, quick, dashboard_timeout, log, started) -
     # One firm for the smoke run: fewer, larger files (each file is one GX validation run).
     firms = QUICK_FIRMS if quick else FIRMS
     gen, data, files = _generate(run, interviews, firms)
-    ingests, base = _ingests(run, files)
+    ingests, base = _ingests(run, [str(run.workdir / "main")])  # the folder: its firm zones
     loads = _duckdb_loads(run, files)
     pandas_db = workdir / "pandas.duckdb"
     pandas_ingests = _pandas_ingests(run, files, pandas_db)
@@ -238,18 +242,18 @@ def _generate(run: _Runner, interviews: int, firms: int) -> tuple[dict, dict, li
     generated = {"out": str(run.workdir / "gen"), "interviews": interviews, "firms": firms}
     gen = run.child("generate", generated)
     data = split_holdout(run.workdir / "gen", run.workdir / "main", run.workdir / "holdout")
-    files = sorted(str(p) for p in (run.workdir / "main").glob("*.jsonl"))
+    files = [str(p) for p in landing_files([run.workdir / "main"])]
     run.step(
         f"{data['records']:,} records in {len(files)} files, {data['holdout_records']:,} held back"
     )
     return gen, data, files
 
 
-def _ingests(run: _Runner, files: list[str]) -> tuple[list[dict], Path]:
+def _ingests(run: _Runner, paths: list[str]) -> tuple[list[dict], Path]:
     """Each ingest into a new home; the last home (the one built on) is kept, the others freed."""
 
     def once(i: int) -> dict:
-        result = run.child("ingest", {"home": str(run.workdir / f"ingest-{i}"), "paths": files})
+        result = run.child("ingest", {"home": str(run.workdir / f"ingest-{i}"), "paths": paths})
         if i > 0:
             shutil.rmtree(run.workdir / f"ingest-{i - 1}")
         return result

@@ -39,10 +39,18 @@ def generate(out: Path, interviews: int, seed: int, fmt: str, firms: int) -> Non
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+@click.option(
+    "--firm",
+    help="The firm that delivered these files (else each file's zone: the first folder below "
+    "the landing folder, or below a folder given here, is the firm's id).",
+)
 @waits_for_the_warehouse
 @click.pass_context
-def ingest(ctx: click.Context, paths: tuple[Path, ...], progress: bool) -> None:
-    """Ingest landing files or folders into the event store (the DAG's code, no scheduler)."""
+def ingest(ctx: click.Context, paths: tuple[Path, ...], progress: bool, firm: str | None) -> None:
+    """Ingest landing files or folders into the event store (the DAG's code, no scheduler).
+
+    Records naming another firm than the delivering one are quarantined; a file in no firm's
+    zone is held."""
     from tqdm import tqdm
 
     from pipelines.ingest.load import ingest_paths
@@ -54,6 +62,7 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], progress: bool) -> None:
         list(paths),
         settings,
         key,
+        firm=firm,
         on_file=lambda p: bar.set_description(p.name),
         on_records=bar.update,
     )

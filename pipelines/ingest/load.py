@@ -225,9 +225,14 @@ def prepare_file(delivery: Delivery, **kwargs: Any) -> PreparedFile:
     return prepared
 
 
-def landing_deliveries(paths: Iterable[Path], settings: Settings) -> list[Delivery]:
-    """Files and folders to ingest, with the firm zone each came through."""
-    return deliveries(paths, landing_dir=settings.landing_dir, single_firm=settings.single_firm)
+def landing_deliveries(
+    paths: Iterable[Path], settings: Settings, firm: str | None = None
+) -> list[Delivery]:
+    """Files and folders to ingest, with the firm zone each came through (`firm`: the firm
+    that delivered them all, as in a single-firm deployment)."""
+    return deliveries(
+        paths, landing_dir=settings.landing_dir, single_firm=firm or settings.single_firm
+    )
 
 
 def _start(
@@ -461,6 +466,7 @@ def ingest_paths(
     settings: Settings,
     master_key: bytes,
     *,
+    firm: str | None = None,
     on_file: Callable[[Path], None] | None = None,
     on_records: Callable[[int], None] | None = None,
 ) -> IngestSummary:
@@ -482,7 +488,7 @@ def ingest_paths(
         reader = store.con.cursor()  # the preparing thread's own connection
         prepared_files = _in_background(
             prepare_files(
-                landing_deliveries(paths, settings),
+                landing_deliveries(paths, settings, firm),
                 con=reader,
                 master_key=master_key,
                 validator=validator,

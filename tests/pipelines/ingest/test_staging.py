@@ -183,3 +183,12 @@ def test_a_retried_preparation_replaces_the_first_and_stale_stages_are_swept(set
         os.utime(p, (old, old))
     assert sweep_staging(settings) == 2
     assert not orphan.exists()
+
+
+def test_a_file_named_outside_the_landing_folder_needs_its_firm(settings, master_key, tmp_path):
+    from pipelines.ingest.load import ingest_paths
+
+    path = write_jsonl(tmp_path / "export.jsonl", [DEBRIEF, of("other-firm", debrief(2))])
+    assert ingest_paths([path], settings, master_key).totals()["files_held"] == 1
+    totals = ingest_paths([path], settings, master_key, firm="north-star").totals()
+    assert (totals["events_appended"], totals["quarantined"]) == (1, 1)

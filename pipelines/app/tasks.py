@@ -12,7 +12,7 @@ from pipelines.core.settings import Settings, load_secret_key
 from pipelines.ingest.load import FileHeld, FileReport, already_ingested, landing_deliveries
 from pipelines.ingest.staging import commit_staged, stage_for_commit, sweep_staging
 from pipelines.ingest.validate import RecordValidator
-from pipelines.landing.files import file_hash, landing_files
+from pipelines.landing.files import file_hash
 from pipelines.privacy.anonymise import stored_name
 from warehouse.store import EventStore
 
@@ -25,9 +25,9 @@ def new_landing_files(settings: Settings | None = None) -> list[str]:
     with EventStore(settings.warehouse_path) as store:
         sweep_staging(settings)
         return [
-            str(p)
-            for p in landing_files([settings.landing_dir])
-            if not already_ingested(store.con, file_hash(p))
+            str(d.path)
+            for d in landing_deliveries([settings.landing_dir], settings)
+            if not already_ingested(store.con, file_hash(d.path, d.zone))
         ]
 
 

@@ -239,7 +239,7 @@ def _start(
     delivery: Delivery, con: duckdb.DuckDBPyConnection | None, settings: Settings
 ) -> PreparedFile:
     path = delivery.path
-    content_hash = file_hash(path)
+    content_hash = file_hash(path, delivery.zone)
     report = FileReport(stored_name(path), content_hash, status="", zone=delivery.zone)
     prepared = PreparedFile(path, report)
     if con is not None and already_ingested(con, content_hash):
@@ -317,7 +317,8 @@ def commit_prepared(
             if report.erased_skipped and path.resolve().is_relative_to(
                 settings.landing_dir.resolve()
             ):
-                redact_file(store, path, master_key)  # our raw archive must not keep them either
+                # Our raw archive must not keep them either.
+                redact_file(store, path, master_key, zone=report.zone)
             if report.erasures:
                 if checkpoint:
                     store.con.execute("CHECKPOINT")  # fold the tombstones into the file now

@@ -18,7 +18,13 @@ from pathlib import Path
 import duckdb
 
 from pipelines.core.settings import Settings
-from pipelines.ingest.load import FileReport, PreparedFile, commit_prepared, prepare_file
+from pipelines.ingest.load import (
+    FileReport,
+    PreparedFile,
+    commit_prepared,
+    landing_deliveries,
+    prepare_file,
+)
 from pipelines.ingest.validate import RecordValidator
 from pipelines.landing.files import Delivery, file_hash
 from pipelines.privacy.anonymise import stored_name
@@ -104,7 +110,7 @@ def commit_staged(
                         checkpoint=False,
                     )
                     if prepared is not None
-                    else _recorded(store.con, path)
+                    else _recorded(store.con, path, settings)
                 )
                 if report is None:
                     return reports, paths[i:]
@@ -114,9 +120,10 @@ def commit_staged(
     return reports, []
 
 
-def _recorded(con: duckdb.DuckDBPyConnection, path: Path) -> FileReport | None:
+def _recorded(con: duckdb.DuckDBPyConnection, path: Path, settings: Settings) -> FileReport | None:
     """The manifest's entry for a file an earlier attempt committed (its stage is gone)."""
-    content_hash = file_hash(path)
+    (delivery,) = landing_deliveries([path], settings)
+    content_hash = file_hash(path, delivery.zone)
     row = first_row(
         con, "SELECT status, reason FROM ingest.files WHERE content_hash = ?", [content_hash]
     )

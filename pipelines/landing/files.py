@@ -37,8 +37,13 @@ class Delivery:
         )
 
 
-def file_hash(path: Path) -> str:
+def file_hash(path: Path, zone: str | None = None) -> str:
+    """A delivery's identity: SHA-256 of its zone's firm id and its bytes, so that the same
+    bytes delivered through another firm's zone are another delivery (a firm that first sends
+    a copy of another firm's file cannot make the real one look delivered already)."""
     digest = hashlib.sha256()
+    if zone is not None:
+        digest.update(f"zone:{zone}\n".encode())
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)

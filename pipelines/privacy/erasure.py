@@ -35,7 +35,7 @@ import polars as pl
 
 from pipelines.core.events import ERASURE_REQUESTED
 from pipelines.core.settings import KeyMismatchError, Settings, key_fingerprint
-from pipelines.landing.files import file_hash, landing_files
+from pipelines.landing.files import deliveries, file_hash
 from pipelines.landing.records import iter_raw_chunks, landing_format
 from pipelines.privacy.anonymise import firm_key, pseudonym, stored_name
 from warehouse import tables
@@ -228,7 +228,11 @@ def _all_tokens(store: EventStore) -> set[tuple[str, str]]:
 
 
 def redact_file(
-    store: EventStore, path: Path, master_key: bytes, tokens: set[tuple[str, str]] | None = None
+    store: EventStore,
+    path: Path,
+    master_key: bytes,
+    tokens: set[tuple[str, str]] | None = None,
+    zone: str | None = None,
 ) -> int:
     """Rewrite one raw landing file without the records of erased clients (and drop their
     quarantine rows); the redacted file keeps its place in the manifest. Returns records
@@ -236,11 +240,11 @@ def redact_file(
     drop = _erased_lines(path, master_key, tokens if tokens is not None else _all_tokens(store))
     if not drop:
         return 0
-    old_hash = file_hash(path)
+    old_hash = file_hash(path, zone)
     tmp = path.with_name(f".{path.name}.redacting")
     tmp.write_bytes(_without_lines(path, drop))
     os.replace(tmp, path)
-    new_hash = file_hash(path)
+    new_hash = file_hash(path, zone)
     lines = sorted(drop)
     with store.transaction() as con:
         con.execute(
@@ -269,8 +273,12 @@ def redact_pending(store: EventStore, settings: Settings, master_key: bytes) -> 
         return report
     tokens = _all_tokens(store)
     wanted = {f for fs in pending["pending_files"].to_list() for f in fs or []}
-    for path in landing_files([settings.landing_dir]):
-        if stored_name(path) in wanted and (n := redact_file(store, path, master_key, tokens)):
+    landing = settings.landing_dir
+    for d in deliveries([landing], landing_dir=landing, single_firm=settings.single_firm):
+        path = d.path
+        if stored_name(path) in wanted and (
+            n := redact_file(store, path, master_key, tokens, d.zone)
+        ):
             report.files_redacted.append(stored_name(path))
             report.records_removed_from_files += n
     with store.transaction() as con:

@@ -19,7 +19,7 @@ CREATE TABLE IF NOT EXISTS ingest.files (
 );
 
 COMMENT ON TABLE ingest.files IS 'Manifest of landing files, keyed by content hash: a file (or a copy of it under another name) is taken in once. Held files are listed with the reason.';
-COMMENT ON COLUMN ingest.files.content_hash IS 'SHA-256 of the file''s bytes.';
+COMMENT ON COLUMN ingest.files.content_hash IS 'The delivery''s identity: SHA-256 of the delivering firm''s zone and the file''s bytes (of the bytes alone for a file outside every zone).';
 COMMENT ON COLUMN ingest.files.file_name IS 'Name of the file in the landing zone when it was processed.';
 COMMENT ON COLUMN ingest.files.file_format IS 'jsonl or csv.';
 COMMENT ON COLUMN ingest.files.size_bytes IS 'Size of the file in bytes.';

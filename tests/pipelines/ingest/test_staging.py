@@ -192,3 +192,17 @@ def test_a_file_named_outside_the_landing_folder_needs_its_firm(settings, master
     assert ingest_paths([path], settings, master_key).totals()["files_held"] == 1
     totals = ingest_paths([path], settings, master_key, firm="north-star").totals()
     assert (totals["events_appended"], totals["quarantined"]) == (1, 1)
+
+
+def test_a_copy_of_another_firms_file_does_not_make_the_real_one_look_delivered(settings):
+    real = in_zone(settings, "firm-b", "2026-03-01_b.jsonl", [of("firm-b", debrief(1))])
+    copy = settings.landing_dir / "firm-a" / real.name  # same bytes, committed first
+    copy.parent.mkdir()
+    copy.write_bytes(real.read_bytes())
+    result = run(settings)
+    assert [(f["zone"], f["events_appended"], f["misdelivered"]) for f in result["files"]] == [
+        ("firm-a", 0, 1),
+        ("firm-b", 1, 0),
+    ]
+    assert events_by_firm(settings) == {"firm-b": 1}
+    assert run(settings)["files"] == []  # and neither is taken in twice

@@ -16,6 +16,12 @@ DEBRIEF = {
 }
 OUTCOME = dict(spec.EXAMPLE_OUTCOME)
 ERASURE = dict(spec.EXAMPLE_ERASURE)
+FIRM = DEBRIEF["firm_id"]  # the firm of every sample record
+
+
+def zone(settings, firm: str = FIRM) -> Path:
+    """A firm's landing zone, `landing/<firm_id>/`: where that firm's files arrive."""
+    return settings.landing_dir / firm
 
 
 def debrief(i: int, **changes) -> dict:

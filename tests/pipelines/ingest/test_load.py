@@ -12,7 +12,16 @@ import pytest
 
 from pipelines.ingest.load import FAILPOINT_ENV, ingest_paths
 from pipelines.privacy.anonymise import pseudonym
-from tests.samples import DEBRIEF, ERASURE, OUTCOME, debrief, write_csv, write_jsonl
+from tests.samples import (
+    DEBRIEF,
+    ERASURE,
+    FIRM,
+    OUTCOME,
+    debrief,
+    write_csv,
+    write_jsonl,
+    zone,
+)
 from tests.samples import warehouse_rows as rows
 
 
@@ -22,7 +31,7 @@ def count(settings, table):
 
 def test_good_records_go_through_bad_ones_are_quarantined_with_reasons(settings, master_key):
     path = write_jsonl(
-        settings.landing_dir / "batch-1.jsonl",
+        zone(settings) / "batch-1.jsonl",
         [
             DEBRIEF,
             OUTCOME,
@@ -53,6 +62,8 @@ def test_good_records_go_through_bad_ones_are_quarantined_with_reasons(settings,
     assert any("stage" in r and "lunch" in r for r in quarantined[0][2])
     assert any("asked_at_pct" in r for r in quarantined[1][2])
     assert quarantined[2][2] == ["line is not valid JSON"]
+    # Each row names the firm whose zone delivered it, even the line that names no firm at all.
+    assert rows(settings, "SELECT DISTINCT firm_id FROM ingest.quarantine") == [(FIRM,)]
     # Two manifest rows, one delivery: the file as it came, and as it is after the ERASURE in it
     # removed its client's lines from the raw archive (see test_erasure.py).
     assert rows(settings, "SELECT DISTINCT status, file_name FROM ingest.files") == [
@@ -63,7 +74,7 @@ def test_good_records_go_through_bad_ones_are_quarantined_with_reasons(settings,
 
 
 def test_csv_file_is_ingested_like_jsonl(settings, master_key):
-    path = write_csv(settings.landing_dir / "debriefs.csv", [DEBRIEF, debrief(2)], bom=True)
+    path = write_csv(zone(settings) / "debriefs.csv", [DEBRIEF, debrief(2)], bom=True)
     summary = ingest_paths([path], settings, master_key)
     assert summary.totals()["events_appended"] == 2
     payload = json.loads(rows(settings, "SELECT payload FROM eventstore.events LIMIT 1")[0][0])
@@ -72,9 +83,9 @@ def test_csv_file_is_ingested_like_jsonl(settings, master_key):
 
 
 def test_rerun_and_renamed_copy_add_nothing(settings, master_key):
-    path = write_jsonl(settings.landing_dir / "a.jsonl", [DEBRIEF, OUTCOME, debrief(2, stage="x")])
+    path = write_jsonl(zone(settings) / "a.jsonl", [DEBRIEF, OUTCOME, debrief(2, stage="x")])
     first = ingest_paths([path], settings, master_key).totals()
-    copy = settings.landing_dir / "a-copy.jsonl"
+    copy = zone(settings) / "a-copy.jsonl"
     copy.write_bytes(path.read_bytes())
     again = ingest_paths([settings.landing_dir], settings, master_key).totals()
     assert first["events_appended"] == 2
@@ -84,17 +95,17 @@ def test_rerun_and_renamed_copy_add_nothing(settings, master_key):
 
 
 def test_same_record_in_another_file_is_not_duplicated(settings, master_key):
-    ingest_paths([write_jsonl(settings.landing_dir / "a.jsonl", [DEBRIEF])], settings, master_key)
-    b = write_jsonl(settings.landing_dir / "b.jsonl", [DEBRIEF, debrief(2)])
+    ingest_paths([write_jsonl(zone(settings) / "a.jsonl", [DEBRIEF])], settings, master_key)
+    b = write_jsonl(zone(settings) / "b.jsonl", [DEBRIEF, debrief(2)])
     totals = ingest_paths([b], settings, master_key).totals()
     assert (totals["events_appended"], totals["duplicates"]) == (1, 1)
     assert count(settings, "eventstore.events") == 2
 
 
 def test_same_key_different_content_is_a_conflict_and_the_original_stays(settings, master_key):
-    ingest_paths([write_jsonl(settings.landing_dir / "a.jsonl", [DEBRIEF])], settings, master_key)
+    ingest_paths([write_jsonl(zone(settings) / "a.jsonl", [DEBRIEF])], settings, master_key)
     changed = dict(DEBRIEF, self_rating=5)
-    b = write_jsonl(settings.landing_dir / "b.jsonl", [changed])
+    b = write_jsonl(zone(settings) / "b.jsonl", [changed])
     totals = ingest_paths([b], settings, master_key).totals()
     assert (totals["events_appended"], totals["conflicts"]) == (0, 1)
     payload = json.loads(rows(settings, "SELECT payload FROM eventstore.events")[0][0])
@@ -107,9 +118,7 @@ def test_same_key_different_content_is_a_conflict_and_the_original_stays(setting
 
 
 def test_mostly_bad_file_is_held_whole(settings, master_key):
-    path = write_jsonl(
-        settings.landing_dir / "wrong.jsonl", [DEBRIEF, "{x", "{y", debrief(2, stage="?")]
-    )
+    path = write_jsonl(zone(settings) / "wrong.jsonl", [DEBRIEF, "{x", "{y", debrief(2, stage="?")])
     summary = ingest_paths([path], settings, master_key)
     (held,) = summary.held
     assert "3 of 4 records are invalid" in held.reason
@@ -119,11 +128,12 @@ def test_mostly_bad_file_is_held_whole(settings, master_key):
 
 
 def test_unreadable_file_is_held_and_others_still_go_through(settings, master_key):
-    bad = settings.landing_dir / "a-latin1.csv"
+    bad = zone(settings) / "a-latin1.csv"
+    bad.parent.mkdir(parents=True)
     bad.write_bytes(
         "record_type,record_id,firm_id,client_ref\ndebrief,1,x,J\xf6rg\n".encode("latin-1")
     )
-    good = write_jsonl(settings.landing_dir / "b.jsonl", [DEBRIEF])
+    good = write_jsonl(zone(settings) / "b.jsonl", [DEBRIEF])
     summary = ingest_paths([settings.landing_dir], settings, master_key)
     assert [r.status for r in summary.reports] == ["held", "ingested"]
     assert "not UTF-8" in summary.held[0].reason
@@ -133,8 +143,10 @@ def test_unreadable_file_is_held_and_others_still_go_through(settings, master_ke
 
 def test_pseudonyms_are_keyed_per_firm_and_stable(settings, master_key):
     other_firm = dict(DEBRIEF, firm_id="blue-peak")
-    path = write_jsonl(settings.landing_dir / "a.jsonl", [DEBRIEF, other_firm, OUTCOME])
-    ingest_paths([path], settings, master_key)
+    write_jsonl(zone(settings) / "a.jsonl", [DEBRIEF, OUTCOME])
+    write_jsonl(zone(settings, "blue-peak") / "a.jsonl", [other_firm])
+    ingest_paths([settings.landing_dir], settings, master_key)
+    assert count(settings, "ingest.quarantine") == 0
     keys = [k for (k,) in rows(settings, "SELECT client_key FROM eventstore.events ORDER BY 1")]
     expected = pseudonym(master_key, "north-star", "client", "jane.doe@example.com")
     assert keys.count(expected) == 2  # debrief and outcome of the same client link up
@@ -176,7 +188,7 @@ def test_no_raw_identifier_reaches_any_table(settings, master_key):
     records.append(
         debrief(5, record_id="anna.bell@example.com", industry="Priya Sharma +44 20 7946 0958")
     )
-    ingest_paths([write_jsonl(settings.landing_dir / "a.jsonl", records)], settings, master_key)
+    ingest_paths([write_jsonl(zone(settings) / "a.jsonl", records)], settings, master_key)
     cells = "\n".join(text_cells(settings))
     assert count(settings, "eventstore.events") == 6
     for raw in [
@@ -203,7 +215,7 @@ def test_kill_mid_append_then_rerun_equals_a_clean_run(tmp_path, settings, maste
     records = [debrief(i) for i in range(50)] + [
         dict(OUTCOME, record_id="o-9", interview_ref="int-9")
     ]
-    landing = write_jsonl(settings.landing_dir / "a.jsonl", records)
+    landing = write_jsonl(zone(settings) / "a.jsonl", records)
     env = {**os.environ, FAILPOINT_ENV: failpoint}
     cmd = [sys.executable, "-m", "pipelines.app.cli", "ingest", "--no-progress", str(landing)]
     killed = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -214,9 +226,13 @@ def test_kill_mid_append_then_rerun_equals_a_clean_run(tmp_path, settings, maste
     env.pop(FAILPOINT_ENV)
     subprocess.run(cmd, env=env, check=True, capture_output=True)
 
-    clean_home = tmp_path / "clean"
+    clean_home = tmp_path / "clean"  # the same delivery, to a home that never saw it
+    clean_landing = write_jsonl(clean_home / "landing" / FIRM / "a.jsonl", records)
     subprocess.run(
-        cmd, env={**env, "SEALDEAL_HOME": str(clean_home)}, check=True, capture_output=True
+        [*cmd[:-1], str(clean_landing)],
+        env={**env, "SEALDEAL_HOME": str(clean_home)},
+        check=True,
+        capture_output=True,
     )
     query = (
         "SELECT position, stream_id, stream_version, event_type, record_id, payload "
@@ -231,22 +247,21 @@ def test_kill_mid_append_then_rerun_equals_a_clean_run(tmp_path, settings, maste
 
 
 def test_folders_are_searched_for_landing_files_only(settings, master_key):
-    write_jsonl(settings.landing_dir / "firm-a" / "deep" / "A.JSONL", [DEBRIEF])
-    write_csv(settings.landing_dir / "b.csv", [debrief(2)])
+    write_jsonl(zone(settings) / "deep" / "A.JSONL", [DEBRIEF])
+    write_csv(zone(settings) / "b.csv", [debrief(2)])
     (settings.landing_dir / "truth.json").write_text("{}")
-    (settings.landing_dir / "README.txt").write_text("not a landing file")
-    write_jsonl(settings.landing_dir / ".partial.jsonl", ["{half"])  # an upload in progress
+    (zone(settings) / "README.txt").write_text("not a landing file")
+    write_jsonl(zone(settings) / ".partial.jsonl", ["{half"])  # an upload in progress
     summary = ingest_paths([settings.landing_dir], settings, master_key)
     assert sorted(r.file for r in summary.reports) == ["A.JSONL", "b.csv"]
     assert summary.totals()["events_appended"] == 2
 
 
 def test_empty_and_blank_files_are_recorded_with_nothing_to_append(settings, master_key):
-    (settings.landing_dir / "empty.jsonl").write_text("")
-    (settings.landing_dir / "blank.jsonl").write_text("\n\n  \n")
-    (settings.landing_dir / "header-only.csv").write_text(
-        "record_type,record_id,firm_id,client_ref\n"
-    )
+    zone(settings).mkdir()
+    (zone(settings) / "empty.jsonl").write_text("")
+    (zone(settings) / "blank.jsonl").write_text("\n\n  \n")
+    (zone(settings) / "header-only.csv").write_text("record_type,record_id,firm_id,client_ref\n")
     summary = ingest_paths([settings.landing_dir], settings, master_key)
     assert [r.status for r in summary.reports] == ["ingested"] * 3
     assert summary.totals()["records"] == 0
@@ -257,7 +272,7 @@ def test_empty_and_blank_files_are_recorded_with_nothing_to_append(settings, mas
 def test_the_demo_messy_file_shows_quarantine_at_work(settings, master_key):
     from pipelines.synthetic.generate import write_messy_example
 
-    path = write_messy_example(settings.landing_dir / "messy.jsonl")
+    path = write_messy_example(zone(settings, "demo-firm") / "messy.jsonl")
     totals = ingest_paths([path], settings, master_key).totals()
     assert (totals["records"], totals["events_appended"], totals["quarantined"]) == (13, 8, 5)
     reasons = " ".join(
@@ -271,16 +286,14 @@ def test_unreadable_values_in_many_records_with_different_clients(settings, mast
     # Regression: quoting parse errors once failed when several records with client refs of
     # different lengths had unreadable values in the same chunk.
     records = [debrief(i, client_ref="x" * (i + 1), experience_years="nine") for i in range(5)]
-    path = write_jsonl(
-        settings.landing_dir / "a.jsonl", [*records, *[debrief(i) for i in range(5, 12)]]
-    )
+    path = write_jsonl(zone(settings) / "a.jsonl", [*records, *[debrief(i) for i in range(5, 12)]])
     totals = ingest_paths([path], settings, master_key).totals()
     assert (totals["events_appended"], totals["quarantined"]) == (7, 5)
 
 
 def test_a_file_named_after_a_person_is_stored_under_a_scrubbed_name(settings, master_key):
-    named = write_jsonl(settings.landing_dir / "export for anna.bell@example.com.jsonl", [DEBRIEF])
-    held = settings.landing_dir / "Jane Doe notes.jsonl"
+    named = write_jsonl(zone(settings) / "export for anna.bell@example.com.jsonl", [DEBRIEF])
+    held = zone(settings) / "Jane Doe notes.jsonl"
     held.write_bytes(b"\xff\xfe not text\n")
     ingest_paths([named, held], settings, master_key)
     cells = "\n".join(text_cells(settings))
@@ -293,9 +306,9 @@ def test_a_file_named_after_a_person_is_stored_under_a_scrubbed_name(settings, m
 
 
 def test_small_files_share_one_gx_run_and_each_keeps_its_own_report(settings, master_key):
-    write_jsonl(settings.landing_dir / "a.jsonl", [DEBRIEF, debrief(2, stage="lunch")])
-    write_jsonl(settings.landing_dir / "b.jsonl", [debrief(3), "{x", "{y"])  # mostly bad
-    write_jsonl(settings.landing_dir / "c.jsonl", [debrief(4, self_rating=9), OUTCOME])
+    write_jsonl(zone(settings) / "a.jsonl", [DEBRIEF, debrief(2, stage="lunch")])
+    write_jsonl(zone(settings) / "b.jsonl", [debrief(3), "{x", "{y"])  # mostly bad
+    write_jsonl(zone(settings) / "c.jsonl", [debrief(4, self_rating=9), OUTCOME])
     summary = ingest_paths([settings.landing_dir], settings, master_key)
     assert [(r.file, r.status, r.records, r.quarantined) for r in summary.reports] == [
         ("a.jsonl", "ingested", 2, 1),
@@ -315,8 +328,8 @@ def test_small_files_share_one_gx_run_and_each_keeps_its_own_report(settings, ma
 
 
 def test_the_same_content_twice_in_one_run_is_appended_once(settings, master_key):
-    a = write_jsonl(settings.landing_dir / "a.jsonl", [DEBRIEF, OUTCOME])
-    (settings.landing_dir / "b.jsonl").write_bytes(a.read_bytes())
+    a = write_jsonl(zone(settings) / "a.jsonl", [DEBRIEF, OUTCOME])
+    (zone(settings) / "b.jsonl").write_bytes(a.read_bytes())
     summary = ingest_paths([settings.landing_dir], settings, master_key)
     assert [r.status for r in summary.reports] == ["ingested", "already_ingested"]
     assert count(settings, "eventstore.events") == 2
@@ -328,8 +341,8 @@ def test_an_error_while_preparing_stops_the_run_and_leaves_no_staged_files(
 ):
     from pipelines.ingest import load as ingest
 
-    write_jsonl(settings.landing_dir / "a.jsonl", [DEBRIEF])
-    write_jsonl(settings.landing_dir / "b.jsonl", [debrief(2)])
+    write_jsonl(zone(settings) / "a.jsonl", [DEBRIEF])
+    write_jsonl(zone(settings) / "b.jsonl", [debrief(2)])
     real = ingest.typed_records
     calls = []
 
@@ -353,7 +366,7 @@ def test_a_failing_commit_discards_the_files_prepared_after_it(settings, master_
     from pipelines.ingest import load as ingest
 
     for i in range(4):
-        write_jsonl(settings.landing_dir / f"{i}.jsonl", [debrief(i + 1)])
+        write_jsonl(zone(settings) / f"{i}.jsonl", [debrief(i + 1)])
     real = ingest._commit_file
 
     def failing_second(store, prepared, key):

@@ -42,11 +42,11 @@ CASES = [
 @pytest.mark.parametrize(("fmt", "seed"), CASES)
 def test_randomly_damaged_files_lose_nothing_good(settings, master_key, tmp_path, fmt, seed):
     rng = random.Random(seed)
-    generate(tmp_path / "gen", interviews=150, seed=seed, firms=1)
+    generated = generate(tmp_path / "gen", interviews=150, seed=seed, firms=1)
     records = [
         json.loads(line)
-        for f in sorted((tmp_path / "gen").glob("*.jsonl"))
-        for line in f.read_text().splitlines()
+        for f in generated["files"]
+        for line in (tmp_path / "gen" / f).read_text().splitlines()
     ]
     out, untouched = [], 0
     for r in records:
@@ -55,7 +55,9 @@ def test_randomly_damaged_files_lose_nothing_good(settings, master_key, tmp_path
         else:
             out.append(r)
             untouched += 1
-    path = settings.landing_dir / f"damaged.{fmt}"
+    (firm,) = generated["firm_ids"]
+    path = settings.landing_dir / firm / f"damaged.{fmt}"  # the firm's zone
+    path.parent.mkdir()
     if fmt == "jsonl":
         path.write_text("\n".join(json.dumps(r) for r in out) + "\n")
     else:

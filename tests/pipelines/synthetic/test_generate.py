@@ -199,9 +199,17 @@ def csv_row_to_record(row: dict) -> dict:
     return {k: v for k, v in out.items() if not (v is None and k in optional)}
 
 
+def landing_paths(out_dir: Path) -> list[str]:
+    """The landing files below out_dir, as paths relative to it, in arrival order (by file
+    name, whatever firm's zone they lie in)."""
+    found = (p.relative_to(out_dir) for p in out_dir.rglob("*") if p.suffix in (".jsonl", ".csv"))
+    return [p.as_posix() for p in sorted(found, key=lambda p: (p.name, p.as_posix()))]
+
+
 def read_landing(out_dir: Path) -> tuple[list[tuple[str, dict]], list[str]]:
-    """All records as (file name, typed record) in arrival order (sorted names, file order)."""
-    names = sorted(p.name for p in out_dir.iterdir() if p.suffix in (".jsonl", ".csv"))
+    """All records as (file path below out_dir, typed record) in arrival order (sorted names,
+    file order)."""
+    names = landing_paths(out_dir)
     recs = []
     for name in names:
         path = out_dir / name
@@ -228,7 +236,11 @@ def read_landing(out_dir: Path) -> tuple[list[tuple[str, dict]], list[str]]:
 
 
 def _digest(out: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.iterdir())}
+    return {
+        p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(out.rglob("*"))
+        if p.is_file()
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -387,6 +399,12 @@ def test_simulate_is_deterministic_and_matches_generate_truth(small_sim, small_j
 def test_summary_matches_files(any_format):
     out, summary, recs, names, _ = any_format
     assert summary["files"] == names
+    # Each firm's files lie in its own landing zone, <firm_id>/, and only there.
+    assert {name.split("/")[0] for name in names} == set(summary["firm_ids"])
+    for name, r in recs:
+        zone, file_name = name.split("/")
+        assert zone == r["firm_id"] == file_name.split("_")[1], name
+    assert sorted(p.name for p in out.iterdir() if p.is_file()) == ["truth.json"]
     assert summary["truth_file"] == "truth.json" and (out / "truth.json").is_file()
     got = Counter(r["record_type"] for _, r in recs)
     assert summary["records"] == {t: got[t] for t in ("debrief", "outcome", "erasure")}
@@ -463,7 +481,7 @@ def test_every_record_follows_the_spec(any_format):
 def _typed_files(out: Path) -> pl.DataFrame:
     from pipelines.landing.records import iter_raw_chunks, typed_records
 
-    paths = sorted(p for p in out.iterdir() if p.suffix in (".jsonl", ".csv"))
+    paths = [out / name for name in landing_paths(out)]
     return pl.concat([typed_records(c.lazy()).collect() for p in paths for c in iter_raw_chunks(p)])
 
 

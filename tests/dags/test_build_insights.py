@@ -14,7 +14,7 @@ import pytest
 from pipelines.app.airflow_env import WRITER_POOL
 from pipelines.synthetic.generate import generate
 from tests.conftest import TEST_KEY
-from tests.samples import DEBRIEF, write_jsonl
+from tests.samples import DEBRIEF, write_jsonl, zone
 from warehouse.publish import snapshot_file
 
 pytestmark = pytest.mark.airflow
@@ -26,7 +26,7 @@ def key_forms(key: bytes) -> list[bytes]:
 
 
 def test_insights_dag_builds_checks_publishes_and_audits(airflow_dagbag, settings):
-    generate(settings.landing_dir / "gen", interviews=1500, seed=3)
+    generate(settings.landing_dir, interviews=1500, seed=3)  # each firm's files in its zone
     ingest = airflow_dagbag.get_dag("ingest_debriefs").test()
     assert str(ingest.state) == "success"
 
@@ -98,9 +98,9 @@ def test_a_leak_fails_the_run_at_the_audit_and_no_key_or_value_reaches_airflow(
     """Both DAGs, with a quarantined record, a held file and a planted e-mail in the GX output:
     the audit fails the run, naming where without quoting it; the key reaches no XCom, no file
     of Airflow's home and no output."""
-    generate(settings.landing_dir / "gen", interviews=300, seed=8)
-    write_jsonl(settings.landing_dir / "messy.jsonl", [DEBRIEF, {**DEBRIEF, "stage": "lunch"}])
-    write_jsonl(settings.landing_dir / "wrong.jsonl", ["not json", "{", "[]"])
+    generate(settings.landing_dir, interviews=300, seed=8)
+    write_jsonl(zone(settings) / "messy.jsonl", [DEBRIEF, {**DEBRIEF, "stage": "lunch"}])
+    write_jsonl(zone(settings) / "wrong.jsonl", ["not json", "{", "[]"])
     assert str(airflow_dagbag.get_dag("ingest_debriefs").test().state) == "failed"  # held file
     planted = "jane.roe-4821@example.org"
     (settings.quality_dir / "leak.json").write_text(json.dumps({"unexpected": planted}))

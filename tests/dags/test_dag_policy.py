@@ -58,17 +58,24 @@ def test_every_dag_is_documented_tagged_and_retried(airflow_dagbag):
 
 def test_warehouse_tasks_take_the_single_writer_pool(airflow_dagbag):
     dag = airflow_dagbag.get_dag("ingest_debriefs")
-    writers = {"find_new_files", "ingest_file", "build_quality_docs", "announce_new_events"}
+    writers = {"find_new_files", "commit_files", "build_quality_docs", "announce_new_events"}
     for t in dag.tasks:
         if t.task_id in writers:
             assert t.pool == WRITER_POOL, t.task_id
     assert {t.task_id for t in dag.tasks} >= writers
+    # Preparing a file never opens DuckDB: it runs on any worker, several at once.
+    assert dag.get_task("prepare_file").pool != WRITER_POOL
 
 
 def test_ingest_maps_one_task_per_file_and_updates_the_event_log_asset(airflow_dagbag):
     dag = airflow_dagbag.get_dag("ingest_debriefs")
     from airflow.sdk.definitions.mappedoperator import MappedOperator
 
-    assert isinstance(dag.get_task("ingest_file"), MappedOperator)
+    assert isinstance(dag.get_task("prepare_file"), MappedOperator)
+    # One commit of every prepared file, in file order, after all of them (held ones included).
+    commit = dag.get_task("commit_files")
+    assert not isinstance(commit, MappedOperator)
+    assert commit.upstream_task_ids == {"find_new_files", "prepare_file"}
+    assert commit.trigger_rule == "all_done"
     outlets = {t.task_id: [a.name for a in t.outlets] for t in dag.tasks if t.outlets}
     assert outlets == {"announce_new_events": ["sealdeal_event_log"]}

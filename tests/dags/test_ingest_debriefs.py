@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipelines.app.airflow_env import EVENT_LOG_ASSET
-from tests.samples import DEBRIEF, OUTCOME, debrief, write_csv, write_jsonl
+from tests.samples import DEBRIEF, OUTCOME, debrief, write_csv, write_jsonl, zone
 from tests.samples import warehouse_rows as query
 
 pytestmark = pytest.mark.airflow
@@ -25,14 +25,16 @@ def task_states(dag_run) -> dict[str, list[str]]:
 
 def test_dag_ingests_mixed_files_and_a_rerun_adds_nothing(airflow_dagbag, settings):
     write_jsonl(
-        settings.landing_dir / "firm-a" / "2026-03-01.jsonl",
+        zone(settings) / "2026-03-01.jsonl",
         [DEBRIEF, OUTCOME, debrief(2, stage="lunch"), "{broken", debrief(3), debrief(4)],
     )
-    write_csv(settings.landing_dir / "firm-a" / "2026-03-02.csv", [debrief(5), debrief(6)])
+    write_csv(zone(settings) / "2026-03-02.csv", [debrief(5), debrief(6)])
 
     first = run(airflow_dagbag)
     assert str(first.state) == "success", task_states(first)
-    assert task_states(first)["ingest_file"] == ["success", "success"]
+    assert task_states(first)["prepare_file"] == ["success", "success"]
+    assert task_states(first)["commit_files"] == ["success"]
+    assert task_states(first)["all_files_ingested"] == ["success"]
     assert query(settings, "SELECT count(*) FROM eventstore.events") == [(6,)]
     assert query(settings, "SELECT count(*) FROM ingest.quarantine") == [(2,)]
     assert query(settings, "SELECT status, count(*) FROM ingest.files GROUP BY 1") == [
@@ -47,17 +49,26 @@ def test_dag_ingests_mixed_files_and_a_rerun_adds_nothing(airflow_dagbag, settin
 
 
 def test_dag_fails_loudly_on_a_held_file_after_ingesting_the_good_ones(airflow_dagbag, settings):
-    write_jsonl(settings.landing_dir / "a-good.jsonl", [DEBRIEF, debrief(2)])
-    write_jsonl(settings.landing_dir / "b-wrong.jsonl", ["not json", "{", debrief(3)])
+    write_jsonl(zone(settings) / "a-good.jsonl", [DEBRIEF, debrief(2)])
+    write_jsonl(zone(settings) / "b-wrong.jsonl", ["not json", "{", debrief(3)])
+    write_jsonl(settings.landing_dir / "c-loose.jsonl", [debrief(4)])  # in no firm's zone
 
     dag_run = run(airflow_dagbag)
     states = task_states(dag_run)
     assert str(dag_run.state) == "failed"
-    assert sorted(states["ingest_file"]) == ["failed", "success"]
+    # Preparing a held file is no failure: the commit records it held, then the check fails.
+    assert states["prepare_file"] == ["success"] * 3
+    assert states["commit_files"] == ["success"]
+    assert states["all_files_ingested"] == ["failed"]
     assert states["build_quality_docs"] == ["success"]
     assert query(settings, "SELECT count(*) FROM eventstore.events") == [(2,)]
-    held = query(settings, "SELECT file_name, reason FROM ingest.files WHERE status = 'held'")
-    assert held[0][0] == "b-wrong.jsonl" and "2 of 3 records are invalid" in held[0][1]
+    held = query(
+        settings,
+        "SELECT file_name, reason FROM ingest.files WHERE status = 'held' ORDER BY file_name",
+    )
+    assert [name for name, _ in held] == ["b-wrong.jsonl", "c-loose.jsonl"]
+    assert "2 of 3 records are invalid" in held[0][1]
+    assert "outside any firm's landing zone" in held[1][1]
 
 
 def event_log_updates(dag_run) -> list[str]:
@@ -85,7 +96,7 @@ def test_the_event_log_asset_is_updated_only_when_the_log_has_unpublished_events
     from pipelines.app.tasks import build_projections, check_marts, publish_snapshot
     from pipelines.privacy.erasure import erase_client
 
-    write_jsonl(settings.landing_dir / "firm-a" / "2026-03-01.jsonl", [DEBRIEF, OUTCOME])
+    write_jsonl(zone(settings) / "2026-03-01.jsonl", [DEBRIEF, OUTCOME])
     first = run(airflow_dagbag)
     assert str(first.state) == "success", task_states(first)
     assert len(event_log_updates(first)) == 1  # new events: build_insights is scheduled

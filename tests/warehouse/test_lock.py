@@ -62,7 +62,7 @@ def test_a_writer_leaves_its_note_and_takes_it_away(database):
 
 def test_inside_an_airflow_task_the_note_names_the_task(database, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CTX_DAG_ID", "ingest_debriefs")
-    monkeypatch.setenv("AIRFLOW_CTX_TASK_ID", "ingest_file")
+    monkeypatch.setenv("AIRFLOW_CTX_TASK_ID", "commit_files")
     with EventStore(database):
         note = json.loads(Path(database + ".writer").read_text())
-    assert note["command"] == "Airflow task ingest_debriefs.ingest_file"
+    assert note["command"] == "Airflow task ingest_debriefs.commit_files"

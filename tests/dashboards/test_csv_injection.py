@@ -17,7 +17,7 @@ from pipelines.app.cli import main
 from pipelines.core.settings import KEY_ENV, Settings
 from tests.conftest import TEST_KEY
 from tests.dashboards.test_app import RecordingStorage
-from tests.samples import DEBRIEF, debrief, write_jsonl
+from tests.samples import DEBRIEF, debrief, write_jsonl, zone
 from warehouse.publish import snapshot_file
 
 # OWASP's triggers as a firm could type them (a leading tab or carriage return is trimmed on the
@@ -44,7 +44,7 @@ def hostile_home(tmp_path_factory) -> Settings:
         debrief(i, industry=value, role_family=value, client_ref=CLIENT)
         for i, value in enumerate(HOSTILE)
     ]
-    landing = write_jsonl(home.landing_dir / "hostile" / "2026-03-01.jsonl", records)
+    landing = write_jsonl(zone(home) / "2026-03-01.jsonl", records)  # the firm's own zone
     for args in (["ingest", "--no-progress", str(landing)], ["build"], ["publish"]):
         result = sealdeal(home).invoke(main, args)
         assert result.exit_code == 0, result.output

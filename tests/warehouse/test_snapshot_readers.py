@@ -9,6 +9,7 @@ import time
 
 import duckdb
 
+from pipelines.landing.files import landing_files
 from pipelines.synthetic.generate import generate
 from warehouse.publish import CURRENT, PARTS
 
@@ -33,9 +34,9 @@ def read_current(published_dir) -> str:
     return "/".join(sorted(ids))
 
 
-def test_reader_loop_during_ingest_build_and_publish(settings, tmp_path):
-    generate(tmp_path / "gen", interviews=1200, seed=9)
-    files = sorted((tmp_path / "gen").glob("*.jsonl"))
+def test_reader_loop_during_ingest_build_and_publish(settings):
+    generate(settings.landing_dir, interviews=1200, seed=9)  # each firm's files in its zone
+    files = landing_files([settings.landing_dir])
     cli = [sys.executable, "-m", "pipelines.app.cli"]
     env = dict(os.environ)
     # A first snapshot, so that there is something to read from the start.

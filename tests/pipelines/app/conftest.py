@@ -32,7 +32,7 @@ class Refreshed:
 @pytest.fixture(scope="session")
 def refreshed(tmp_path_factory) -> Refreshed:
     settings = Settings(home=tmp_path_factory.mktemp("refreshed") / "home")
-    generate(settings.landing_dir / "gen", interviews=300, seed=3)
+    generate(settings.landing_dir, interviews=300, seed=3)  # each firm's files in its zone
     return Refreshed(settings, sealdeal(settings, "refresh"))
 
 

@@ -4,13 +4,13 @@ behind the marts (or there is none) until `sealdeal publish`."""
 from __future__ import annotations
 
 from tests.pipelines.app.conftest import current_snapshot_id, sealdeal
-from tests.samples import debrief, write_jsonl
+from tests.samples import debrief, write_jsonl, zone
 
 ADVICE = "run `sealdeal publish` (or `sealdeal refresh`)"
 
 
 def ingest(settings, name: str, records: list) -> None:
-    path = write_jsonl(settings.landing_dir / "late" / name, records)
+    path = write_jsonl(zone(settings) / name, records)
     result = sealdeal(settings, "ingest", "--no-progress", str(path))
     assert result.exit_code == 0, result.output
 

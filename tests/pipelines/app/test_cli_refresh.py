@@ -8,8 +8,9 @@ import re
 
 import duckdb
 
+from pipelines.landing.files import landing_files
 from tests.pipelines.app.conftest import current_snapshot_id, sealdeal
-from tests.samples import debrief, write_jsonl
+from tests.samples import debrief, write_jsonl, zone
 from warehouse.publish import snapshot_dirs
 
 
@@ -38,7 +39,7 @@ def steps(output: str) -> list[str]:
 
 def late_file(settings, name: str = "2026-07-01_north-star.jsonl"):
     """Two debriefs of new interviews: new events after the first refresh."""
-    return write_jsonl(settings.landing_dir / "late" / name, [debrief(9001), debrief(9002)])
+    return write_jsonl(zone(settings) / name, [debrief(9001), debrief(9002)])
 
 
 def test_refresh_ingests_builds_checks_publishes_and_audits(refreshed):
@@ -47,7 +48,7 @@ def test_refresh_ingests_builds_checks_publishes_and_audits(refreshed):
     assert steps(result.output) == ["ingest", "build", "check", "publish", "audit"]
     lines = result.output.splitlines()
 
-    files = sorted((settings.landing_dir / "gen").glob("*.jsonl"))
+    files = landing_files([settings.landing_dir])
     appended = int(re.search(r"(\d+) events appended", lines[0]).group(1))
     assert lines[0].startswith(f"ingest: {len(files)} new file(s), ") and appended > 500
     position = log_position(settings)
@@ -119,7 +120,7 @@ def test_personal_data_in_an_output_fails_the_refresh_with_the_redacted_report(h
 
 def test_a_held_file_keeps_no_other_file_out_but_fails_the_refresh(home):
     late_file(home, "2026-07-01_north-star.jsonl")
-    write_jsonl(home.landing_dir / "late" / "2026-07-02_north-star.jsonl", ["not json", "{", "[]"])
+    write_jsonl(zone(home) / "2026-07-02_north-star.jsonl", ["not json", "{", "[]"])
 
     result = sealdeal(home, "refresh")
     assert result.exit_code == 1, result.output

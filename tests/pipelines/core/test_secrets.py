@@ -23,7 +23,7 @@ from pipelines.insights.marts import MARTS
 from pipelines.privacy.audit import Needles, run_audit
 from pipelines.synthetic.generate import generate
 from tests.conftest import TEST_KEY
-from tests.samples import sorted_tables
+from tests.samples import sorted_tables, warehouse_rows
 
 
 def key_forms(key: bytes) -> list[bytes]:
@@ -79,7 +79,7 @@ def test_a_cli_run_with_a_key_file_never_prints_or_logs_the_key(tmp_path, monkey
         run(
             "generate",
             "--out",
-            str(settings.landing_dir / "b1"),
+            str(settings.landing_dir),  # the firm's files go in its zone
             "--interviews",
             "300",
             "--firms",
@@ -92,6 +92,9 @@ def test_a_cli_run_with_a_key_file_never_prints_or_logs_the_key(tmp_path, monkey
         run("init"),  # a second init keeps the key
     ]
     assert settings.key_file.read_bytes().strip() == key
+    (events,) = warehouse_rows(settings, "SELECT count(*) FROM eventstore.events")[0]
+    (quarantined,) = warehouse_rows(settings, "SELECT count(*) FROM ingest.quarantine")[0]
+    assert events > 300 and quarantined == 0  # every generated record was taken in
 
     forms = key_forms(key)
     printed = "\n".join(outputs) + caplog.text

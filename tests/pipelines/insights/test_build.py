@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import duckdb
 import polars as pl
@@ -10,8 +11,9 @@ import pytest
 
 from pipelines.ingest.load import ingest_paths
 from pipelines.insights.build import build, build_as_of
+from pipelines.landing.files import landing_files
 from pipelines.synthetic.generate import generate
-from tests.samples import DEBRIEF, ERASURE, OUTCOME, debrief, sorted_tables, write_jsonl
+from tests.samples import DEBRIEF, ERASURE, OUTCOME, debrief, sorted_tables, write_jsonl, zone
 from warehouse import tables
 
 TABLES = tables.PROJECTIONS
@@ -33,8 +35,18 @@ def landing(tmp_path_factory):
     return out
 
 
+def delivered(generated, settings):
+    """The generated files delivered into the home's landing zones (each firm's into its own),
+    in arrival order."""
+    for f in landing_files([generated]):
+        target = settings.landing_dir / f.relative_to(generated)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(f, target)
+    return landing_files([settings.landing_dir])
+
+
 def test_incremental_build_equals_full_rebuild(settings, master_key, landing):
-    files = sorted(landing.glob("*.jsonl"))
+    files = delivered(landing, settings)
     half = len(files) // 2
     ingest_paths(files[:half], settings, master_key)
     first = build(settings)
@@ -50,22 +62,26 @@ def test_incremental_build_equals_full_rebuild(settings, master_key, landing):
     assert_same(incremental, snapshot(settings.warehouse_path))
 
 
-def without_erasures(files, folder):
-    """Copies of landing files minus their erasure records."""
-    folder.mkdir()
+def without_erasures(files):
+    """Copies of landing files minus their erasure records, each in its firm's zone."""
+    copies = []
     for f in files:
         lines = [x for x in f.read_text().splitlines() if '"record_type":"erasure"' not in x]
-        (folder / f.name).write_text("\n".join(lines) + "\n")
-    return sorted(folder.glob("*.jsonl"))
+        copy = f.parent / "later" / f.name
+        copy.parent.mkdir(exist_ok=True)
+        copy.write_text("\n".join(lines) + "\n")
+        copies.append(copy)
+    return copies
 
 
 def test_as_of_reproduces_a_past_build(settings, master_key, landing, tmp_path):
-    files = sorted(landing.glob("*.jsonl"))
-    ingest_paths(files[:2], settings, master_key)
+    files = delivered(landing, settings)
+    assert ingest_paths(files[:2], settings, master_key).totals()["events_appended"] > 0
     then = build(settings)
     past = snapshot(settings.warehouse_path)
     # Later files bring more of everything except erasures (see the next test for those).
-    ingest_paths(without_erasures(files[2:], tmp_path / "later"), settings, master_key)
+    later = ingest_paths(without_erasures(files[2:]), settings, master_key).totals()
+    assert later["events_appended"] > 0 and later["files_held"] == 0
     build(settings)
     report = build_as_of(settings, str(then.to_position), tmp_path / "asof.duckdb")
     assert report.to_position == then.to_position
@@ -73,11 +89,11 @@ def test_as_of_reproduces_a_past_build(settings, master_key, landing, tmp_path):
 
 
 def test_as_of_never_brings_back_a_client_erased_later(settings, master_key, tmp_path):
-    write_jsonl(settings.landing_dir / "a.jsonl", [DEBRIEF, OUTCOME, debrief(2)])
-    ingest_paths([settings.landing_dir / "a.jsonl"], settings, master_key)
+    write_jsonl(zone(settings) / "a.jsonl", [DEBRIEF, OUTCOME, debrief(2)])
+    ingest_paths([zone(settings) / "a.jsonl"], settings, master_key)
     then = build(settings)
-    write_jsonl(settings.landing_dir / "b.jsonl", [ERASURE])
-    ingest_paths([settings.landing_dir / "b.jsonl"], settings, master_key)
+    write_jsonl(zone(settings) / "b.jsonl", [ERASURE])
+    ingest_paths([zone(settings) / "b.jsonl"], settings, master_key)
     build_as_of(settings, str(then.to_position), tmp_path / "asof.duckdb")
     past = snapshot(tmp_path / "asof.duckdb")
     assert past["marts.fct_interviews"].height == 1  # only client 2 is left
@@ -138,7 +154,7 @@ def test_a_failed_write_during_a_full_build_leaves_the_previous_build_whole(
     import pipelines.insights.build as build_module
 
     ingest_paths(
-        [write_jsonl(settings.landing_dir / "a.jsonl", [DEBRIEF, OUTCOME])], settings, master_key
+        [write_jsonl(zone(settings) / "a.jsonl", [DEBRIEF, OUTCOME])], settings, master_key
     )
     build(settings)
     before = snapshot(settings.warehouse_path)

@@ -28,6 +28,7 @@ from pipelines.app.tasks import audit_pii
 from pipelines.core.settings import KEY_ENV, Settings
 from pipelines.ingest.load import ingest_paths
 from pipelines.insights.build import TRACKING_NAME, build
+from pipelines.landing.files import landing_files
 from pipelines.privacy.audit import (
     AuditError,
     Needles,
@@ -61,8 +62,8 @@ def copy_home(built_home: Settings, target: Path) -> Settings:
     """A writable copy of the built home, with its landing files where ingestion expects them."""
     shutil.copytree(built_home.home, target, symlinks=True)
     generated = built_home.home.parent / "gen"  # where tests/conftest.py generated them
-    assert any(generated.glob("*.jsonl")), "built_home's landing files moved"
-    shutil.copytree(generated, target / "landing" / "gen")
+    assert landing_files([generated]), "built_home's landing files moved"
+    shutil.copytree(generated, target / "landing", dirs_exist_ok=True)  # each firm's zone
     for path in target.rglob("*"):
         if path.is_file() and not path.is_symlink():
             path.chmod(path.stat().st_mode | stat.S_IWUSR)  # snapshots may be made read-only
@@ -144,9 +145,10 @@ def test_a_real_built_home_with_its_landing_files_is_clean(audited):
 
 def test_a_dataset_not_seen_while_writing_the_rules_is_clean_too(settings):
     """Another seed, CSV landing files (read for refs by the ingestion's CSV reader)."""
-    landing = settings.landing_dir / "csv-batch"
+    landing = settings.landing_dir  # each firm's files in its zone
     generate(landing, interviews=1200, seed=20_261_126, fmt="csv", firms=2)
-    ingest_paths([landing], settings, TEST_KEY.encode())
+    totals = ingest_paths([landing], settings, TEST_KEY.encode()).totals()
+    assert totals["events_appended"] > 0 and totals["quarantined"] == totals["files_held"] == 0
     build(settings)
     with EventStore(settings.warehouse_path) as store:
         publish(store.con, settings.published_dir, store.tracked_position(TRACKING_NAME))

@@ -61,7 +61,7 @@ def occurrences(home: Path, needles: list[str]) -> list[str]:
 
 
 def _clients_in_landing(landing: Path) -> pl.DataFrame:
-    frames = [raw for p in sorted(landing.glob("*.jsonl")) for raw in iter_raw_chunks(p)]
+    frames = [raw for p in sorted(landing.rglob("*.jsonl")) for raw in iter_raw_chunks(p)]
     return pl.concat(frames, how="diagonal_relaxed")
 
 
@@ -80,9 +80,11 @@ def story(tmp_path_factory):
     root = tmp_path_factory.mktemp("erasure")
     home = Settings(home=root / "home")
     home.ensure_dirs()
-    generate(root / "gen", interviews=900, seed=21)
-    for f in (root / "gen").glob("*.jsonl"):
-        shutil.copy(f, home.landing_dir / f.name)
+    # Generated beside the home (its truth.json names the erased clients), then each firm's
+    # files delivered into its own zone, landing/<firm_id>/.
+    for name in generate(root / "gen", interviews=900, seed=21)["files"]:
+        (home.landing_dir / name).parent.mkdir(exist_ok=True)
+        shutil.copy(root / "gen" / name, home.landing_dir / name)
     originals = root / "originals"
     shutil.copytree(home.landing_dir, originals)
     truth = json.loads((root / "gen" / "truth.json").read_text())
@@ -211,13 +213,14 @@ def test_erase_one_client_from_the_command_line(story, monkeypatch):
     assert funnel["interviews"].sum() == before.height - mine.height
 
     # The firm sends its old files again: the client's records are refused, nobody comes back.
-    again = home.landing_dir / "resent"
+    again = home.landing_dir / firm / "resent"  # in the firm's own zone
     again.mkdir()
-    # One new file with every old record (a new delivery: a byte-identical copy of a file
-    # already taken in would simply be skipped).
+    # One new file with every old record of the firm (a new delivery: a byte-identical copy of
+    # a file already taken in would simply be skipped).
     resent = again / "2099-01-01_resent.jsonl"
-    resent.write_bytes(b"".join(f.read_bytes() for f in sorted(originals.glob("*.jsonl"))))
+    resent.write_bytes(b"".join(f.read_bytes() for f in sorted((originals / firm).glob("*.jsonl"))))
     summary = ingest_paths([again], home, KEY)
+    assert [(r.zone, r.status, r.quarantined) for r in summary.reports] == [(firm, "ingested", 0)]
     assert sum(r.erased_skipped for r in summary.reports) >= mine.height
     build(home)
     assert _fct(home).equals(others)
@@ -247,10 +250,10 @@ def test_erasing_an_unknown_client_is_recorded_and_says_so(story, monkeypatch):
 
 def test_a_warehouse_refuses_appends_under_another_key(settings, master_key, monkeypatch):
     # One client would become two, and an erasure under the new key would miss the old rows.
-    from tests.samples import debrief, write_jsonl
+    from tests.samples import debrief, write_jsonl, zone
 
-    ingest_paths([write_jsonl(settings.landing_dir / "a.jsonl", [debrief(1)])], settings, KEY)
-    other = settings.landing_dir / "b.jsonl"
+    ingest_paths([write_jsonl(zone(settings) / "a.jsonl", [debrief(1)])], settings, KEY)
+    other = zone(settings) / "b.jsonl"
     write_jsonl(other, [debrief(2)])
     monkeypatch.setenv("SEALDEAL_SECRET_KEY", "another-key-" + "1" * 40)
     result = CliRunner().invoke(main, ["ingest", "--no-progress", str(other)])

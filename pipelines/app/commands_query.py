@@ -4,6 +4,7 @@ dictionary, the dashboards."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -187,7 +188,12 @@ def audit(ctx: click.Context, json_out: Path | None, ref_days: int, airflow_home
     from pipelines.privacy.audit import AuditError, run_audit
 
     try:
-        report = run_audit(settings_of(ctx), airflow_home=airflow_home, ref_days=ref_days or None)
+        report = run_audit(
+            settings_of(ctx),
+            airflow_home=airflow_home,
+            airflow_db=os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"),
+            ref_days=ref_days or None,
+        )
     except AuditError as exc:
         click.echo(f"audit cannot run: {exc}", err=True)
         sys.exit(2)

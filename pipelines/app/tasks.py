@@ -151,7 +151,11 @@ def audit_pii(settings: Settings | None = None) -> dict:
 
     settings = settings or Settings.from_env()
     airflow_home = os.environ.get("AIRFLOW_HOME")
-    report = run_audit(settings, airflow_home=Path(airflow_home) if airflow_home else None)
+    report = run_audit(
+        settings,
+        airflow_home=Path(airflow_home) if airflow_home else None,
+        airflow_db=os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"),
+    )
     if not report.clean:
         current = current_snapshot(settings.published_dir)
         inside = current and str(current.relative_to(settings.home))

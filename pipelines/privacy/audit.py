@@ -264,12 +264,24 @@ def load_needles(
     return Needles(tuple(sorted(r for r in refs if distinctive_ref(r))), tuple(secrets), len(paths))
 
 
+def _location(path: Path | str, home: Path) -> str:
+    """Where a finding is: a path below SEALDEAL_HOME, or a database server without password."""
+    if isinstance(path, str):
+        from sqlalchemy.engine import make_url
+
+        return make_url(path).render_as_string(hide_password=True)
+    return str(path.relative_to(home)) if _inside(path, home) else str(path)
+
+
 def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def audit_locations(settings: Settings, airflow_home: Path | None = None) -> Iterator[tuple]:
-    """(kind, path) of everything to scan: kind is duckdb, parquet, text or xcom.
+def audit_locations(
+    settings: Settings, airflow_home: Path | None = None, airflow_db: str | None = None
+) -> Iterator[tuple]:
+    """(kind, path) of everything to scan: kind is duckdb, parquet, text or xcom (or
+    xcom_server, whose path is the SQLAlchemy URL of `airflow_db`, a server's metadata DB).
 
     Airflow's homes (the given one and SEALDEAL_HOME/airflow) contribute their task logs and the
     XCom table of their metadata DB only; their configuration is no output.
@@ -295,6 +307,8 @@ def audit_locations(settings: Settings, airflow_home: Path | None = None) -> Ite
             yield from _classified(Path(root), files, key_file)
         if (airflow / AIRFLOW_DB).is_file():
             yield "xcom", airflow / AIRFLOW_DB
+    if airflow_db and not airflow_db.startswith("sqlite"):
+        yield "xcom_server", airflow_db
 
 
 def _classified(folder: Path, files: list[str], key_file: Path) -> Iterator[tuple[str, Path]]:
@@ -315,10 +329,12 @@ def run_audit(
     settings: Settings | None = None,
     *,
     airflow_home: Path | None = None,
+    airflow_db: str | None = None,
     ref_days: int | None = REF_DAYS,
     needles: Needles | None = None,
 ) -> AuditReport:
-    """Scan every output under SEALDEAL_HOME (and the Airflow home's logs and XComs)."""
+    """Scan every output under SEALDEAL_HOME (and the Airflow home's logs and XComs, those of
+    the metadata DB at the SQLAlchemy URL `airflow_db` too when it is a server)."""
     started = time.perf_counter()
     settings = settings or Settings.from_env()
     home = settings.home.resolve()
@@ -330,8 +346,8 @@ def run_audit(
     scanned = dict.fromkeys(
         ("duckdb_files", "tables", "columns", "parquet_files", "text_files", "xcom_rows"), 0
     )
-    for kind, path in audit_locations(settings, airflow_home):
-        location = str(path.relative_to(home)) if _inside(path, home) else str(path)
+    for kind, path in audit_locations(settings, airflow_home, airflow_db):
+        location = _location(path, home)
         SCANNERS[kind](path, location, scanner, scanned)
     findings = scanner.findings()
     scanned |= {

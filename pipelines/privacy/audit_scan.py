@@ -377,9 +377,31 @@ def _scan_xcom(path: Path, location: str, scanner: Scanner, scanned: dict) -> No
     scanned["xcom_rows"] += len(rows)
 
 
+def _scan_xcom_server(url: str, location: str, scanner: Scanner, scanned: dict) -> None:
+    """The XComs of an Airflow whose metadata DB is a server (PostgreSQL in a cluster)."""
+    import sqlalchemy  # Airflow's own dependency; the driver comes with the `cluster` extra
+
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.connect() as con:
+            rows = con.execute(
+                sqlalchemy.text("SELECT row_number() OVER (), CAST(value AS TEXT) FROM xcom")
+            ).all()
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise AuditError(f"cannot read the XComs in {location}: {exc}") from exc
+    finally:
+        engine.dispose()
+    if rows:
+        ids, values = zip(*rows, strict=True)
+        src = scanner.source(location, "xcom.value")
+        scanner.add(src, pl.Series(values, dtype=pl.String), pl.Series(ids, dtype=pl.Int64))
+    scanned["xcom_rows"] += len(rows)
+
+
 SCANNERS: dict[str, Callable[[Path, str, Scanner, dict], None]] = {
     "duckdb": _scan_duckdb,
     "parquet": _scan_parquet,
     "text": _scan_text,
     "xcom": _scan_xcom,
+    "xcom_server": _scan_xcom_server,
 }

@@ -1,4 +1,6 @@
-"""Airflow's own settings for SealDeal: a project-local home on SQLite under SEALDEAL_HOME.
+"""Airflow's own settings for SealDeal: a project-local home on SQLite under SEALDEAL_HOME, or,
+in a shell that sourced `$SEALDEAL_HOME/cluster/env` (scripts/cluster.sh), the cluster's home and
+PostgreSQL metadata DB.
 
 Plain environment handling, no Airflow import: the CLI and the tests set these before Airflow
 is imported (or started as a subprocess), so every run uses the same home, DAGs and pool.
@@ -11,6 +13,7 @@ import os
 import secrets
 import subprocess
 import sys
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
@@ -61,11 +64,36 @@ def airflow_users(env: dict[str, str]) -> dict[str, str]:
     return users
 
 
-def write_passwords(settings: Settings) -> Path:
+# Set (to the cluster's folder) by `$SEALDEAL_HOME/cluster/env`: Airflow's home, metadata DB and
+# executor are then the cluster's, which the caller's environment carries, instead of SQLite.
+CLUSTER_ENV = "SEALDEAL_CLUSTER"
+CLUSTER_SETTINGS = (
+    "AIRFLOW_HOME",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+    "AIRFLOW__CORE__EXECUTOR",
+)
+
+
+def airflow_home(settings: Settings, env: Mapping[str, str] | None = None) -> Path:
+    """Airflow's home: `$SEALDEAL_HOME/airflow`, or the cluster's when CLUSTER_ENV is set."""
+    env = os.environ if env is None else env
+    if not env.get(CLUSTER_ENV):
+        return settings.home / "airflow"
+    missing = [name for name in CLUSTER_SETTINGS if not env.get(name)]
+    if missing:
+        raise ValueError(
+            f"{CLUSTER_ENV} is set but {', '.join(missing)} not: source the cluster's env file "
+            "($SEALDEAL_HOME/cluster/env, written by scripts/cluster.sh up)"
+        )
+    return Path(env["AIRFLOW_HOME"])
+
+
+def write_passwords(settings: Settings, env: Mapping[str, str] | None = None) -> Path:
     """A random password for every configured user that has none yet (mode 0600)."""
-    path = settings.home / "airflow" / PASSWORDS_FILE
+    env = dict(os.environ if env is None else env)
+    path = airflow_home(settings, env) / PASSWORDS_FILE
     known = json.loads(path.read_text()) if path.exists() else {}
-    users = airflow_users(dict(os.environ))
+    users = airflow_users(env)
     wanted = {u: known.get(u) or secrets.token_urlsafe(18) for u in users}
     if wanted != known:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,8 +139,15 @@ def python_warnings(existing: str | None) -> str:
 
 
 def airflow_environ(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of every `airflow` process of ours: SQLite under SEALDEAL_HOME, or the
+    cluster's home, metadata DB and executor (kept as the caller set them) when CLUSTER_ENV is."""
     env = dict(os.environ if base is None else base)
-    home = settings.home / "airflow"
+    home = airflow_home(settings, env)
+    conn = (
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        if env.get(CLUSTER_ENV)
+        else f"sqlite:///{home / 'airflow.db'}"
+    )
     env.update(
         {
             "PATH": interpreter_path(env.get("PATH")),
@@ -120,7 +155,7 @@ def airflow_environ(settings: Settings, base: dict[str, str] | None = None) -> d
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": conn,
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": env.get(
                 "AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"
@@ -146,7 +181,7 @@ def _airflow(*args: str, settings: Settings, check: bool = True) -> subprocess.C
 
 def setup_airflow(settings: Settings) -> None:
     """Create or migrate the metadata DB, the writer pool and the UI's users; idempotent."""
-    (settings.home / "airflow").mkdir(parents=True, exist_ok=True)
+    airflow_home(settings).mkdir(parents=True, exist_ok=True)
     write_passwords(settings)
     _airflow("db", "migrate", settings=settings)
     _airflow(

@@ -254,22 +254,23 @@ def configure(layout: Layout, environ: Mapping[str, str], write: bool) -> dict[s
     """The cluster's settings as shell variables for the script; with write, also the folders,
     secrets, Redis's config, the Airflow users' passwords and the env file."""
     recorded = read_env_file(layout.env_file)
-    ports = wanted_ports(environ, recorded)
+    # Only `up` (write) takes new ports, and only with nothing running; otherwise the recorded.
+    ports = wanted_ports(environ if write or not recorded else {}, recorded)
     env_ports = {name: int(recorded[var]) for name, (_, var) in PORTS.items() if var in recorded}
     if write:
         running = [name for name in _pidfile_names(layout) if running_pid(layout, name)]
         moved = {name for name, port in env_ports.items() if port != ports[name]}
         if running and moved:
             raise SystemExit(
-                f"the cluster runs ({', '.join(running)}) on other ports than asked for "
+                f"cluster: it runs ({', '.join(running)}) on other ports than asked for "
                 f"({', '.join(sorted(moved))}): `scripts/cluster.sh down` first"
             )
         if not running:
             busy = [f"{n} {p}" for n, p in ports.items() if _listening(p)]
             if busy:
                 raise SystemExit(
-                    f"port(s) in use by another program: {', '.join(busy)}; choose others with "
-                    f"{PORT_BASE_ENV} (or SEALDEAL_CLUSTER_*_PORT)"
+                    f"cluster: port(s) in use by another program: {', '.join(busy)}; choose "
+                    f"others with {PORT_BASE_ENV} (or SEALDEAL_CLUSTER_*_PORT)"
                 )
     settings = Settings(home=layout.home)
     if write:
@@ -505,7 +506,13 @@ class Probe:
     def health(self) -> dict | str:
         if self._health is None:
             status, body = _get(f"{self.env['SEALDEAL_AIRFLOW_API_URL']}/api/v2/monitor/health")
-            self._health = json.loads(body) if status == 200 else f"health endpoint: HTTP {status}"
+            self._health = (
+                json.loads(body)
+                if status == 200
+                else f"health endpoint: HTTP {status}"
+                if status
+                else "the api-server does not answer (yet)"
+            )
         return self._health
 
     def _api_server(self) -> str | None:
@@ -548,7 +555,9 @@ class Probe:
 
     def _dashboards(self) -> str | None:
         status, _ = _get(f"{self.env['SEALDEAL_DASHBOARDS_URL']}/_stcore/health")
-        return None if status == 200 else f"/_stcore/health: HTTP {status}"
+        if status == 200:
+            return None
+        return f"/_stcore/health: HTTP {status}" if status else "does not answer (yet)"
 
 
 def service_states(layout: Layout, names: list[str]) -> list[tuple[str, int | None, str | None]]:
@@ -568,14 +577,14 @@ def exits(layout: Layout, name: str) -> list[float]:
     return [float(t) for t in path.read_text().split()] if path.exists() else []
 
 
-def print_states(layout: Layout, states) -> None:
+def print_states(layout: Layout, states, file=None) -> None:
     for name, pid, problem in states:
         where = f"pid {pid}" if pid else "-"
         said = "healthy" if problem is None else problem
         restarts = len(exits(layout, name)) if pid else 0
         if restarts:
             said += f" (restarted {restarts}x, see {layout.log(name)})"
-        print(f"  {name:<24}{where:<12}{said}")
+        print(f"  {name:<24}{where:<12}{said}", file=file or sys.stdout)
 
 
 def log_tail(layout: Layout, name: str, lines: int = 25) -> str:
@@ -601,9 +610,12 @@ def wait_healthy(layout: Layout, names: list[str], timeout: float, fail_on_exit:
             if pid is None or (fail_on_exit and any(t >= began - 1 for t in exits(layout, name)))
         ]
         if dead or time.monotonic() > deadline:
-            why = "stopped" if dead else f"not healthy after {timeout:g} s"
+            if dead:
+                why = f"{', '.join(name for name, _, _ in dead)} stopped or exited while starting"
+            else:
+                why = f"not healthy after {timeout:g} s"
             print(f"cluster: {why}:", file=sys.stderr)
-            print_states(layout, states)
+            print_states(layout, states, file=sys.stderr)
             for name, _, problem in dead or [s for s in states if s[2] is not None]:
                 print(f"\n  {name}: {problem}; last lines of {layout.log(name)}:", file=sys.stderr)
                 print(log_tail(layout, name), file=sys.stderr)

@@ -8,8 +8,9 @@ health, stops them and verifies that nothing is left. Plain Python: nothing here
 (the health checks ask the api-server over HTTP and ping the workers with a bare Celery client).
 
     python -m pipelines.app.cluster config --home H [--write]   # shell assignments for the script
+    python -m pipelines.app.cluster config --home H --secret NAME   # one secret (the DB password)
     python -m pipelines.app.cluster pids --home H NAME...        # "name pid" of the running ones
-    python -m pipelines.app.cluster status --home H [--wait S] NAME...
+    python -m pipelines.app.cluster status --home H [--wait S [--fail-on-exit]] NAME...
     python -m pipelines.app.cluster stop --home H NAME...
     python -m pipelines.app.cluster leftovers --home H [--kill]
 """

@@ -77,7 +77,7 @@ class Layout:
 
     @property
     def root(self) -> Path:
-        return self.home / "cluster"
+        return Settings(home=self.home).cluster_dir
 
     @property
     def env_file(self) -> Path:

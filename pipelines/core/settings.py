@@ -86,6 +86,12 @@ class Settings:
         return self.home / "access_log"
 
     @property
+    def cluster_dir(self) -> Path:
+        """scripts/cluster.sh's servers: their data, logs and secrets (infrastructure, not an
+        output: the PII audit reads only the Airflow task logs in it)."""
+        return self.home / "cluster"
+
+    @property
     def key_file(self) -> Path:
         return self.home / KEY_FILE_NAME
 

@@ -12,8 +12,9 @@
 
 Not scanned: the landing zone and any archive of landing files (raw input by definition), the key
 file, the dashboards' access log (``Settings.access_log_dir``: sign-in e-mails by design,
-docs/access.md), Airflow's configuration and the Data Docs' static assets (CSS, JavaScript,
-fonts, images).
+docs/access.md), the cluster's servers (``Settings.cluster_dir``: their data and logs; the
+Airflow task logs in it are scanned), Airflow's configuration and the Data Docs' static assets
+(CSS, JavaScript, fonts, images).
 
 What counts as a finding, per text value:
 
@@ -84,6 +85,7 @@ DATA_TEXT_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".xml")
 REPORT_TEXT_SUFFIXES = (".html", ".htm", ".log", ".txt", ".md", ".yml", ".yaml")
 TEXT_SUFFIXES = DATA_TEXT_SUFFIXES + REPORT_TEXT_SUFFIXES
 AIRFLOW_DB = "airflow.db"
+SERVER_DBS = ("postgresql", "mysql")  # metadata DBs whose XComs are read through SQLAlchemy
 
 
 class PiiFound(Exception):
@@ -290,6 +292,7 @@ def audit_locations(
     airflow_homes = list(dict.fromkeys(p.resolve() for p in (airflow_home, home / "airflow") if p))
     skip = [d.resolve() for d in raw_dirs(settings)] + airflow_homes
     skip.append(settings.access_log_dir.resolve())  # e-mails by design, never an output
+    skip.append(settings.cluster_dir.resolve())  # servers' own files; Airflow's logs come below
     key_file = settings.key_file.resolve()
     for root, dirs, files in os.walk(home):
         here = Path(root)
@@ -307,7 +310,9 @@ def audit_locations(
             yield from _classified(Path(root), files, key_file)
         if (airflow / AIRFLOW_DB).is_file():
             yield "xcom", airflow / AIRFLOW_DB
-    if airflow_db and not airflow_db.startswith("sqlite"):
+    # Only a database server's URL: Airflow 3 hands its tasks a placeholder, for a task may not
+    # open the metadata DB (an operator's `sealdeal audit` reads a cluster's XComs).
+    if airflow_db and airflow_db.startswith(SERVER_DBS):
         yield "xcom_server", airflow_db
 
 

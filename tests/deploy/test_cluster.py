@@ -20,10 +20,11 @@ import subprocess
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psutil
@@ -111,12 +112,21 @@ class Cluster:
         return {name: self.pid(name) for name in SERVICES}
 
     def kill(self, name: str) -> None:
-        """SIGKILL a service's whole process group, restart loop included: it stays down
+        """SIGKILL a service's whole process tree, restart loop included: it stays down
         (`script("start", name)` brings it back)."""
         pid = self.pid(name)
         assert pid, f"{name} has no pid file"
+        # As a crashed machine would: the group and every descendant, such as the task processes
+        # Airflow's supervisor starts in sessions of their own.
+        tree: list[psutil.Process] = []
+        with contextlib.suppress(psutil.Error):
+            tree = psutil.Process(pid).children(recursive=True)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
+        for proc in tree:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        psutil.wait_procs(tree, timeout=10)
 
     def token(self, user: str | None = None, password: str | None = None) -> str:
         """A REST API token (default: the admin of the env file)."""
@@ -233,8 +243,12 @@ def running_cluster(extra_env: dict[str, str] | None = None) -> Iterator[Cluster
             shutil.rmtree(root, ignore_errors=True)
 
 
-# Not the default ports (55400 + …): a cluster of one's own may be running on those.
-TEST_PORTS = {"SEALDEAL_CLUSTER_PORT_BASE": "56400"}
+# Not the default ports (55400 + …): a cluster of one's own may be running on those. A killed
+# worker's task is declared lost after 30 s of silence instead of Airflow's 300.
+TEST_PORTS = {
+    "SEALDEAL_CLUSTER_PORT_BASE": "56400",
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
+}
 
 
 @pytest.fixture(scope="module")
@@ -332,7 +346,231 @@ def test_postgres_and_redis_restarted_while_idle_and_the_cluster_recovers(cluste
     assert "ingest_debriefs" in dags.stdout
 
 
-# Scenario tests on the running cluster go here (they share the `cluster` fixture; e.g. trigger
-# ingest_debriefs through cluster.api(...) or cluster.airflow_cli("dags", "trigger", ...), kill a
-# worker mid-run with cluster.kill("airflow-worker-1"), follow the run with cluster.api(...),
-# bring the worker back with cluster.script("start", "airflow-worker-1")).
+# ------------------------------------------------------------------ the ingest on the cluster
+# Two firms' files delivered in two batches, plus one of firm B's files dropped into firm A's
+# zone; ingest_debriefs triggered through the REST API, build_insights following on the Asset;
+# during the second run a worker is killed mid-task. After each run the warehouse must hold
+# exactly what a clean single-process ingest of the same deliveries holds. They run after the
+# PostgreSQL and Redis restart above: the first run is the "next run" after it.
+
+INTERVIEWS, SEED = 4000, 11
+
+
+@dataclass
+class Deliveries:
+    batches: list[list[str]]  # paths below landing/, in arrival order, per run
+    firms: list[str]
+    generated: Path
+
+
+@pytest.fixture(scope="module")
+def deliveries(tmp_path_factory) -> Deliveries:
+    from pipelines.synthetic.generate import generate
+
+    out = tmp_path_factory.mktemp("generated")
+    summary = generate(out, interviews=INTERVIEWS, seed=SEED, firms=2)
+    files = summary["files"]
+    half = len(files) // 2
+    a, b = summary["firm_ids"]
+    b_file = next(f for f in files[:half] if f.startswith(f"{b}/"))
+    misdelivered = f"{a}/zz-misdelivered_{Path(b_file).name}"  # B's bytes, in A's zone
+    (out / misdelivered).write_bytes((out / b_file).read_bytes())
+    return Deliveries([[*files[:half], misdelivered], files[half:]], [a, b], out)
+
+
+def deliver(deliveries: Deliveries, batch: int, landing: Path) -> None:
+    for name in deliveries.batches[batch]:
+        (landing / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(deliveries.generated / name, landing / name)
+
+
+@pytest.fixture(scope="module")
+def reference(cluster, tmp_path_factory):
+    """A clean single-process ingest of the same deliveries under the cluster's key."""
+    from pipelines.core.settings import Settings
+
+    settings = Settings(home=tmp_path_factory.mktemp("reference") / "home")
+    key = (cluster.home / "secret.key").read_bytes().strip()
+    return settings, key
+
+
+def ingest_reference(reference, deliveries: Deliveries, batch: int) -> None:
+    from pipelines.ingest.load import ingest_paths
+
+    settings, key = reference
+    settings.ensure_dirs()
+    deliver(deliveries, batch, settings.landing_dir)
+    ingest_paths([settings.landing_dir], settings, key)
+
+
+def warehouse_state(home: Path) -> dict:
+    """What the warehouse holds, independent of commit interleaving: events, quarantine."""
+    import duckdb
+
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        events = con.execute(
+            "SELECT firm_id, record_id, event_type, content_hash, source_file, source_line "
+            "FROM eventstore.events ORDER BY ALL"
+        ).fetchall()
+        quarantine = con.execute(
+            "SELECT source_file, source_line, firm_id, record_id, reasons "
+            "FROM ingest.quarantine ORDER BY ALL"
+        ).fetchall()
+        files = con.execute(
+            "SELECT content_hash, file_name, status, records, events_appended, quarantined "
+            "FROM ingest.files ORDER BY ALL"
+        ).fetchall()
+        position = con.execute("SELECT max(position) FROM eventstore.events").fetchone()[0]
+    return {"events": events, "quarantine": quarantine, "files": files, "position": position}
+
+
+def trigger(cluster: Cluster, dag_id: str) -> str:
+    status, run = cluster.api(f"/api/v2/dags/{dag_id}/dagRuns", "POST", {"logical_date": None})
+    assert status == 200, (status, run)
+    return run["dag_run_id"]
+
+
+def run_path(dag_id: str, run_id: str) -> str:
+    return f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
+
+
+def wait_for_run(cluster: Cluster, dag_id: str, run_id: str, timeout: float = 900) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        status, run = cluster.api(run_path(dag_id, run_id))
+        if status == 200 and run["state"] in ("success", "failed"):
+            return run
+        assert time.monotonic() < deadline, f"{dag_id} {run_id} still {run and run['state']}"
+        time.sleep(2)
+
+
+def task_instances(cluster: Cluster, dag_id: str, run_id: str) -> list[dict]:
+    status, body = cluster.api(f"{run_path(dag_id, run_id)}/taskInstances?limit=1000")
+    assert status == 200, status
+    return body["task_instances"]
+
+
+def failures(cluster: Cluster, dag_id: str, run_id: str) -> str:
+    """The states of a run's tasks and the log of each failed one (for assertion messages)."""
+    out = []
+    for t in task_instances(cluster, dag_id, run_id):
+        out.append(f"{t['task_id']}[{t['map_index']}] {t['state']} try {t['try_number']}")
+        if t["state"] in ("failed", "upstream_failed") and t["try_number"]:
+            path = f"{run_path(dag_id, run_id)}/taskInstances/{t['task_id']}/logs/{t['try_number']}"
+            _, log = cluster.api(f"{path}?map_index={t['map_index']}&full_content=true")
+            out.append(json.dumps(log)[-3000:])
+    return "\n".join(out)
+
+
+def build_after(cluster: Cluster, ingest_run: dict, timeout: float = 900) -> dict:
+    """The build_insights run the ingest run's Asset event scheduled, once it has finished."""
+    deadline = time.monotonic() + timeout
+    ended = datetime.fromisoformat(ingest_run["end_date"])
+    while True:
+        _, body = cluster.api("/api/v2/dags/build_insights/dagRuns?order_by=-run_after")
+        runs = [
+            r
+            for r in (body or {}).get("dag_runs", [])
+            if r["run_type"] == "asset_triggered"
+            and datetime.fromisoformat(r["run_after"]) >= ended - timedelta(seconds=5)
+        ]
+        if runs and runs[0]["state"] in ("success", "failed"):
+            return runs[0]
+        assert time.monotonic() < deadline, f"no finished build_insights after {ended}: {body}"
+        time.sleep(3)
+
+
+def test_ingest_on_the_cluster_keeps_each_firm_in_its_zone_and_publishes(
+    cluster, deliveries, reference, tmp_path
+):
+    cluster.wait_idle()
+    deliver(deliveries, 0, cluster.home / "landing")
+    run_id = trigger(cluster, "ingest_debriefs")
+    run = wait_for_run(cluster, "ingest_debriefs", run_id)
+    tis = task_instances(cluster, "ingest_debriefs", run_id)
+    assert run["state"] == "success", failures(cluster, "ingest_debriefs", run_id)
+    prepared = [t for t in tis if t["task_id"] == "prepare_file"]
+    assert len(prepared) == len(deliveries.batches[0])
+    assert {t["state"] for t in prepared} == {"success"}
+    assert all(t["hostname"] for t in prepared)
+
+    build = build_after(cluster, run)  # the warehouse is the build's until it ends
+    assert build["state"] == "success", failures(cluster, "build_insights", build["dag_run_id"])
+    ingest_reference(reference, deliveries, 0)
+    state = warehouse_state(cluster.home)
+    assert state == warehouse_state(reference[0].home)
+    a, b = deliveries.firms
+    misdelivered = Path(deliveries.batches[0][-1]).name
+    refused = [q for q in state["quarantine"] if q[0] == misdelivered]
+    lines = (deliveries.generated / deliveries.batches[0][-1]).read_text().splitlines()
+    assert len(refused) == len(lines) > 0
+    why = f"record names firm {b} but was delivered in firm {a}'s zone"
+    assert {(q[2], q[4][0]) for q in refused} == {(a, why)}
+    assert not [e for e in state["events"] if e[4] == misdelivered]
+    assert {e[0] for e in state["events"]} == {a, b}
+
+    from warehouse.publish import published_snapshot
+
+    snapshot = published_snapshot(cluster.home / "published")
+    assert snapshot is not None and snapshot[1] == state["position"]
+    # The operator's audit reads what the DAG's cannot: a task may not open the metadata DB.
+    report = tmp_path / "audit.json"
+    audit = cluster.shell(f"exec sealdeal audit --json {report}")
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    assert json.loads(report.read_text())["scanned"]["xcom_rows"] > 0  # PostgreSQL's XComs
+
+
+def worker_running(cluster: Cluster, pid: int) -> str | None:
+    """The worker service that started the task process `pid` (one of its ancestors)."""
+    with contextlib.suppress(psutil.Error):
+        ancestors = {p.pid for p in psutil.Process(pid).parents()}
+        return next((w for w in WORKERS if cluster.pid(w) in ancestors), None)
+    return None
+
+
+WORKERS = ("airflow-worker-1", "airflow-worker-2")
+
+
+def test_a_worker_killed_mid_task_is_retried_and_nothing_is_lost_or_doubled(
+    cluster, deliveries, reference
+):
+    cluster.wait_idle()
+    deliver(deliveries, 1, cluster.home / "landing")
+    run_id = trigger(cluster, "ingest_debriefs")
+    victim, worker = None, None
+    deadline = time.monotonic() + 300
+    while worker is None:
+        running = [
+            t
+            for t in task_instances(cluster, "ingest_debriefs", run_id)
+            if t["task_id"] == "prepare_file" and t["state"] == "running" and t["pid"]
+        ]
+        if running:
+            victim = running[0]
+            worker = worker_running(cluster, victim["pid"])
+        else:
+            assert time.monotonic() < deadline, "no prepare_file ever ran"
+            time.sleep(0.5)
+    cluster.kill(worker)  # the whole worker, mid-task: its process group, task included
+    assert _gone(victim["pid"])
+    try:
+        run = wait_for_run(cluster, "ingest_debriefs", run_id)
+    finally:
+        started = cluster.script("start", worker)
+    assert started.returncode == 0, started.stdout
+    tis = task_instances(cluster, "ingest_debriefs", run_id)
+    assert run["state"] == "success", failures(cluster, "ingest_debriefs", run_id)
+    retried = next(
+        t for t in tis if t["map_index"] == victim["map_index"] and t["task_id"] == "prepare_file"
+    )
+    assert retried["try_number"] >= 2  # the killed try failed, a later one succeeded
+    assert retried["state"] == "success"
+
+    build = build_after(cluster, run)
+    assert build["state"] == "success", failures(cluster, "build_insights", build["dag_run_id"])
+    ingest_reference(reference, deliveries, 1)
+    state = warehouse_state(cluster.home)
+    assert state == warehouse_state(reference[0].home)
+    events = state["events"]
+    assert len(events) == len({(e[0], e[1]) for e in events})  # nothing doubled
+    assert not list((cluster.home / "staging" / "prepared").iterdir())  # nothing half-staged left

@@ -356,6 +356,15 @@ def _scan_text(path: Path, location: str, scanner: Scanner, scanned: dict) -> No
     scanned["text_files"] += 1
 
 
+def _add_xcoms(rows: list, location: str, scanner: Scanner, scanned: dict) -> None:
+    """(id, value as text) rows of an XCom table, to scan."""
+    if rows:
+        ids, values = zip(*rows, strict=True)
+        src = scanner.source(location, "xcom.value")
+        scanner.add(src, pl.Series(values, dtype=pl.String), pl.Series(ids, dtype=pl.Int64))
+    scanned["xcom_rows"] += len(rows)
+
+
 def _scan_xcom(path: Path, location: str, scanner: Scanner, scanned: dict) -> None:
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -370,11 +379,7 @@ def _scan_xcom(path: Path, location: str, scanner: Scanner, scanned: dict) -> No
         raise AuditError(f"cannot read the XComs in {location}: {exc}") from exc
     finally:
         con.close()
-    if rows:
-        ids, values = zip(*rows, strict=True)
-        src = scanner.source(location, "xcom.value")
-        scanner.add(src, pl.Series(values, dtype=pl.String), pl.Series(ids, dtype=pl.Int64))
-    scanned["xcom_rows"] += len(rows)
+    _add_xcoms(rows, location, scanner, scanned)
 
 
 def _scan_xcom_server(url: str, location: str, scanner: Scanner, scanned: dict) -> None:
@@ -391,11 +396,7 @@ def _scan_xcom_server(url: str, location: str, scanner: Scanner, scanned: dict) 
         raise AuditError(f"cannot read the XComs in {location}: {exc}") from exc
     finally:
         engine.dispose()
-    if rows:
-        ids, values = zip(*rows, strict=True)
-        src = scanner.source(location, "xcom.value")
-        scanner.add(src, pl.Series(values, dtype=pl.String), pl.Series(ids, dtype=pl.Int64))
-    scanned["xcom_rows"] += len(rows)
+    _add_xcoms(rows, location, scanner, scanned)
 
 
 SCANNERS: dict[str, Callable[[Path, str, Scanner, dict], None]] = {

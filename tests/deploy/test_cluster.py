@@ -30,27 +30,13 @@ from pathlib import Path
 import psutil
 import pytest
 
+from pipelines.app.cluster import group_members
+from tests.airflow_rest import call
+from tests.deploy.services import SERVICES, cluster_services
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "cluster.sh"
-SERVICES = [
-    "postgres",
-    "redis",
-    "airflow-api-server",
-    "airflow-scheduler",
-    "airflow-dag-processor",
-    "airflow-triggerer",
-    "airflow-worker-1",
-    "airflow-worker-2",
-    "dashboards",
-]
 CELERY_APP = "airflow.providers.celery.executors.celery_executor.app"
-
-
-def declared_services() -> list[str]:
-    """The names of the script's SERVICES array ("name|command" per line)."""
-    block = re.search(r"^SERVICES=\(\n(.*?)\n\)", SCRIPT.read_text(), re.S | re.M)
-    assert block, "no SERVICES=( ... ) array in scripts/cluster.sh"
-    return [line.strip().strip('"').split("|", 1)[0] for line in block.group(1).splitlines()]
 
 
 def clean_environ(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -134,16 +120,16 @@ class Cluster:
             "username": user or self.env["SEALDEAL_AIRFLOW_USER"],
             "password": password or self.env["SEALDEAL_AIRFLOW_PASSWORD"],
         }
-        status, answer = _call(f"{self.api_url}/auth/token", "POST", body)
+        status, answer = call(f"{self.api_url}/auth/token", "POST", body)
         assert status == 201, status
         return answer["access_token"]
 
     def api(self, path: str, method: str = "GET", body: dict | None = None):
         """(status, JSON) of the REST API, signed in as the admin: api("/api/v2/dags")."""
-        return _call(f"{self.api_url}{path}", method, body, self.token())
+        return call(f"{self.api_url}{path}", method, body, self.token())
 
     def health(self) -> dict:
-        status, answer = _call(f"{self.api_url}/api/v2/monitor/health")
+        status, answer = call(f"{self.api_url}/api/v2/monitor/health")
         return answer if status == 200 else {}
 
     def wait_idle(self, timeout: float = 300) -> None:
@@ -156,21 +142,6 @@ class Cluster:
                 return
             assert time.monotonic() < deadline, f"DAG runs still going: {runs}"
             time.sleep(2)
-
-
-def _call(url: str, method: str = "GET", body: dict | None = None, token: str | None = None):
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as err:
-        return err.code, None
-    except (urllib.error.URLError, OSError):  # not listening (yet)
-        return 0, None
 
 
 def read_env(env_file: Path) -> dict[str, str]:
@@ -205,15 +176,6 @@ def _gone(pid: int) -> bool:
         return True
 
 
-def _group(pgid: int) -> list[int]:
-    members = []
-    for proc in psutil.process_iter():
-        with contextlib.suppress(OSError, psutil.Error):
-            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
-                members.append(proc.pid)
-    return members
-
-
 @contextlib.contextmanager
 def running_cluster(extra_env: dict[str, str] | None = None) -> Iterator[Cluster]:
     """`scripts/cluster.sh up` in a fresh SEALDEAL_HOME under /tmp (mode 0755: PostgreSQL runs
@@ -237,7 +199,9 @@ def running_cluster(extra_env: dict[str, str] | None = None) -> Iterator[Cluster
         try:
             assert down.returncode == 0, down.stdout
             assert [n for n, p in pids.items() if not _gone(p)] == [], down.stdout
-            assert {n: _group(p) for n, p in pids.items() if _group(p)} == {}, down.stdout
+            assert {n: group_members(p) for n, p in pids.items() if group_members(p)} == {}, (
+                down.stdout
+            )
             assert [p for p in ports if _listening(p)] == [], down.stdout
         finally:
             shutil.rmtree(root, ignore_errors=True)
@@ -258,7 +222,7 @@ def cluster() -> Iterator[Cluster]:
 
 
 def test_the_script_declares_the_nine_services():
-    assert declared_services() == SERVICES
+    assert tuple(cluster_services(SCRIPT.read_text())) == SERVICES
 
 
 def test_every_service_runs_and_is_healthy(cluster):

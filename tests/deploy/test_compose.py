@@ -29,6 +29,7 @@ import yaml
 
 from pipelines.app.airflow_env import DEFAULT_USERS, PASSWORDS_FILE, WRITER_POOL, airflow_environ
 from pipelines.core.settings import Settings
+from tests.deploy.services import SERVICES, cluster_services
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "deploy" / "docker-compose.yaml"
@@ -37,18 +38,6 @@ ENV_EXAMPLE = ROOT / "deploy" / ".env.example"
 CLUSTER_SCRIPT = ROOT / "scripts" / "cluster.sh"
 DEPLOY_DOC = ROOT / "docs" / "deploy.md"
 
-# The services both ways of deploying start (issue #17), and compose's one-shot init.
-SERVICES = (
-    "postgres",
-    "redis",
-    "airflow-api-server",
-    "airflow-scheduler",
-    "airflow-dag-processor",
-    "airflow-triggerer",
-    "airflow-worker-1",
-    "airflow-worker-2",
-    "dashboards",
-)
 INIT = "airflow-init"
 WORKERS = {"airflow-worker-1", "airflow-worker-2"}
 # What the official images run when the compose file gives no command.
@@ -74,8 +63,6 @@ SERVICES=(
 for entry in "${SERVICES[@]}"; do echo "${entry%%|*}"; done
 """
 
-SERVICES_ARRAY = re.compile(r"^\s*SERVICES=\(\s*$(.*?)^\s*\)\s*$", re.M | re.S)
-SERVICE_LINE = re.compile(r'^\s*"([a-z0-9-]+)\|([^"]*)"\s*$')
 COMMAND_WORD = re.compile(r"[a-z][a-z0-9-]*")
 # An environment variable that holds a secret (paths to one are named *_FILE).
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|FERNET|JWT|TOKEN|_KEY$|_AUTH$")
@@ -84,25 +71,6 @@ URL_PASSWORD = re.compile(r"://[^/\s:@]*:(\$\{[^}]*\}|[^@\s/]*)@")
 
 
 # -- reading the two files -------------------------------------------------------------------
-
-
-def cluster_services(script: str) -> dict[str, str]:
-    """name -> command of the script's SERVICES=( ... ) array, in order."""
-    array = SERVICES_ARRAY.search(script)
-    if array is None:
-        raise ValueError("no SERVICES=( ... ) array, one entry a line, closed by ) on its own line")
-    services: dict[str, str] = {}
-    for line in array.group(1).splitlines():
-        if not line.strip() or line.strip().startswith("#"):
-            continue
-        entry = SERVICE_LINE.match(line)
-        if entry is None:
-            raise ValueError(f'not a "name|command" entry: {line.strip()}')
-        name, command = entry.groups()
-        if name in services:
-            raise ValueError(f"{name} declared twice")
-        services[name] = command
-    return services
 
 
 def command_words(command: str | list[str]) -> list[str]:

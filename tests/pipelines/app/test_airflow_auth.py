@@ -11,14 +11,13 @@ import stat
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from pipelines.app.airflow_env import airflow_environ, airflow_users, setup_airflow
 from pipelines.core.settings import Settings
+from tests.airflow_rest import call
 
 AIRFLOW = Path(sys.executable).with_name("airflow")
 
@@ -29,23 +28,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _call(url: str, method: str = "GET", body: dict | None = None, token: str | None = None):
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as err:
-        return err.code, None
-    except urllib.error.URLError:  # not listening (yet)
-        return 0, None
-
-
 def _token(base: str, user: str, password: str) -> str | None:
-    status, body = _call(f"{base}/auth/token", "POST", {"username": user, "password": password})
+    status, body = call(f"{base}/auth/token", "POST", {"username": user, "password": password})
     return body["access_token"] if status == 201 else None
 
 
@@ -98,24 +82,24 @@ def test_the_api_server_admits_only_configured_users_with_their_roles(tmp_path):
     )
     try:
         deadline = time.monotonic() + 180
-        while _call(f"{base}/api/v2/monitor/health")[0] != 200:
+        while call(f"{base}/api/v2/monitor/health")[0] != 200:
             assert server.poll() is None, server.stdout.read()
             assert time.monotonic() < deadline, "api-server did not come up"
             time.sleep(1)
 
-        assert _call(f"{base}/api/v2/dags")[0] == 401  # nobody signed in
+        assert call(f"{base}/api/v2/dags")[0] == 401  # nobody signed in
         assert _token(base, "admin", "not-the-password") is None
         assert _token(base, "mallory", passwords["admin"]) is None
 
         viewer = _token(base, "viewer", passwords["viewer"])
-        status, dags = _call(f"{base}/api/v2/dags", token=viewer)
+        status, dags = call(f"{base}/api/v2/dags", token=viewer)
         assert status == 200
         assert {"ingest_debriefs", "build_insights"} <= {d["dag_id"] for d in dags["dags"]}
         # A viewer may look, not change: pausing a DAG is refused.
         patch = {"is_paused": True}
-        assert _call(f"{base}/api/v2/dags/ingest_debriefs", "PATCH", patch, viewer)[0] == 403
+        assert call(f"{base}/api/v2/dags/ingest_debriefs", "PATCH", patch, viewer)[0] == 403
         operator = _token(base, "operator", passwords["operator"])
-        status, dag = _call(f"{base}/api/v2/dags/ingest_debriefs", "PATCH", patch, operator)
+        status, dag = call(f"{base}/api/v2/dags/ingest_debriefs", "PATCH", patch, operator)
         assert (status, dag["is_paused"]) == (200, True)
     finally:
         os.killpg(server.pid, signal.SIGTERM)

@@ -96,12 +96,18 @@ def write_passwords(settings: Settings, env: Mapping[str, str] | None = None) ->
     users = airflow_users(env)
     wanted = {u: known.get(u) or secrets.token_urlsafe(18) for u in users}
     if wanted != known:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(wanted, fh, indent=1)
-    os.chmod(path, 0o600)
+        write_private(path, json.dumps(wanted, indent=1))
+    os.chmod(path, 0o600)  # a file written before, by hand, keeps no wider mode either
     return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (0600 from its creation: never readable meanwhile)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.chmod(path, 0o600)
 
 
 def interpreter_path(path: str | None) -> str:

@@ -41,6 +41,7 @@ from pipelines.app.airflow_env import (
     airflow_environ,
     airflow_users,
     write_passwords,
+    write_private,
 )
 from pipelines.core.settings import Settings
 
@@ -163,16 +164,8 @@ def load_secrets(layout: Layout) -> dict[str, str]:
             # 64 bytes: the JWT secret signs with HMAC-SHA512, which wants a key that long.
             wanted[name] = raw if name == "fernet_key" else secrets.token_urlsafe(64)
     if wanted != known:
-        _write_private(path, json.dumps(wanted, indent=1))
+        write_private(path, json.dumps(wanted, indent=1))
     return wanted
-
-
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.chmod(path, 0o600)
 
 
 def admin_user(environ: Mapping[str, str]) -> str:
@@ -280,7 +273,7 @@ def configure(layout: Layout, environ: Mapping[str, str], write: bool) -> dict[s
         # Traversable (not listable) by the `postgres` user, which must reach postgres/.
         os.chmod(layout.root, 0o711)
         keys = load_secrets(layout)
-        _write_private(
+        write_private(
             layout.redis_conf, redis_conf_text(layout, ports["redis"], keys["redis_password"])
         )
         users = environ.get(USERS_ENV) or recorded.get(USERS_ENV)
@@ -290,7 +283,7 @@ def configure(layout: Layout, environ: Mapping[str, str], write: bool) -> dict[s
         admin = admin_user(full)
         full["SEALDEAL_AIRFLOW_USER"] = admin
         full["SEALDEAL_AIRFLOW_PASSWORD"] = passwords[admin]
-        _write_private(layout.env_file, env_file_text(full))
+        write_private(layout.env_file, env_file_text(full))
     return {
         "CLUSTER_DIR": str(layout.root),
         "ENV_FILE": str(layout.env_file),

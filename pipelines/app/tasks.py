@@ -35,7 +35,7 @@ def prepare_landing_file(path: str, settings: Settings | None = None) -> dict:
     """Parse, validate, anonymise and stage one file for the commit; never opens DuckDB, so it
     runs on any worker, several at once."""
     settings = settings or Settings.from_env()
-    settings.staging_dir.mkdir(parents=True, exist_ok=True)
+    settings.ensure_dirs()  # this worker's view of SEALDEAL_HOME may have no staging/ yet
     (delivery,) = landing_deliveries([Path(path)], settings)
     prepared = stage_for_commit(
         delivery,

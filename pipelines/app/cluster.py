@@ -260,7 +260,7 @@ def configure(layout: Layout, environ: Mapping[str, str], write: bool) -> dict[s
                 f"({', '.join(sorted(moved))}): `scripts/cluster.sh down` first"
             )
         if not running:
-            busy = [f"{n} {p}" for n, p in ports.items() if _listening(p)]
+            busy = [f"{n} {p}" for n, p in ports.items() if listening(p)]
             if busy:
                 raise SystemExit(
                     f"cluster: port(s) in use by another program: {', '.join(busy)}; choose "
@@ -302,7 +302,7 @@ def configure(layout: Layout, environ: Mapping[str, str], write: bool) -> dict[s
     }
 
 
-def _listening(port: int) -> bool:
+def listening(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
         return s.connect_ex(("127.0.0.1", port)) == 0
@@ -315,7 +315,7 @@ def _pidfile_names(layout: Layout) -> list[str]:
     return sorted(p.stem for p in layout.run_dir.glob("*.pid")) if layout.run_dir.exists() else []
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     import psutil
 
     try:
@@ -335,7 +335,7 @@ def running_pid(layout: Layout, name: str) -> int | None:
         started = psutil.Process(pid).create_time()
     except (OSError, ValueError, psutil.Error):
         return None
-    if abs(started - path.stat().st_mtime) > 10 or not _alive(pid):
+    if abs(started - path.stat().st_mtime) > 10 or not alive(pid):
         return None
     return pid
 
@@ -386,7 +386,7 @@ def stop(layout: Layout, names: Iterable[str], timeout: float) -> list[str]:
     deadline = time.monotonic() + timeout
     waiting = dict(stopping)
     while waiting:
-        waiting = {n: pid for n, pid in waiting.items() if _alive(pid) or group_members(pid)}
+        waiting = {n: pid for n, pid in waiting.items() if alive(pid) or group_members(pid)}
         if not waiting:
             break
         if time.monotonic() > deadline:
@@ -426,7 +426,7 @@ def leftovers(layout: Layout, kill: bool) -> list[str]:
     if recorded:
         ports = wanted_ports({}, recorded)
         found += [
-            f"port {port} ({name}) still open" for name, port in ports.items() if _listening(port)
+            f"port {port} ({name}) still open" for name, port in ports.items() if listening(port)
         ]
     return found
 

@@ -15,7 +15,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -30,7 +29,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from pipelines.app.cluster import group_members
+from pipelines.app.cluster import alive, group_members, listening
 from tests.airflow_rest import call
 from tests.deploy.services import SERVICES, cluster_services
 
@@ -163,19 +162,6 @@ def _can_install() -> bool:
     return bool(shutil.which("apt-get")) and (os.geteuid() == 0 or bool(shutil.which("sudo")))
 
 
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
 @contextlib.contextmanager
 def running_cluster(extra_env: dict[str, str] | None = None) -> Iterator[Cluster]:
     """`scripts/cluster.sh up` in a fresh SEALDEAL_HOME under /tmp (mode 0755: PostgreSQL runs
@@ -198,11 +184,11 @@ def running_cluster(extra_env: dict[str, str] | None = None) -> Iterator[Cluster
         down = cluster.script("down", timeout=300)
         try:
             assert down.returncode == 0, down.stdout
-            assert [n for n, p in pids.items() if not _gone(p)] == [], down.stdout
+            assert [n for n, p in pids.items() if alive(p)] == [], down.stdout
             assert {n: group_members(p) for n, p in pids.items() if group_members(p)} == {}, (
                 down.stdout
             )
-            assert [p for p in ports if _listening(p)] == [], down.stdout
+            assert [p for p in ports if listening(p)] == [], down.stdout
         finally:
             shutil.rmtree(root, ignore_errors=True)
 
@@ -516,7 +502,7 @@ def test_a_worker_killed_mid_task_is_retried_and_nothing_is_lost_or_doubled(
             assert time.monotonic() < deadline, "no prepare_file ever ran"
             time.sleep(0.5)
     cluster.kill(worker)  # the whole worker, mid-task: its process group, task included
-    assert _gone(victim["pid"])
+    assert not alive(victim["pid"])
     try:
         run = wait_for_run(cluster, "ingest_debriefs", run_id)
     finally:

@@ -129,13 +129,9 @@ refresh_pids() {
     while read -r name pid; do PIDS[$name]=$pid; done < <(cluster_py pids "${NAMES[@]}")
 }
 
-as_postgres() { # PostgreSQL will not run as root
-    if [[ $(id -u) -eq 0 ]]; then
-        setpriv --reuid=postgres --regid=postgres --init-groups "$@"
-    else
-        "$@"
-    fi
-}
+AS_POSTGRES=() # PostgreSQL will not run as root: as root, it runs as the `postgres` user
+if [[ $(id -u) -eq 0 ]]; then AS_POSTGRES=(setpriv --reuid=postgres --regid=postgres --init-groups); fi
+as_postgres() { ${AS_POSTGRES[@]+"${AS_POSTGRES[@]}"} "$@"; }
 
 # The caller's SEALDEAL_* and AIRFLOW__* settings reach the Airflow services and the dashboards.
 PASSED=()
@@ -161,9 +157,7 @@ start_service() {
     case "$name" in
         postgres | redis)
             run="exec $command"
-            if [[ $name == postgres && $(id -u) -eq 0 ]]; then
-                runner=(setpriv --reuid=postgres --regid=postgres --init-groups)
-            fi
+            if [[ $name == postgres ]]; then runner=(${AS_POSTGRES[@]+"${AS_POSTGRES[@]}"}); fi
             ;;
         *)
             [[ -f $ENV_FILE ]] || die "no $ENV_FILE: run scripts/cluster.sh up first"

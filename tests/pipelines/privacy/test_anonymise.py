@@ -2,14 +2,59 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import random
+
 import polars as pl
+import pytest
 
 from pipelines.privacy.anonymise import (
+    _digests,
+    _pseudonym_column,
     experience_band,
+    firm_key,
     normalise_ref,
     notes_without_own_refs,
     pseudonym,
 )
+
+# Values whose normalisation is easy to get wrong: Unicode whitespace and case folding (ß -> ss,
+# final sigma, dotted I), e-mails with case and spaces, empty after trimming, very long.
+TRICKY_REFS = [
+    "Jane.Doe@Example.com ",
+    "jane.doe@example.com",
+    "  JANE.DOE@EXAMPLE.COM\t",
+    "Jane Doe",
+    "jane doe",
+    "",
+    "   ",
+    "\x1c\x1f",
+    "\u3000C-00123\u00a0",
+    "STRASSE@x.de",
+    "Straße@x.de",
+    "ΣΊΣΥΦΟΣ@x.gr",
+    "İstanbul@x.tr",
+    "ǅemal@x.ba",
+    "Ｆｕｌｌ@ｗｉｄｔｈ.jp",
+    "名前@例え.jp",
+    "🙂@x.io",
+    "a" * 10_000 + "@X.org",
+    "x" * 100_000,
+]
+
+
+def _hmac_reference(key: bytes, kind: str, value: str) -> str:
+    """The pseudonym as first specified: one hmac.digest of kind, a unit separator and the
+    normalised value."""
+    material = kind.encode() + b"\x1f" + normalise_ref(value).encode()
+    return hmac.digest(key, material, "sha256").hex()[:32]
+
+
+def _random_refs(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    alphabet = "abcXYZ019 @.-_\t\u00a0\u3000éßİıΣς名🙂\x1f"
+    return ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(n)]
 
 
 def test_pseudonyms_are_keyed_deterministic_and_firm_specific():
@@ -58,3 +103,35 @@ def test_notes_lose_the_records_own_refs():
     quoted = frame.with_columns(pl.Series("notes", ["Second round of APP-5.", None, None, None]))
     out = notes_without_own_refs(quoted.lazy()).collect()["notes"].to_list()
     assert out[0] == "Second round of [APPLICATION]."
+
+
+@pytest.mark.parametrize("key", [b"", b"k", bytes(range(32)), bytes(range(64)), b"x" * 65])
+def test_batched_digests_equal_hmac_digest(key):
+    values = TRICKY_REFS + _random_refs(2_000, seed=len(key))
+    expected = [_hmac_reference(key, "client", v) for v in values]
+    assert _digests(key, "client", values) == expected
+    assert _digests(key, "record", values[:3]) != expected[:3]
+
+
+def test_pseudonym_column_equals_the_reference_per_row_and_firm():
+    values = TRICKY_REFS + _random_refs(3_000, seed=7)
+    rng = random.Random(11)
+    firms = ["north-star", "blue-peak", "ünïcode-firm"]
+    rows = [(rng.choice(firms), rng.choice([*values, None])) for _ in range(6_000)]
+    frame = pl.DataFrame(rows, schema={"firm_id": pl.String, "ref": pl.String}, orient="row")
+    out = _pseudonym_column(frame, b"master", "client", "ref").to_list()
+    keys = {f: firm_key(b"master", f) for f in firms}
+    assert out == [None if v is None else _hmac_reference(keys[f], "client", v) for f, v in rows]
+    assert out[0] is None or out[0] == pseudonym(b"master", rows[0][0], "client", rows[0][1])
+
+
+def test_pseudonym_column_of_only_nulls():
+    frame = pl.DataFrame(
+        {"firm_id": ["a", "b"], "ref": [None, None]}, schema_overrides={"ref": pl.String}
+    )
+    assert _pseudonym_column(frame, b"m", "client", "ref").to_list() == [None, None]
+
+
+def test_firm_key_is_hmac_of_the_firm():
+    expected = hmac.new(b"m", b"firm\x1fnorth-star", hashlib.sha256).digest()
+    assert firm_key(b"m", "north-star") == expected

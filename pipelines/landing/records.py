@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,6 +90,60 @@ _JSON_FIELD_SQL = """
 
 
 def _jsonl_chunks(path: Path, chunk_rows: int) -> Iterator[pl.DataFrame]:
+    whole = _jsonl_whole_file(path)
+    if whole is None:
+        yield from _jsonl_chunks_by_line(path, chunk_rows)
+        return
+    for start in range(0, whole.height, chunk_rows):
+        yield whole.slice(start, chunk_rows)
+
+
+_WHOLE_FILE_FIELDS = ", ".join(f"{_JSON_FIELD_SQL.format(v=f)} AS {f}" for f in spec.CSV_COLUMNS)
+_JSON_COLUMNS = "{" + ", ".join(f"'{f}': 'JSON'" for f in spec.CSV_COLUMNS) + "}"
+# A line holding only JSON null reads as a record of nulls in read_json, but is no record.
+_NULL_LINE = re.compile(rb"(?m)^[ \t\r\f\v]*null[ \t\r\f\v]*$")
+_BLANK_LINE = re.compile(rb"(?m)^[ \t\r\f\v]*$")
+
+
+def _jsonl_whole_file(path: Path) -> pl.DataFrame | None:
+    """The file parsed by DuckDB's read_json in one pass, or None when a line would need the
+    line-by-line reader's care (one that is not an object, a blank line, bad UTF-8...).
+
+    The common case of a clean export is parsed about four times faster this way; any file
+    read_json refuses, or whose record count differs from its line count, takes the careful
+    route, which reports each bad line. Both give the same frame (tested).
+    """
+    data = path.read_bytes()
+    body = data[:-1] if data.endswith(b"\n") else data
+    if not body or _BLANK_LINE.search(body) or _NULL_LINE.search(body) or not _is_utf8(data):
+        return None
+    query = f"""
+        SELECT row_number() OVER () AS source_line, {_WHOLE_FILE_FIELDS},
+               []::VARCHAR[] AS parse_errors
+        FROM read_json(?, format = 'newline_delimited', records = true,
+                       columns = {_JSON_COLUMNS})
+    """
+    con = duckdb.connect(":memory:")
+    try:
+        frame = con.sql(query, params=[str(path)]).pl()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    if frame.height != body.count(b"\n") + 1:
+        return None
+    return frame.cast(RAW_SCHEMA)
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _jsonl_chunks_by_line(path: Path, chunk_rows: int) -> Iterator[pl.DataFrame]:
     con = duckdb.connect(":memory:")
     fields = list(spec.CSV_COLUMNS)
     paths = [f'$."{f}"' for f in fields]

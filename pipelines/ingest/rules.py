@@ -45,22 +45,14 @@ import datetime as dt
 import os
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-# Before GX is imported: no usage statistics.
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-
-import great_expectations.expectations as gxe
 import polars as pl
-from great_expectations.expectations.row_conditions import (
-    AndCondition,
-    Column,
-    ComparisonCondition,
-    Condition,
-    NullityCondition,
-    Operator,
-)
 
 from pipelines.core import spec
+
+if TYPE_CHECKING:
+    import great_expectations.expectations as gxe
 
 # Derived column of the pandas view: the latest calendar date submitted_at has anywhere on Earth.
 SUBMITTED_LATEST_DATE = "submitted_at_latest_local_date"
@@ -102,15 +94,35 @@ def _rule(
     return Rule(key, expectation, message, shown)
 
 
-def _eq(column: str, value: str | bool) -> ComparisonCondition:
+def _gxe() -> Any:
+    """GX's expectations, imported when the rules are built: importing GX takes seconds, which
+    a process that never validates (or validates later, see validate.py) need not wait for."""
+    # Before GX is imported: no usage statistics.
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations.expectations as gxe
+
+    return gxe
+
+
+def _eq(column: str, value: str | bool) -> Any:
+    from great_expectations.expectations.row_conditions import (
+        Column,
+        ComparisonCondition,
+        Operator,
+    )
+
     return ComparisonCondition(column=Column(column), operator=Operator.EQUAL, parameter=value)
 
 
-def _and(*conditions: Condition) -> AndCondition:
+def _and(*conditions: Any) -> Any:
+    from great_expectations.expectations.row_conditions import AndCondition
+
     return AndCondition(conditions=list(conditions))
 
 
-def _nullity(column: str, *, is_null: bool) -> NullityCondition:
+def _nullity(column: str, *, is_null: bool) -> Any:
+    from great_expectations.expectations.row_conditions import Column, NullityCondition
+
     return NullityCondition(column=Column(column), is_null=is_null)
 
 
@@ -157,6 +169,7 @@ def _list_items(column: str, allowed: tuple[str, ...] | None = None) -> pl.Expr:
 
 def build_rules() -> list[Rule]:
     """The debrief export v1 contract as GX expectations, in the order messages are listed."""
+    gxe = _gxe()
     rules = [
         # Parse errors first: they explain the nulls that later rules may complain about.
         _rule(
@@ -182,6 +195,7 @@ def _whole_record_rules() -> list[Rule]:
 
 
 def _record_kind_rules() -> list[Rule]:
+    gxe = _gxe()
     types = _one_of(spec.RECORD_TYPES)
     return [
         _rule(
@@ -210,6 +224,7 @@ def _record_kind_rules() -> list[Rule]:
 
 
 def _record_identity_rules() -> list[Rule]:
+    gxe = _gxe()
     firm_id_rule = "2-64 lowercase letters, digits or hyphens"
     return [
         _rule(
@@ -254,6 +269,7 @@ def _record_identity_rules() -> list[Rule]:
 
 def _required_rules(record_type: str) -> list[Rule]:
     """The fields a record of this type must have, and must not leave blank."""
+    gxe = _gxe()
     is_type = _eq("record_type", record_type)
     rules: list[Rule] = []
     for field in spec.REQUIRED_BY_TYPE[record_type]:
@@ -281,6 +297,7 @@ def _required_rules(record_type: str) -> list[Rule]:
 
 def _field_value_rules(record_type: str) -> list[Rule]:
     """The values the fields of this record type may take: enums, ranges, list members."""
+    gxe = _gxe()
     is_type = _eq("record_type", record_type)
     rules: list[Rule] = []
     for field in spec.FIELDS_BY_TYPE[record_type]:
@@ -335,6 +352,7 @@ def _field_value_rules(record_type: str) -> list[Rule]:
 
 def _debrief_dependent_rules() -> list[Rule]:
     """Debrief fields given exactly when another says so, and the interview before its debrief."""
+    gxe = _gxe()
     return [
         *_fit_question_rules(),
         *_concerns_rules(),
@@ -359,6 +377,7 @@ def _debrief_dependent_rules() -> list[Rule]:
 
 def _fit_question_rules() -> list[Rule]:
     """The fit-question details are given if and only if the question was asked."""
+    gxe = _gxe()
     debrief = _eq("record_type", "debrief")
     asked = _and(debrief, _eq("asked_fit_question", True))
     not_asked = _and(debrief, _eq("asked_fit_question", False))
@@ -397,6 +416,7 @@ def _fit_question_rules() -> list[Rule]:
 
 def _concerns_rules() -> list[Rule]:
     """concerns_addressed is given if and only if concerns_raised lists a concern."""
+    gxe = _gxe()
     debrief = _eq("record_type", "debrief")
     return [
         _rule(

@@ -31,20 +31,14 @@ import os
 import re
 import threading
 import time
+import zlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # Before GX is imported: no usage statistics.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-import great_expectations as gx
-import pandas as pd
 import polars as pl
-from great_expectations.core.run_identifier import RunIdentifier
-from great_expectations.data_context.types.base import ProgressBarsConfig
-from great_expectations.data_context.types.resource_identifiers import (
-    ExpectationSuiteIdentifier,
-)
 
 from pipelines.core import spec
 
@@ -59,6 +53,10 @@ from pipelines.ingest.rules import (
     build_rules,
 )
 from pipelines.ingest.rules import SAFE_TO_SHOW as SAFE_TO_SHOW
+from pipelines.ingest.verdicts import compile_expectation
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SUITE_NAME = "debrief_export_v1_records"
 DATASOURCE_NAME = "sealdeal_landing"
@@ -75,6 +73,9 @@ DISTINCT_PER_RECORD = ("record_id", "client_ref", "interview_ref")
 # Source lines kept per failed expectation in the stored GX result. The full row mapping goes to
 # the caller; hundreds of thousands of line numbers per rule would only bloat store and docs.
 KEPT_INDEX_LINES = 200
+# Rows GX re-checks per batch (the audit): the first failures of every rule and a sample.
+AUDIT_FAILING_PER_RULE = 100
+AUDIT_SAMPLE = 2_000
 
 RESULT_FORMAT: dict[str, Any] = {
     "result_format": "COMPLETE",  # the full unexpected_index_list, for the per-row mapping
@@ -99,6 +100,10 @@ EXPECTED_COLUMNS: dict[str, pl.DataType] = {
 }
 
 
+class AuditMismatch(RuntimeError):
+    """GX's verdicts on the audited rows differ from the compiled rules': the batch is refused."""
+
+
 # --------------------------------------------------------------------------------------------
 # GX runtime: one context, suite, validation definition and checkpoint per process and dir
 # --------------------------------------------------------------------------------------------
@@ -106,8 +111,13 @@ EXPECTED_COLUMNS: dict[str, pl.DataType] = {
 
 class _GxRuntime:
     def __init__(self, quality_dir: Path | None):
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
         self.quality_dir = quality_dir
         self.rules = build_rules()
+        # rule key -> true where the record breaks it; raises for a rule it cannot compile.
+        self.fails = {r.key: compile_expectation(r.expectation) for r in self.rules}
         self.lock = threading.Lock()
         if quality_dir is None:
             context = gx.get_context(mode="ephemeral")
@@ -153,6 +163,8 @@ class _GxRuntime:
 
     def run(self, view: pd.DataFrame, batch_name: str) -> tuple[Any, Any]:
         """Run the checkpoint on one chunk; return (result key, suite validation result)."""
+        from great_expectations.core.run_identifier import RunIdentifier
+
         run_id = RunIdentifier(run_name=_safe_name(batch_name), run_time=dt.datetime.now(dt.UTC))
         with self.lock:
             checkpoint_result = self.checkpoint.run(
@@ -183,6 +195,10 @@ class _GxRuntime:
 
     def build_docs(self) -> Path | None:
         """Render pages for results that have none yet, the suite page and the index."""
+        from great_expectations.data_context.types.resource_identifiers import (
+            ExpectationSuiteIdentifier,
+        )
+
         context = self.context
         with self.lock:
             site_name = next(iter(context.variables.data_docs_sites or {}))
@@ -245,13 +261,19 @@ class RecordValidator:
         """
         _check_input(typed)
         started = time.perf_counter()
-        key, result = self._gx.run(_pandas_view(typed), batch_name)
+        view = _view(typed)
+        fails = view.select(ID_COLUMN, **self._gx.fails)
+        audited = _audit_sample(fails, batch_name)
+        key, result = self._gx.run(_pandas(view.filter(audited)), batch_name)
         try:
-            failed = _messages(typed, _failing_lines(result), self._gx.rules)
+            _check_audit(_failing_lines(result), fails.filter(audited), batch_name)
         finally:
             self._gx.keep(key, result)
+        failed = _messages(typed, fails, self._gx.rules)
         if self.quality_dir is not None:
-            self._write_summary(batch_name, key, result, failed, time.perf_counter() - started)
+            audit = {"rows_audited": int(audited.sum()), "success": bool(result.success)}
+            seconds = time.perf_counter() - started
+            self._write_summary(batch_name, key, audit, fails, failed, seconds)
         return failed
 
     def validate_many(self, frames: list[pl.DataFrame], batch_name: str) -> list[pl.DataFrame]:
@@ -283,28 +305,39 @@ class RecordValidator:
         return self._gx.build_docs()
 
     def _write_summary(
-        self, batch_name: str, key: Any, result: Any, failed: pl.DataFrame, seconds: float
+        self,
+        batch_name: str,
+        key: Any,
+        audit: dict[str, Any],
+        fails: pl.DataFrame,
+        failed: pl.DataFrame,
+        seconds: float,
     ) -> None:
+        """Counts for the whole batch come from the compiled rules; GX's stored result (under
+        gx_result_key) covers the rows_audited rows it ran on, and agreed with them."""
         assert self.quality_dir is not None
         run_time = key.run_id.run_time
+        counts = fails.drop(ID_COLUMN).sum().row(0, named=True)
         summary = {
             "batch_name": batch_name,
             "run_time": run_time.isoformat(),
             "suite": SUITE_NAME,
             "gx_result_key": [str(part) for part in key.to_tuple()],
-            "success": bool(result.success),
+            "success": not any(counts.values()),
             "rows": failed.height,
             "rows_failed": int((failed["failed_rules"].list.len() > 0).sum()),
+            "rows_audited": audit["rows_audited"],
+            "audited_rows_success": audit["success"],
             "seconds": round(seconds, 3),
             "expectations": [
                 {
-                    "rule": r.expectation_config.meta["rule"],
-                    "expectation_type": r.expectation_config.type,
-                    "column": r.expectation_config.kwargs.get("column"),
-                    "success": bool(r.success),
-                    "unexpected_count": (r.result or {}).get("unexpected_count", 0),
+                    "rule": rule.key,
+                    "expectation_type": rule.expectation.expectation_type,
+                    "column": rule.expectation.configuration.kwargs.get("column"),
+                    "success": counts[rule.key] == 0,
+                    "unexpected_count": counts[rule.key],
                 }
-                for r in result.results
+                for rule in self._gx.rules
             ],
         }
         stamp = run_time.strftime("%Y%m%dT%H%M%S%fZ")
@@ -336,8 +369,8 @@ def _check_input(typed: pl.DataFrame) -> None:
         raise ValueError(f"{ID_COLUMN} must be present and unique within a batch")
 
 
-def _pandas_view(typed: pl.DataFrame) -> pd.DataFrame:
-    """What GX sees: no notes, list fields as ';'-joined strings, source_line as the index."""
+def _view(typed: pl.DataFrame) -> pl.DataFrame:
+    """What the rules see: no notes, list fields as ';'-joined strings, the derived date."""
 
     def joined(column: str) -> pl.Expr:
         items = pl.col(column).list.eval(
@@ -345,14 +378,18 @@ def _pandas_view(typed: pl.DataFrame) -> pd.DataFrame:
         )
         return pl.when(pl.col(column).list.len() > 0).then(items.list.join(";")).alias(column)
 
-    view = typed.select([c for c in EXPECTED_COLUMNS if c != "notes"]).with_columns(
+    return typed.select([c for c in EXPECTED_COLUMNS if c != "notes"]).with_columns(
         *(joined(c) for c in LIST_FIELDS),
-        # GX only needs to know that a record has parse errors, not their text.
+        # The rules only need to know that a record has parse errors, not their text.
         pl.when(pl.col("parse_errors").list.len() > 0)
         .then(pl.lit("unreadable"))
         .alias("parse_errors"),
         (pl.col("submitted_at") + LATEST_UTC_OFFSET).dt.date().alias(SUBMITTED_LATEST_DATE),
     )
+
+
+def _pandas(view: pl.DataFrame) -> pd.DataFrame:
+    """The view as GX's pandas engine gets it, source_line as the index."""
     # GX copies the whole frame for each row_condition (DataFrame.query), several times per
     # conditional expectation, so the view is made cheap to copy: repetitive strings become
     # categoricals (pyarrow strings were ~2x slower to take(), object columns slower still),
@@ -362,6 +399,35 @@ def _pandas_view(typed: pl.DataFrame) -> pd.DataFrame:
     frame = view.to_pandas().set_index(ID_COLUMN)
     bools = [c for c, t in view.schema.items() if t == pl.Boolean]
     return frame.astype(dict.fromkeys(bools, "boolean"))
+
+
+def _audit_sample(fails: pl.DataFrame, batch_name: str) -> pl.Series:
+    """Rows GX re-checks: the first AUDIT_FAILING_PER_RULE failures of every rule, and a
+    seeded sample of AUDIT_SAMPLE rows of any verdict."""
+    first_failures = [
+        pl.col(c) & (pl.col(c).cum_sum() <= AUDIT_FAILING_PER_RULE) for c in fails.columns[1:]
+    ]
+    sampled = pl.int_range(pl.len()).shuffle(zlib.crc32(batch_name.encode())) < AUDIT_SAMPLE
+    return fails.select(pl.any_horizontal(sampled, *first_failures)).to_series()
+
+
+def _check_audit(gx_failing: dict[str, list[int]], fails: pl.DataFrame, batch_name: str) -> None:
+    """Raise AuditMismatch unless GX failed exactly the audited rows the compiled rules did."""
+    lines = fails[ID_COLUMN]
+    wrong = []
+    for rule in fails.columns[1:]:
+        compiled = set(lines.filter(fails[rule]).to_list())
+        by_gx = set(gx_failing.get(rule, []))
+        if compiled != by_gx:
+            only = sorted(compiled ^ by_gx)[:5]
+            wrong.append(f"{rule} (compiled {len(compiled)}, GX {len(by_gx)}; lines {only})")
+    if wrong:
+        raise AuditMismatch(
+            f"{batch_name}: the compiled rules disagree with Great Expectations on "
+            f"{len(wrong)} rule(s) of {fails.height} audited records: "
+            + "; ".join(wrong)
+            + ". Nothing of this batch is used; pipelines.ingest.verdicts needs fixing."
+        )
 
 
 def _failing_lines(result: Any) -> dict[str, list[int]]:
@@ -391,15 +457,13 @@ def _failing_lines(result: Any) -> dict[str, list[int]]:
     return failing
 
 
-def _messages(
-    typed: pl.DataFrame, failing: dict[str, list[int]], rules: list[Rule]
-) -> pl.DataFrame:
+def _messages(typed: pl.DataFrame, fails: pl.DataFrame, rules: list[Rule]) -> pl.DataFrame:
     parts: list[pl.DataFrame] = []
     for order, rule in enumerate(rules):
-        lines = failing.get(rule.key)
-        if not lines:
+        mask = fails[rule.key]
+        if not mask.any():
             continue
-        rows = typed.filter(pl.col(ID_COLUMN).is_in(lines))
+        rows = typed.filter(mask)
         if rule.key == "parse_errors":
             message = (
                 rows.select(ID_COLUMN, *PRIVATE_FIELDS, pl.col("parse_errors").alias("message"))

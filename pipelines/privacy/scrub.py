@@ -1,9 +1,11 @@
 """Scrub personal data (PII) out of free-text debrief ``notes`` before they reach the warehouse.
 
 E-mail addresses, URLs, phone numbers and person names are replaced by typed placeholders
-(``[EMAIL]``, ``[URL]``, ``[PHONE]``, ``[NAME]``).  Everything runs as Polars string expressions
-(Rust ``regex`` crate, no look-around), so a LazyFrame of millions of notes is scrubbed without a
-Python-level loop.  Approach, measurements and limits: docs/pii-scrubbing.md.
+(``[EMAIL]``, ``[URL]``, ``[PHONE]``, ``[NAME]``).  Everything runs as Polars string operations
+(Rust ``regex`` crate, no look-around), so millions of notes are scrubbed without a Python-level
+loop: each distinct text once, and each pass only over the texts holding what it needs (its
+sentinel, an ``@``, a digit; `Step.needs`).  Approach, measurements and limits:
+docs/pii-scrubbing.md.
 
 Names are found in three stages:
 
@@ -22,8 +24,8 @@ words, places, companies, products) before it is replaced.  The regex engine has
 so guesses are first wrapped in private-use sentinel characters; later passes, which only start
 at a sentinel and are therefore cheap, restore or replace them.
 
-The whole run uses fewer than 32 distinct regexes: Polars keeps compiled regexes in a per-thread
-LRU cache of 32, and the big lexicon regexes take a while to compile.
+The whole run uses fewer than 32 distinct regexes (passes and their needs): Polars keeps compiled
+regexes in a per-thread LRU cache of 32, and the big lexicon regexes take a while to compile.
 
 Scoring on a labelled corpus, timing and the command line: pipelines.privacy.scrub_eval.
 """
@@ -35,6 +37,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple, TypeVar
 
 import polars as pl
 
@@ -57,6 +60,7 @@ _SENTINELS = [chr(c) for c in range(0xE000, 0xE008)]
 # Capital letters of protected phrases ("Morgan Stanley") are shifted into this private block.
 _PROTECT_BASE = 0xE100
 _PROTECTED_CAPITALS = [chr(_PROTECT_BASE + i) for i in range(26)]
+_PRIVATE_USE = (*_SENTINELS, *_PROTECTED_CAPITALS)
 
 
 def _words(text: str) -> list[str]:
@@ -197,8 +201,11 @@ def _read_list(data_dir: Path, name: str) -> list[str]:
 
 def _alt(words: Iterable[str]) -> str:
     """Regex alternation of literal words, longest first (the engine is leftmost-first)."""
-    uniq = sorted(set(words), key=lambda w: (-len(w), w))
-    return "(?:" + "|".join(re.escape(w) for w in uniq) + ")"
+    uniq = sorted(set(words))
+    uniq.sort(key=len, reverse=True)  # stable: equal lengths stay in alphabetical order
+    # One re.escape of the joined words: a call per word was most of building the steps.
+    assert not any("\0" in w for w in uniq)
+    return "(?:" + re.escape("\0".join(uniq)).replace("\0", "|") + ")"
 
 
 def _chunked_alts(words: Iterable[str], n: int) -> list[str]:
@@ -207,9 +214,14 @@ def _chunked_alts(words: Iterable[str], n: int) -> list[str]:
     return [_alt(ordered[i::n]) for i in range(n)]
 
 
+def _cased_words(words: Iterable[str]) -> tuple[str, ...]:
+    """Words as written, Capitalised and UPPER-CASED."""
+    return tuple(v for w in words for v in (w, w[0].upper() + w[1:], w.upper()))
+
+
 def _cased(words: Iterable[str]) -> str:
-    """Alternation of words as written, Capitalised and UPPER-CASED (cheaper than (?i))."""
-    return _alt(v for w in words for v in (w, w[0].upper() + w[1:], w.upper()))
+    """Alternation of `_cased_words` (cheaper than (?i))."""
+    return _alt(_cased_words(words))
 
 
 def _protect(phrase: str) -> str:
@@ -235,12 +247,24 @@ def _lexicon(data_dir: Path) -> dict[str, list[str]]:
     }
 
 
-Step = tuple[str, str | list[str], str | list[str]]
+class Step(NamedTuple):
+    """One pass: ("regex", pattern, template) or ("many", olds, news). ``needs``: literals one of
+    which every text the pass can change holds (e.g. its sentinel), or a regex all such texts
+    match; other texts skip the pass. Literals need no regex, so they cost none of the 32."""
+
+    kind: str
+    old: str | list[str]
+    new: str | list[str]
+    needs: tuple[str, ...] | str | None = None
+
+
+_NEEDS_NAME = ("[NAME]",)
+_Texts = TypeVar("_Texts", pl.Expr, pl.Series)
 
 
 @functools.cache
 def _steps(data_dir: Path = DATA_DIR, names: bool = True) -> tuple[Step, ...]:
-    """The scrubbing passes in order: ("regex", pattern, template) or ("many", olds, news).
+    """The scrubbing passes in order.
 
     ``names=False`` drops the name lexicons (given names, surnames) and keeps only the contact
     regexes, honorifics and context rules: the "pure regex" baseline of docs/pii-scrubbing.md.
@@ -329,17 +353,17 @@ def _vocabulary(lex: dict[str, list[str]]) -> _Vocabulary:
 def _contact_steps(phrases: list[str]) -> list[Step]:
     """Free the sentinels; replace e-mails, URLs, phones; shield multi-word non-names."""
     return [
-        ("many", [*_SENTINELS, *_PROTECTED_CAPITALS], [""] * (len(_SENTINELS) + 26)),
-        ("regex", _EMAIL, "[EMAIL]"),
-        ("regex", _URL, "[URL]"),
-        ("regex", _PHONE, "[PHONE]"),
-        ("many", phrases, [_protect(w) for w in phrases]),
+        Step("many", list(_PRIVATE_USE), [""] * len(_PRIVATE_USE), _PRIVATE_USE),
+        Step("regex", _EMAIL, "[EMAIL]", ("@",)),
+        Step("regex", _URL, "[URL]", ("://", ".")),
+        Step("regex", _PHONE, "[PHONE]", r"\d"),  # any Unicode digit, as the pattern's \d
+        Step("many", phrases, [_protect(w) for w in phrases]),
     ]
 
 
 def _honorific_step(prefix_strong: str | None) -> Step:
     """1. "Dr. Anika Sharma" -> "Dr. [NAME]"; "Nguyen Van An", "Zhang Wei" -> "[NAME]"."""
-    return (
+    return Step(
         "regex",
         rf"\b(?:(?P<h>(?:{_HONORIFICS})\.?\s+)(?:{_LU}\.?\s+)?{_CAP}"
         rf"(?:\s+(?:{_PARTICLE}\s+){{0,2}}{_CAP})?"
@@ -355,62 +379,73 @@ def _lexicon_name_steps(v: _Vocabulary) -> list[Step]:
     return [
         # 2a. mark lexicon given names, then ambiguous ones. The big alternations stay free of
         # Unicode classes, which keeps the regex engine on its fast DFA.
-        ("regex", rf"\b(?:[A-Z]['’])?{v.first}\b", f"{a}$0{mid}{close}"),
+        Step("regex", rf"\b(?:[A-Z]['’])?{v.first}\b", f"{a}$0{mid}{close}"),
         # (not inside a marked name: "Ji-woo" holds the ambiguous "Ji")
-        (
+        Step(
             "regex",
             rf"(?P<pre>^|[^{a}\p{{L}}\p{{N}}_'’-])(?P<w>{v.ambiguous})\b",
             f"${{pre}}{b}${{w}}{mid}{close}",
         ),
         # 2b. join marked neighbours: "Will Turner" (name), "Grace Hopper" (surname to check)
-        (
+        Step(
             "regex",
             rf"{b}(?P<h>{not_mid}){mid}{close}(?:(?P<s>\s+){a}(?P<n>{not_mid}){mid}{close}"
             rf"|(?P<s2>\s+){b}(?P<n2>{not_mid}){mid}{close})",
             f"{a}${{h}}${{s}}${{n}}{mid}${{s2}}${{n2}}{close}",
+            (b,),
         ),
         # 2c. attach the surname to check: "Priya Raman", "Ji-woo Park", "Deshawn Jackson"
-        (
+        Step(
             "regex",
             rf"{a}(?P<h>{not_mid}){mid}{close}(?:(?P<s>\s+){b}(?P<n>{not_mid}){mid}{close}"
             rf"|(?P<t>(?:-{_LL}+)?(?:{_SURNAME_TAIL})?))",
             f"{a}${{h}}{mid}${{s}}${{n}}${{t}}{close}",
+            (a,),
         ),
-        (
+        Step(
             "regex",
             rf"{b}(?P<h>{not_mid}){mid}{close}(?P<t>\s+{_CAP})",
             f"{a}${{h}}{mid}${{t}}{close}",
+            (b,),
         ),
         # 2d. keep "Howard St", "Jan 5", "Chase Bank", a lone "Grace"; "Tom Monday" ->
         # "[NAME] Monday"; everything else marked is a name
-        (
+        Step(
             "regex",
             rf"{a}(?P<h>{not_mid}){mid}(?P<t>\s+{v.org}){close}"
             rf"|{a}(?P<h2>{_MONTHS}){mid}{close}(?P<t2>\s*\d)"
             rf"|{a}(?P<h3>{v.ambiguous}){mid}(?P<t3>\s+{v.not_surname}(?:\s{not_close})?){close}"
             rf"|{b}(?P<h4>{not_mid}){mid}{close}",
             "${h}${t}${h2}${t2}${h3}${t3}${h4}",
+            (a, b),
         ),
-        (
+        Step(
             "regex",
             rf"{a}{not_mid}{mid}(?:(?P<t>\s+{v.stop_small}(?:\s{not_close})?)|{not_close}){close}",
             "[NAME]${t}",
+            (a,),
         ),
         # 2e. an ambiguous given name right before a found name: "Victoria [NAME]" (Adams)
-        ("regex", rf"\b{v.ambiguous_name}\s+\[NAME\]", "[NAME]"),
+        Step("regex", rf"\b{v.ambiguous_name}\s+\[NAME\]", "[NAME]", _NEEDS_NAME),
     ]
 
 
 def _lower_case_name_steps(v: _Vocabulary) -> list[Step]:
     """3a. Lower-case lexicon names after a person word ("met with priya sharma")."""
-    lo, close = _OPEN_L, _CLOSE
+    lo, close, pre = _OPEN_L, _CLOSE, _cased(_PRE_LOWER)
     return [
-        (
+        Step(
             "regex",
-            rf"\b(?P<p>{_cased(_PRE_LOWER)})\s+{_alt(v.first_lower)}\b",
+            rf"\b(?P<p>{pre})\s+{_alt(v.first_lower)}\b",
             f"${{p}} {lo}{close}",
+            _cased_words(_PRE_LOWER),
         ),
-        ("regex", rf"{lo}{close}(?:\s+{_alt(v.first_lower | v.surnames_lower)}\b)?", "[NAME]"),
+        Step(
+            "regex",
+            rf"{lo}{close}(?:\s+{_alt(v.first_lower | v.surnames_lower)}\b)?",
+            "[NAME]",
+            (lo,),
+        ),
     ]
 
 
@@ -419,14 +454,15 @@ def _context_guess_steps() -> list[Step]:
     p, st, mid, close = _OPEN_P, _OPEN_S, _MID, _CLOSE
     return [
         # before a contact ("Bo ([EMAIL])", "Grace Hopper at [PHONE]"),
-        (
+        Step(
             "regex",
             rf"\b(?P<n>{_CAP}(?:\s+{_CAP})?)(?P<v>{_CONTACT})",
             f"{st}{mid}${{n}}{close}${{v}}",
+            ("[EMAIL]", "[PHONE]"),
         ),
         # after a person word or role ("asked Xochitl", "CTO Dana Li"),
         # or before a speech verb ("Okonkwo said", "Efosa requested")
-        (
+        Step(
             "regex",
             rf"\b(?P<p>{_cased(_PRE_PERSON)},?)(?P<s>\s+)"
             rf"(?P<n>{_CAP}(?:\s+(?:{_PARTICLE}\s+){{0,2}}{_CAP})?)\b"
@@ -442,18 +478,21 @@ def _resolve_guess_steps(v: _Vocabulary) -> list[Step]:
     p, st, mid, close = _OPEN_P, _OPEN_S, _MID, _CLOSE
     not_close = f"[^{close}]*"
     guess_open = f"[{_OPEN_C}{p}{st}]"
+    guesses = (_OPEN_C, p, st)
+    tail = rf"(?P<t>[\s-]{not_close})?"
     return [
         *(
-            (
+            Step(
                 "regex",
-                rf"{guess_open}{mid}(?P<n>{chunk})(?P<t>[\s-]{not_close})?{close}",
+                rf"{guess_open}{mid}(?P<n>{chunk}){tail}{close}",
                 "${n}${t}",
+                guesses,
             )
             for chunk in v.word_chunks
         ),
-        ("regex", rf"{p}{mid}(?P<n>{v.proper})(?P<t>[\s-]{not_close})?{close}", "${n}${t}"),
-        ("regex", rf"{st}{mid}(?P<n>{v.stop_mid})(?P<t>[\s-]{not_close})?{close}", "${n}${t}"),
-        ("regex", rf"{guess_open}{mid}{not_close}{close}", "[NAME]"),
+        Step("regex", rf"{p}{mid}(?P<n>{v.proper}){tail}{close}", "${n}${t}", (p,)),
+        Step("regex", rf"{st}{mid}(?P<n>{v.stop_mid}){tail}{close}", "${n}${t}", (st,)),
+        Step("regex", rf"{guess_open}{mid}{not_close}{close}", "[NAME]", guesses),
     ]
 
 
@@ -461,10 +500,11 @@ def _neighbour_step() -> Step:
     """3c. A found name's neighbour: "[NAME], Dilshan and Nuwani", "Faisal bin [NAME]"."""
     c, mid, close = _OPEN_C, _MID, _CLOSE
     near = rf"(?:,\s*|\s+and\s+|\s*&\s*|\s*/\s*|\s+(?:{_PARTICLE}\s+){{0,2}})"
-    return (
+    return Step(
         "regex",
         rf"(?P<a>\[NAME\]{near})(?P<n>{_CAP}(?:\s+{_CAP})?)\b|\b(?P<n2>{_CAP})(?P<b>{near}\[NAME\])",
         f"${{a}}{c}{mid}${{n}}${{n2}}{close}${{b}}",
+        _NEEDS_NAME,
     )
 
 
@@ -472,27 +512,66 @@ def _joining_steps() -> list[Step]:
     """4. Pieces of one name: "[NAME] bin [NAME]", "[NAME] [NAME]" -> "[NAME]"; then unshield
     the protected phrases."""
     return [
-        (
+        Step(
             "regex",
             rf"(?:{_CAP}-)?\[NAME\](?:(?:\s+{_PARTICLE})*\s+\[NAME\]|-(?:{_CAP}|\[NAME\]))*",
             "[NAME]",
+            _NEEDS_NAME,
         ),
-        ("many", _PROTECTED_CAPITALS, [chr(65 + i) for i in range(26)]),
+        Step(
+            "many",
+            _PROTECTED_CAPITALS,
+            [chr(65 + i) for i in range(26)],
+            tuple(_PROTECTED_CAPITALS),
+        ),
     ]
 
 
 def _scrub_expr(expr: pl.Expr, steps: tuple[Step, ...] | None = None) -> pl.Expr:
-    for kind, old, new in steps or _steps():
-        if kind == "regex":
-            expr = expr.str.replace_all(old, new)
-        else:
-            expr = expr.str.replace_many(old, new, leftmost=True)
+    """Every pass over every text: the plain definition `scrubbed_notes` is tested equal to."""
+    for step in steps or _steps():
+        expr = _pass(expr, step)
     return expr
+
+
+def _pass(texts: _Texts, step: Step) -> _Texts:
+    if step.kind == "regex":
+        return texts.str.replace_all(step.old, step.new)
+    return texts.str.replace_many(step.old, step.new, leftmost=True)
+
+
+def _needing(values: pl.Series, needs: tuple[str, ...] | str | None) -> pl.Series | None:
+    if needs is None or isinstance(needs, str):  # none, or a regex
+        return None if needs is None else values.str.contains(needs)
+    return values.str.contains_any(list(needs))
+
+
+def _scrubbed_values(values: pl.Series, steps: tuple[Step, ...]) -> pl.Series:
+    """Each pass over only the texts holding what it needs: the others it cannot change."""
+    for step in steps:
+        hits = _needing(values, step.needs)
+        n = values.len() if hits is None else hits.sum()
+        if n == values.len():
+            values = _pass(values, step)
+        elif n:
+            rows = hits.arg_true()
+            values = values.clone().scatter(rows, _pass(values.gather(rows), step))
+    return values
+
+
+def _scrubbed_column(texts: pl.Series) -> pl.Series:
+    # Each distinct text once: half the notes are null and a fifth repeat.
+    distinct = texts.drop_nulls().unique()
+    if distinct.is_empty():
+        return texts
+    done = _scrubbed_values(distinct, _steps())
+    return texts.replace_strict(distinct, done, default=None, return_dtype=pl.String)
 
 
 def scrubbed_notes(lf: pl.LazyFrame, column: str = "notes") -> pl.LazyFrame:
     """Return lf with `column` replaced by its scrubbed text (nulls stay null)."""
-    return lf.with_columns(_scrub_expr(pl.col(column).cast(pl.String)).alias(column))
+    scrubbed = pl.col(column).cast(pl.String).map_batches(_scrubbed_column, pl.String)
+    return lf.with_columns(scrubbed.alias(column))
 
 
 _SCRUBBED: dict[str, str] = {}  # short repeated strings (labels, file names) already scrubbed

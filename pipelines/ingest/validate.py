@@ -32,6 +32,7 @@ import re
 import threading
 import time
 import zlib
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -217,23 +218,42 @@ class _GxRuntime:
         return index if index.exists() else None
 
 
-_RUNTIMES: dict[Path | None, _GxRuntime] = {}
+_RUNTIMES: dict[Path | None, Future[_GxRuntime]] = {}
 _RUNTIMES_LOCK = threading.Lock()
 
 
-def _runtime(quality_dir: Path | None) -> _GxRuntime:
+def _runtime(quality_dir: Path | None) -> Future[_GxRuntime]:
+    """The process's runtime for quality_dir, set up on a thread of its own the first time.
+
+    Importing GX and setting up its context take ~4 s, mostly Python imports; meanwhile the
+    caller goes on reading its first records (Polars, which releases the GIL).
+    """
     key = None if quality_dir is None else quality_dir.resolve()
     with _RUNTIMES_LOCK:
         if key not in _RUNTIMES:
-            if key is None:
-                _RUNTIMES[key] = _GxRuntime(key)
-            else:
-                # Workers of a cluster share the folder: one at a time rewrites its GX config.
-                key.mkdir(parents=True, exist_ok=True)
-                with (key / ".setup.lock").open("w") as lock:
-                    fcntl.flock(lock, fcntl.LOCK_EX)
-                    _RUNTIMES[key] = _GxRuntime(key)
+            future: Future[_GxRuntime] = Future()
+            _RUNTIMES[key] = future
+            setup = threading.Thread(target=_set_up, args=(key, future), name="gx-setup")
+            setup.daemon = True  # a process that never validates need not wait for it
+            setup.start()
         return _RUNTIMES[key]
+
+
+def _set_up(key: Path | None, future: Future[_GxRuntime]) -> None:
+    try:
+        if key is None:
+            future.set_result(_GxRuntime(key))
+            return
+        # Workers of a cluster share the folder: one at a time rewrites its GX config.
+        key.mkdir(parents=True, exist_ok=True)
+        with (key / ".setup.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            future.set_result(_GxRuntime(key))
+    except BaseException as exc:  # raised to the validator; a later one tries again
+        with _RUNTIMES_LOCK:
+            if _RUNTIMES.get(key) is future:
+                del _RUNTIMES[key]
+        future.set_exception(exc)
 
 
 # --------------------------------------------------------------------------------------------
@@ -244,13 +264,18 @@ def _runtime(quality_dir: Path | None) -> _GxRuntime:
 class RecordValidator:
     """Validates chunks of typed landing records against the debrief export v1 contract.
 
-    The GX context, suite and checkpoint are created once per process and quality_dir; creating
-    more validators for the same directory is cheap.
+    The GX context, suite, checkpoint and compiled rules are created once per process and
+    quality_dir, on a thread of their own: a new validator returns at once, its first
+    validation waits for them; more validators for the same directory are cheap.
     """
 
     def __init__(self, quality_dir: Path | None = None):
         self.quality_dir = None if quality_dir is None else Path(quality_dir).resolve()
-        self._gx = _runtime(self.quality_dir)
+        self._setup = _runtime(self.quality_dir)
+
+    @property
+    def _gx(self) -> _GxRuntime:
+        return self._setup.result()
 
     def validate(self, typed: pl.DataFrame, batch_name: str) -> pl.DataFrame:
         """Return DataFrame(source_line Int64, failed_rules List(String)), one row per input row.

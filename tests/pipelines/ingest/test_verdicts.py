@@ -106,7 +106,7 @@ def generated_records(tmp_path, seed: int) -> list[dict]:
 
 def gx_verdicts(typed: pl.DataFrame) -> dict[str, set[int]]:
     """rule key -> source lines GX lists as unexpected, with COMPLETE over every row."""
-    runtime = validate_module._runtime(None)
+    runtime = validate_module._runtime(None).result()
     key, result = runtime.run(validate_module._pandas(validate_module._view(typed)), "verdicts")
     try:
         failing = validate_module._failing_lines(result)

@@ -10,6 +10,7 @@ The store is storage only: it knows nothing of debriefs. Callers hand it frames 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from warehouse import tables
 from warehouse.lock import connect, leave_writer_note, remove_writer_note
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -164,9 +166,34 @@ def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = No
 
 
 def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Run every schema file in warehouse/sql in name order; each is idempotent."""
-    for sql_file in sorted(SQL_DIR.glob("*.sql")):
-        con.execute(sql_file.read_text())
+    """Run every schema file in warehouse/sql in name order (each is idempotent), unless the
+    warehouse was last brought up to these very files and still has every table (a build drops
+    the projections it rebuilds and calls this to recreate them)."""
+    texts = [sql_file.read_text() for sql_file in sorted(SQL_DIR.glob("*.sql"))]
+    digest = hashlib.sha256("\x00".join(texts).encode()).hexdigest()
+    if _schema_is_current(con, digest):
+        return
+    for text in texts:
+        con.execute(text)
+    con.execute("DELETE FROM eventstore.schema_applied")
+    con.execute("INSERT INTO eventstore.schema_applied VALUES (?, now())", [digest])
+
+
+def _schema_is_current(con: duckdb.DuckDBPyConnection, digest: str) -> bool:
+    expected = [*tables.PROJECTIONS, *tables.LOG]
+    try:
+        applied = first_row(con, "SELECT digest FROM eventstore.schema_applied")
+    except duckdb.CatalogException:  # a new warehouse, or one from before this table
+        return False
+    if applied is None or applied[0] != digest:
+        return False
+    present = first_row(
+        con,
+        "SELECT count(*) FROM duckdb_tables() "
+        "WHERE schema_name || '.' || table_name IN (SELECT unnest(?::VARCHAR[]))",
+        [expected],
+    )[0]
+    return present == len(expected)
 
 
 class EventStore:

@@ -41,6 +41,7 @@ LOG = (
     "eventstore.tracking",
     "eventstore.erasures",
     "eventstore.key_fingerprint",
+    "eventstore.schema_applied",
     "ingest.files",
     "ingest.quarantine",
 )

@@ -23,7 +23,7 @@ import polars as pl
 from pipelines.core.events import DEBRIEF_SUBMITTED, ERASURE_REQUESTED, OUTCOME_RECORDED
 from pipelines.core.settings import Settings
 from pipelines.insights import projections as P
-from pipelines.insights.marts import MARTS
+from pipelines.insights.marts import all_marts
 from pipelines.privacy.erasure import TOMBSTONE_PREFIX
 from warehouse import tables
 from warehouse.store import EventStore, apply_schema, first_row
@@ -142,8 +142,8 @@ def project(con: duckdb.DuckDBPyConnection, staged: dict[str, pl.DataFrame], *, 
             _insert(con, f"staging.{name}", frame)
         recomputed = _project_touched(con, staged)
         fct = _read(con, "SELECT * FROM marts.fct_interviews")
-        for name, fn in MARTS.items():
-            _replace(con, f"marts.{name}", fn(fct.lazy()).collect())
+        for name, frame in all_marts(fct).items():
+            _replace(con, f"marts.{name}", frame)
         return recomputed
 
     # Drop and recreate rather than DELETE: re-inserting a million keys that the same
@@ -165,8 +165,8 @@ def project(con: duckdb.DuckDBPyConnection, staged: dict[str, pl.DataFrame], *, 
         del interviews
         writer.insert("marts.fct_interviews", fct)
         # The marts are small aggregates over every interview: recomputed from fct each build.
-        for name, fn in MARTS.items():
-            writer.insert(f"marts.{name}", fn(fct.lazy()).collect(), replace=True, ordered=True)
+        for name, frame in all_marts(fct).items():
+            writer.insert(f"marts.{name}", frame, replace=True, ordered=True)
     return recomputed
 
 

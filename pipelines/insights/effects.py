@@ -35,8 +35,9 @@ Benjamini-Hochberg within the family; ``is_finding`` = enough data and q < 0.05.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -49,9 +50,9 @@ from pipelines.insights.estimators import (
     Fit,
     RoundProfile,
     application_offer_effect,
-    fit_ols,
     one_hot,
 )
+from pipelines.insights.fits import Gram, fit_adjusted, fit_crude, fit_within
 from pipelines.insights.rounds import KIND_COLUMNS, rounds, tactic_flag
 
 MIN_PER_ARM = 30
@@ -180,6 +181,14 @@ class Data:
     confounders: sp.csr_matrix
     within: sp.csr_matrix
     segments: list[tuple[str, str, np.ndarray]]
+    # The confounders' Gram per set of rows: contrasts on the same rows share it.
+    grams: dict[bytes, Gram] = field(default_factory=dict)
+
+    def gram(self, rows: np.ndarray) -> Gram:
+        key = hashlib.blake2b(np.packbits(rows).tobytes(), digest_size=16).digest()
+        if key not in self.grams:
+            self.grams[key] = Gram.of(self.confounders[rows])
+        return self.grams[key]
 
 
 def _codes(frame: pl.DataFrame, column: str) -> np.ndarray:
@@ -233,34 +242,38 @@ def _values(data: Data, exprs) -> np.ndarray:
 
 def _counts(t: np.ndarray, clients: np.ndarray) -> tuple[int, ...]:
     """Rows treated, rows control, clients; clients treated, clients control."""
+    treated, control = t == 1, t == 0
+
+    def distinct(codes: np.ndarray) -> int:
+        return int(np.count_nonzero(np.bincount(codes))) if codes.size else 0
+
     return (
-        int((t == 1).sum()),
-        int((t == 0).sum()),
-        int(np.unique(clients).size),
-        int(np.unique(clients[t == 1]).size),
-        int(np.unique(clients[t == 0]).size),
+        int(treated.sum()),
+        int(control.sum()),
+        distinct(clients),
+        distinct(clients[treated]),
+        distinct(clients[control]),
     )
 
 
 def _informative_clients(t: np.ndarray, clients: np.ndarray) -> int:
     """Clients with rounds in both arms: the only ones a within-client comparison uses."""
-    codes = np.unique(clients, return_inverse=True)[1]
-    treated = np.bincount(codes, weights=t)
-    size = np.bincount(codes)
+    if not clients.size:
+        return 0
+    treated = np.bincount(clients, weights=t)
+    size = np.bincount(clients)
     return int(((treated > 0) & (treated < size)).sum())
 
 
 def _fit(data: Data, method: str, y, t, held, rows) -> list[Fit]:
     g = data.clients[rows]
     if method == "crude":
-        empty = sp.csr_matrix((int(rows.sum()), 0))
-        return [fit_ols(y, t[:, j], empty, g) for j in range(t.shape[1])]
-    x = np.column_stack([t, held])
+        return [fit_crude(y, t[:, j], g) for j in range(t.shape[1])]
+    x, k = np.column_stack([t, held]), t.shape[1]
     if method == "adjusted":
-        fit = fit_ols(y, x, data.confounders[rows], g)
+        fit = fit_adjusted(y, x, k, data.confounders[rows], data.gram(rows), g)
     else:
-        fit = fit_ols(y, x, data.within[rows], g, absorb_clusters=True)
-    k = t.shape[1]
+        fit = fit_within(y, x, k, data.within[rows], g)
     return [
         Fit(fit.coef[j : j + 1], fit.std_error[j : j + 1], fit.n, fit.n_clusters) for j in range(k)
     ]
@@ -346,13 +359,14 @@ def _profile(data: Data, rows: np.ndarray, t: np.ndarray, in_pop: np.ndarray) ->
     return RoundProfile(advance[seen], up[seen], down[seen], share[seen])
 
 
-def _any_round(data: Data, t: np.ndarray) -> pl.DataFrame:
-    """Closed, non-withdrawn applications: offer or not, and whether T was used in any
-    round (null where no round was in T's population)."""
+def _applications(data: Data, ids: tuple[str, ...], t: np.ndarray) -> pl.DataFrame:
+    """Closed, non-withdrawn applications: offer or not, and per tactic whether it was used in
+    any round (``_used:<id>``) and whether any round was in its population (``_in_pop:<id>``):
+    one group-by for every tactic."""
     status = pl.col("round_status")
+    flags = [pl.Series(f"_t:{cid}", t[:, j]).fill_nan(None) for j, cid in enumerate(ids)]
     return (
-        data.frame.with_columns(_t=pl.Series(t))
-        .with_columns(pl.col("_t").fill_nan(None))
+        data.frame.with_columns(flags)
         .group_by("firm_id", "application_key")
         .agg(
             pl.col("client_key").first(),
@@ -360,22 +374,24 @@ def _any_round(data: Data, t: np.ndarray) -> pl.DataFrame:
             (pl.col("outcome") == "offer").any().alias("_offer"),
             (status == "not_advanced").any().alias("_lost"),
             (status == "withdrawn").any().alias("_withdrawn"),
-            (pl.col("_t") > 0).any().alias("_used"),
-            pl.col("_t").is_not_null().any().alias("_in_pop"),
+            *[(pl.col(f"_t:{cid}") > 0).any().alias(f"_used:{cid}") for cid in ids],
+            *[pl.col(f"_t:{cid}").is_not_null().any().alias(f"_in_pop:{cid}") for cid in ids],
         )
-        .filter((pl.col("_offer") | pl.col("_lost")) & ~pl.col("_withdrawn") & pl.col("_in_pop"))
+        .filter((pl.col("_offer") | pl.col("_lost")) & ~pl.col("_withdrawn"))
         .sort("firm_id", "application_key")
     )
 
 
-def _application_crude(data: Data, t: np.ndarray) -> Iterator[tuple[str, str, Estimate]]:
-    apps = _any_round(data, t)
+def _application_crude(
+    apps: pl.DataFrame, cid: str, kinds: tuple[str, ...]
+) -> Iterator[tuple[str, str, Estimate]]:
+    """Applications where the tactic was used in any round vs never."""
+    apps = apps.filter(pl.col(f"_in_pop:{cid}"))
     clients = _codes(apps.with_columns(pl.concat_str("firm_id", "client_key")), "firm_id")
-    used = apps.get_column("_used").cast(pl.Float64).to_numpy()
+    used = apps.get_column(f"_used:{cid}").cast(pl.Float64).to_numpy()
     y = apps.get_column("_offer").cast(pl.Float64).to_numpy()
-    kinds = tuple(dict.fromkeys(k for k, _, _ in data.segments))
     for kind, segment, mask in _application_segments(apps, kinds):
-        f = fit_ols(y[mask], used[mask], sp.csr_matrix((int(mask.sum()), 0)), clients[mask])
+        f = fit_crude(y[mask], used[mask], clients[mask])
         counts = _counts(used[mask], clients[mask])
         enough = min(counts[:2]) >= MIN_PER_ARM and counts[2] >= MIN_CLIENTS
         yield kind, segment, Estimate(_row(f.coef[0], f.std_error[0], f.dof, counts, enough))
@@ -386,13 +402,14 @@ def _application_segments(apps: pl.DataFrame, kinds: tuple[str, ...]):
 
 
 def _application_rows(
-    data: Data, c: Contrast, advance: dict[tuple[str, str, str], Estimate]
+    data: Data, c: Contrast, advance: dict[tuple[str, str, str], Estimate], apps: pl.DataFrame
 ) -> Iterator[tuple[str, str, str, str, Estimate]]:
     t_all = _values(data, c.treatments)
     analysable = data.frame.get_column("advanced").is_not_null().to_numpy()
+    kinds = tuple(dict.fromkeys(k for k, _, _ in data.segments))
     for j, cid in enumerate(c.ids):
         t = t_all[:, j]
-        for kind, segment, est in _application_crude(data, t):
+        for kind, segment, est in _application_crude(apps, cid, kinds):
             yield cid, "crude", kind, segment, est
         in_pop = ~np.isnan(t)
         for kind, segment, seg_mask in data.segments:
@@ -475,10 +492,15 @@ def _tactic_table(data: Data) -> pl.DataFrame:
             advance[(cid, method, segment)] = est
             items.append((cid, method, kind, segment, est, "advance"))
     rows = _records("tactic", items, COMPARES)
+    apps = _applications(
+        data,
+        tuple(cid for c in TACTIC_CONTRASTS for cid in c.ids),
+        _values(data, [t for c in TACTIC_CONTRASTS for t in c.treatments]),
+    )
     app_items = [
         (*item, "application_offer")
         for c in TACTIC_CONTRASTS
-        for item in _application_rows(data, c, advance)
+        for item in _application_rows(data, c, advance, apps)
     ]
     rows += _records("tactic", app_items, COMPARES_APPLICATION)
     order = {t: i for i, t in enumerate(TACTICS)}
@@ -508,3 +530,10 @@ def _hypothesis_table(data: Data) -> pl.DataFrame:
     for row in rows:
         row["n"] = row["n_treated"] + row["n_control"]
     return _finish(rows, HYPOTHESIS_SCHEMA)
+
+
+def estimate_tables(fct: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Both estimate marts from one preparation of the rounds: the tables share their row sets,
+    and so the confounders' Gram matrices (what the build calls)."""
+    data = prepare(fct.lazy())
+    return {"tactic_estimates": _tactic_table(data), "hypothesis_tests": _hypothesis_table(data)}

@@ -26,6 +26,12 @@ import scipy.sparse as sp
 from scipy import linalg
 from scipy import stats as sps
 
+# Eigenvalues below this share of the largest are rounding, not rank: a stratum constant within
+# every client (a stage in its own stage segment) leaves ~1e-14 of noise after the within
+# transformation, which must not count towards K in CR1's (N-1)/(N-K); a real direction of a
+# 0/1 design is at least ~1/N of the largest.
+RANK_RTOL = 1e-10
+
 
 @dataclass(frozen=True)
 class Fit:
@@ -104,7 +110,7 @@ def fit_ols(
         ctz = members.T @ z
         ztz -= (ctz.T @ sp.diags(1 / size) @ ctz).toarray()
         zty -= ctz.T @ ((members.T @ y) / size)
-    bread, rank = linalg.pinvh(ztz, return_rank=True)
+    bread, rank = linalg.pinvh(ztz, rtol=RANK_RTOL, return_rank=True)
     beta = bread @ zty
     resid = y - z @ beta
     if absorb_clusters:

@@ -12,7 +12,13 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from pipelines.insights.effects import MIN_PER_ARM, TACTICS, hypothesis_tests, tactic_estimates
+from pipelines.insights.effects import (
+    MIN_PER_ARM,
+    TACTICS,
+    estimate_tables,
+    hypothesis_tests,
+    tactic_estimates,
+)
 from pipelines.insights.rounds import industry_groups, rounds_by_status, tactic_flag
 from pipelines.insights.stats import newcombe_diff_ci, wilson_ci
 
@@ -267,3 +273,13 @@ MARTS = {
     "industry_groups": industry_groups,
     "rounds_by_status": rounds_by_status,
 }
+
+
+def all_marts(fct: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Every mart of ``MARTS``, in its order: the estimates from one preparation of the rounds,
+    the descriptive tables in one Polars query plan (they share the scan of ``fct``)."""
+    estimates = estimate_tables(fct)
+    names = [name for name in MARTS if name not in estimates]
+    lazy = fct.lazy()
+    frames = dict(zip(names, pl.collect_all([MARTS[name](lazy) for name in names]), strict=True))
+    return {name: estimates.get(name, frames.get(name)) for name in MARTS}

@@ -1,0 +1,159 @@
+"""The build's linear probability fits from sufficient statistics: the same models, normal
+equations and CR1 errors as ``estimators.fit_ols`` (the reference, which tests hold these to),
+without building a row-level design per fit.
+
+Why: a build fits a few hundred models (contrasts x segments x methods) on a handful of row
+sets. What a fit needs of its rows is small:
+
+- crude (one regressor and an intercept): per-client counts and sums of t, y, t*t, t*y;
+- adjusted: Z'Z and Z'y, where the confounder block D'D (integer counts) depends only on the
+  rows, so it is computed once per row set and shared by every contrast (``Gram``); the
+  treatment blocks X'D are one sparse product;
+- within-client: the same on the few within-client strata, minus the per-client means.
+
+Every entry of Z'Z and Z'y is a sum of 0/1 products, an integer exact in floating point in any
+order, so the coefficients equal ``fit_ols``' bit for bit where nothing is absorbed. The CR1
+meat needs only the treatment rows of the sandwich: each row's score is projected on them before
+summing per client (``u_g = sum_i e_i z_i' B[:, :k]``, G x k), never the G x K score matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy import linalg
+
+from pipelines.insights.estimators import RANK_RTOL, Fit
+
+
+@dataclass(frozen=True)
+class Gram:
+    """What a fit needs of its covariates on its rows: D'D and D'1 (counts)."""
+
+    cross: np.ndarray
+    sums: np.ndarray
+
+    @classmethod
+    def of(cls, covariates: sp.csr_matrix) -> Gram:
+        return cls((covariates.T @ covariates).toarray(), np.asarray(covariates.sum(axis=0))[0])
+
+
+def _empty(k: int, n: int, n_groups: int) -> Fit:
+    return Fit(np.full(k, np.nan), np.full(k, np.nan), n, n_groups)
+
+
+def _groups(g: np.ndarray) -> tuple[np.ndarray, int]:
+    sizes = np.bincount(g)
+    return sizes, int(np.count_nonzero(sizes))
+
+
+def _sandwich(
+    ztz: np.ndarray,
+    zty: np.ndarray,
+    k: int,
+    y: np.ndarray,
+    g: np.ndarray,
+    times,  # v -> Z @ v
+    absorbed: np.ndarray | None = None,  # per-client sizes when clients are absorbed
+) -> Fit:
+    """Solve the normal equations and the CR1 treatment errors, as ``fit_ols`` does."""
+    n, n_groups = len(y), int(np.count_nonzero(np.bincount(g)))
+    bread, rank = linalg.pinvh(ztz, rtol=RANK_RTOL, return_rank=True)
+    beta = bread @ zty
+    resid = y - times(beta)
+    if absorbed is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.bincount(g, weights=resid, minlength=absorbed.size) / absorbed
+        resid -= means[g]
+    rank += int(absorbed is not None)  # the absorbed effects stand in for one intercept
+    if n <= rank:
+        return _empty(k, n, n_groups)
+    projected = times(bread[:, :k]) * resid[:, None]
+    u = np.column_stack([np.bincount(g, weights=projected[:, j]) for j in range(k)])
+    scale = n_groups / (n_groups - 1) * (n - 1) / (n - rank)
+    se = np.sqrt(np.clip(scale * np.einsum("gj,gj->j", u, u), 0, None))
+    identified = np.abs(np.diag(bread @ ztz)[:k] - 1) < 1e-6
+    return Fit(
+        np.where(identified, beta[:k], np.nan), np.where(identified, se, np.nan), n, n_groups
+    )
+
+
+def fit_crude(y: np.ndarray, t: np.ndarray, g: np.ndarray) -> Fit:
+    """``fit_ols(y, t, <no covariates>, g)``: y on t and an intercept, from per-client sums."""
+    n = len(y)
+    if n == 0:
+        return _empty(1, 0, 0)
+    sizes, n_groups = _groups(g)
+    if n_groups < 2 or n <= 2:
+        return _empty(1, n, n_groups)
+    size = sizes.size
+    s_t, s_y, s_tt, s_ty = (np.bincount(g, weights=w, minlength=size) for w in (t, y, t * t, t * y))
+    ztz = np.array([[s_tt.sum(), s_t.sum()], [s_t.sum(), float(n)]])
+    zty = np.array([s_ty.sum(), s_y.sum()])
+    bread, rank = linalg.pinvh(ztz, rtol=RANK_RTOL, return_rank=True)
+    b, a = bread @ zty
+    if n <= rank:
+        return _empty(1, n, n_groups)
+    # Each client's scores (sum t*e, sum e), projected on the slope's row of the bread.
+    u = (s_ty - b * s_tt - a * s_t) * bread[0, 0] + (s_y - b * s_t - a * sizes) * bread[1, 0]
+    scale = n_groups / (n_groups - 1) * (n - 1) / (n - rank)
+    se = np.sqrt(max(scale * float(u @ u), 0.0))
+    identified = abs((bread @ ztz)[0, 0] - 1) < 1e-6
+    return Fit(
+        np.array([b if identified else np.nan]),
+        np.array([se if identified else np.nan]),
+        n,
+        n_groups,
+    )
+
+
+def fit_adjusted(
+    y: np.ndarray, x: np.ndarray, k: int, covariates: sp.csr_matrix, gram: Gram, g: np.ndarray
+) -> Fit:
+    """``fit_ols(y, x, covariates, g)`` for the first k columns of x (the rest held fixed),
+    with ``gram`` = ``Gram.of(covariates)`` computed once for these rows."""
+    n, m = x.shape
+    if n == 0:
+        return _empty(k, 0, 0)
+    _, n_groups = _groups(g)
+    p = covariates.shape[1]
+    if n_groups < 2 or n <= m + p + 1:
+        return _empty(k, n, n_groups)
+    dx = np.asarray(covariates.T @ x)
+    xs = x.sum(axis=0)
+    ztz = np.block(
+        [
+            [x.T @ x, dx.T, xs[:, None]],
+            [dx, gram.cross, gram.sums[:, None]],
+            [xs[None, :], gram.sums[None, :], np.array([[float(n)]])],
+        ]
+    )
+    zty = np.concatenate([x.T @ y, covariates.T @ y, [y.sum()]])
+
+    def times(v: np.ndarray) -> np.ndarray:
+        return x @ v[:m] + covariates @ v[m : m + p] + v[m + p]
+
+    return _sandwich(ztz, zty, k, y, g, times)
+
+
+def fit_within(y: np.ndarray, x: np.ndarray, k: int, strata: sp.csr_matrix, g: np.ndarray) -> Fit:
+    """``fit_ols(y, x, strata, g, absorb_clusters=True)``: one effect per client (clients with
+    a single row dropped), the within transformation applied to the normal equations."""
+    if len(y) == 0:
+        return _empty(k, 0, 0)
+    keep = np.bincount(g)[g] > 1
+    y, g = y[keep], g[keep]
+    z = np.hstack([x[keep], strata[keep].toarray()])
+    sizes, n_groups = _groups(g)
+    n = len(y)
+    if n_groups < 2 or n <= z.shape[1]:
+        return _empty(k, n, n_groups)
+    ctz = np.column_stack([np.bincount(g, weights=z[:, j]) for j in range(z.shape[1])])
+    cty = np.bincount(g, weights=y)
+    present = sizes > 0
+    inv = np.where(present, 1 / np.where(present, sizes, 1), 0.0)
+    ztz = z.T @ z - ctz.T @ (ctz * inv[:, None])
+    zty = z.T @ y - ctz.T @ (cty * inv)
+    return _sandwich(ztz, zty, k, y, g, lambda v: z @ v, absorbed=sizes.astype(float))

@@ -1,0 +1,45 @@
+"""The estimate marts equal the previous implementation's (row-level sparse designs and
+``fit_ols`` per fit, commit 9a6e211), whose outputs on two generated populations are kept in
+``effects_expected/``: counts, flags and labels exactly, figures to 1e-12 (the
+coefficients come from the same integer normal equations; only the sums of the cluster scores
+are taken in another order; every figure is a probability or a difference of two, so 1e-12
+absolute bounds an interval end that is near 0)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from pipelines.insights.effects import estimate_tables, hypothesis_tests, tactic_estimates
+from tests.pipelines.insights.test_effects import population
+
+EXPECTED = Path(__file__).parent / "effects_expected"
+POPULATIONS = ((300, 0), (1500, 5))
+
+
+def assert_equivalent(table: pl.DataFrame, expected: pl.DataFrame) -> None:
+    assert table.schema == expected.schema and table.height == expected.height
+    for column in table.columns:
+        got, want = table.get_column(column), expected.get_column(column)
+        if got.dtype != pl.Float64:
+            assert got.equals(want), column
+            continue
+        assert got.is_null().equals(want.is_null()), column
+        np.testing.assert_allclose(
+            got.to_numpy(), want.to_numpy(), rtol=1e-12, atol=1e-12, err_msg=column
+        )
+
+
+@pytest.mark.parametrize(("clients", "seed"), POPULATIONS)
+def test_estimate_marts_equal_the_previous_implementation(clients, seed):
+    fct = population(clients, seed)
+    tables = estimate_tables(fct)
+    for name in ("tactic_estimates", "hypothesis_tests"):
+        expected = pl.read_parquet(EXPECTED / f"{name}_{clients}_{seed}.parquet")
+        assert_equivalent(tables[name], expected)
+    # The lazy marts (dashboards, calibration) give the very same tables.
+    assert tactic_estimates(fct.lazy()).collect().equals(tables["tactic_estimates"])
+    assert hypothesis_tests(fct.lazy()).collect().equals(tables["hypothesis_tests"])

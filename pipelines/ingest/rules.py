@@ -3,7 +3,10 @@
 :func:`build_rules` writes the contract down once, as the expectations of the suite that
 pipelines.ingest.validate runs. Every expectation carries a ``meta.rule`` key and a coach-facing
 ``description`` (Data Docs show that sentence); its :class:`Rule` also says which value of the
-record to show after the sentence when it fails.
+record to show after the sentence when it fails. The per-record verdicts come from these same
+expectations compiled to Polars (pipelines.ingest.verdicts), which refuses any expectation type,
+kwarg or row_condition it cannot evaluate exactly as GX does: a new kind of rule is compiled
+there first, with its equivalence test. GX itself is imported only when the rules are built.
 
 How the contract is expressed in GX:
 
@@ -32,7 +35,8 @@ Choices where the spec is silent:
 * Required strings (client_ref, interview_ref, industry, role_family) must not be blank: an empty
   interview_ref would merge unrelated interviews.
 * Regexes are anchored with ``\\Z``: pandas matches with ``re.search``, where ``$`` also matches
-  before a trailing newline, so ``"north-star\\n"`` would pass ``^[a-z0-9-]{2,64}$``.
+  before a trailing newline, so ``"north-star\\n"`` would pass ``^[a-z0-9-]{2,64}$`` (the
+  compiler translates ``\\Z`` to Rust's ``\\z`` and refuses ``$``).
 * submitted_at is UTC after parsing and its original offset is gone, so "interview_date not after
   submitted_at's date" compares with the latest calendar date any time zone (UTC+14) had at that
   instant. A debrief written at 09:00 in Sydney is 23:00 UTC the day before; a plain UTC date

@@ -1,16 +1,25 @@
-"""Record-level validation of typed landing records with Great Expectations.
+"""Record-level validation of typed landing records: Great Expectations' suite, compiled.
 
 The debrief export contract (docs/spec/debrief-export.md, constants from pipelines.core.spec) is
 written down once, as a GX expectation suite built in code (pipelines.ingest.rules, which also
 explains how each rule is expressed in GX and the choices made where the spec is silent). Every
 expectation carries a ``meta.rule`` key and a coach-facing ``description`` (Data Docs show that
-sentence). :class:`RecordValidator` runs the suite through a GX Checkpoint on a pandas view of each
-chunk and turns GX's per-row results (``unexpected_index_list`` keyed by ``source_line``) into a
-list of sentences per record.
+sentence).
 
-The pandas view is what the rules expect: list fields as ``;``-joined strings (empty list ->
+Which rule each record breaks comes from the suite compiled to Polars expressions
+(pipelines.ingest.verdicts), evaluated on every record: running GX with result_format COMPLETE
+over every record cost ~0.8 s per run plus a pandas copy per row_condition, a third of preparing
+a file. GX stays the gate: :class:`RecordValidator` runs the real checkpoint, COMPLETE, on an
+audit sample of each batch (the first AUDIT_FAILING_PER_RULE failures of every rule and
+AUDIT_SAMPLE seeded rows) and raises :class:`AuditMismatch`, refusing the whole batch, unless GX
+fails exactly the audited rows the compiled rules do. Those results are GX's stored results and
+Data Docs; the summary JSON per batch says how many rows were audited and counts each rule's
+failures over the whole batch. tests/pipelines/ingest/test_verdicts.py checks compiled and GX
+verdicts row for row on batches with faults of every rule.
+
+The view both see is what the rules expect: list fields as ``;``-joined strings (empty list ->
 null, a ``;`` inside an element escaped), and the latest calendar date submitted_at had in any
-time zone as a column of its own.
+time zone as a column of its own; GX gets it as pandas.
 
 ``parse_errors`` (values the parser could not convert, now null) appear in ``failed_rules``
 verbatim, with the record's client_ref/notes text scrubbed, so callers need not merge
@@ -302,10 +311,10 @@ class RecordValidator:
         return failed
 
     def validate_many(self, frames: list[pl.DataFrame], batch_name: str) -> list[pl.DataFrame]:
-        """`validate` for several chunks (of one file or several) in ONE GX run, one result
-        frame per chunk. A run costs ~0.8 s of GX overhead whatever its size, which made small
-        files cost more to validate than to ingest. Lines are offset to stay unique within the
-        run and given back as they were."""
+        """`validate` for several chunks (of one file or several) with ONE GX audit run, one
+        result frame per chunk. A run costs ~0.8 s of GX overhead whatever its size, which made
+        small files cost more to validate than to ingest. Lines are offset to stay unique within
+        the run and given back as they were."""
         if len(frames) == 1:
             return [self.validate(frames[0], batch_name)]
         offsets, offset = [], 0

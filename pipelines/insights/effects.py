@@ -322,15 +322,15 @@ def _contrast_rows(data: Data, c: Contrast) -> Iterator[tuple[str, str, str, str
         rows = base & seg_mask
         y, t, g = y_all[rows], t_all[rows], data.clients[rows]
         held = held_all[rows] if held_all is not None else np.empty((len(y), 0))
+        counts = [_counts(t[:, j], g) for j in range(len(c.ids))]  # the same for every method
         for method in METHODS:
             fits = _fit(data, method, y, t, held, rows)
             for j, cid in enumerate(c.ids):
-                counts = _counts(t[:, j], g)
-                enough = min(counts[:2]) >= MIN_PER_ARM and counts[2] >= MIN_CLIENTS
+                enough = min(counts[j][:2]) >= MIN_PER_ARM and counts[j][2] >= MIN_CLIENTS
                 if method == "within_client":
                     enough &= _informative_clients(t[:, j], g) >= MIN_CLIENTS
                 f = fits[j]
-                row = _row(f.coef[0], f.std_error[0], f.dof, counts, enough)
+                row = _row(f.coef[0], f.std_error[0], f.dof, counts[j], enough)
                 yield cid, method, kind, segment, Estimate(row, f)
 
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -139,7 +140,14 @@ class _GxRuntime:
         if quality_dir is not None:
             context.variables.save()
         self.context = context
+        digest = _resources_digest(self.rules)
+        self.checkpoint = _stored_checkpoint(context, digest) or self._saved_checkpoint(digest)
 
+    def _saved_checkpoint(self, digest: str) -> Any:
+        """Save the datasource, suite, validation definition and checkpoint; return the latter."""
+        import great_expectations as gx
+
+        context = self.context
         datasource = context.data_sources.add_or_update_pandas(name=DATASOURCE_NAME)
         try:
             asset = datasource.get_asset(ASSET_NAME)
@@ -153,7 +161,7 @@ class _GxRuntime:
             gx.ExpectationSuite(
                 name=SUITE_NAME,
                 expectations=[r.expectation for r in self.rules],
-                meta={"contract": "docs/spec/debrief-export.md"},
+                meta={"contract": "docs/spec/debrief-export.md", "digest": digest},
             )
         )
         validation_definition = context.validation_definitions.add_or_update(
@@ -161,7 +169,7 @@ class _GxRuntime:
                 name=VALIDATION_DEFINITION_NAME, data=batch_definition, suite=suite
             )
         )
-        self.checkpoint = context.checkpoints.add_or_update(
+        return context.checkpoints.add_or_update(
             gx.Checkpoint(
                 name=CHECKPOINT_NAME,
                 validation_definitions=[validation_definition],
@@ -225,6 +233,28 @@ class _GxRuntime:
             )
         index = Path(sites[site_name].removeprefix("file://"))
         return index if index.exists() else None
+
+
+def _resources_digest(rules: list[Rule]) -> str:
+    """What the saved GX resources must match to be reused: the expectations and the result
+    format (names are fixed)."""
+    configs = [r.expectation.configuration.to_json_dict() for r in rules]
+    text = json.dumps([configs, RESULT_FORMAT], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _stored_checkpoint(context: Any, digest: str) -> Any | None:
+    """The checkpoint another process (an ingest worker, an Airflow task) saved for this very
+    suite, or None. Reused rather than saved again: saving gives the suite's expectations new
+    ids, and every other process's checkpoint then fails GX's freshness check."""
+    from great_expectations.exceptions import DataContextError
+
+    try:
+        suite = context.suites.get(SUITE_NAME)
+        checkpoint = context.checkpoints.get(CHECKPOINT_NAME)
+    except DataContextError:
+        return None
+    return checkpoint if (suite.meta or {}).get("digest") == digest else None
 
 
 _RUNTIMES: dict[Path | None, Future[_GxRuntime]] = {}

@@ -53,12 +53,12 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], progress: bool, firm: st
     zone is held."""
     from tqdm import tqdm
 
-    from pipelines.ingest.load import ingest_paths
+    from pipelines.ingest.parallel import ingest_in_processes
 
     settings = settings_of(ctx)
     key = load_secret_key(settings, create=True)
     bar = tqdm(unit=" records", disable=not progress, file=sys.stderr)
-    summary = ingest_paths(
+    summary = ingest_in_processes(
         list(paths),
         settings,
         key,

@@ -15,24 +15,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from pipelines.core.memory import own_peak_rss
+
 SEED = 42
 BENCH_KEY = b"bench-only-key"
 
 
 class PhaseFailed(RuntimeError):
     pass
-
-
-def own_peak_rss() -> int | None:
-    """This process's peak resident memory in bytes (VmHWM), None where /proc is missing."""
-    try:
-        status = Path("/proc/self/status").read_text()
-    except OSError:
-        return None
-    for line in status.splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024  # kB
-    return None
 
 
 def _timed(fn: Callable[[], dict | None]) -> dict:
@@ -50,15 +40,20 @@ def _phase_generate(args: dict) -> dict:
 
 def _phase_ingest(args: dict) -> dict:
     from pipelines.core.settings import Settings
-    from pipelines.ingest.load import ingest_paths
+    from pipelines.ingest.parallel import ingest_in_processes
 
     settings = Settings(home=Path(args["home"]))
+    peaks: dict[int, int] = {}
 
     def work() -> dict:
-        summary = ingest_paths([Path(p) for p in args["paths"]], settings, BENCH_KEY)
+        paths = [Path(p) for p in args["paths"]]
+        summary = ingest_in_processes(paths, settings, BENCH_KEY, peaks=peaks)
         return summary.totals()
 
-    return _timed(work)
+    result = _timed(work)
+    # The workers' memory counts: their peaks add to the parent's (an upper bound of the sum).
+    result["worker_peak_rss_bytes"] = sorted(peaks.values())
+    return result
 
 
 def _phase_duckdb_load(args: dict) -> dict:
@@ -189,7 +184,9 @@ PHASES: dict[str, Callable[[dict], dict]] = {
 def main(argv: list[str]) -> int:
     phase, args, out = argv
     result = PHASES[phase](json.loads(args))
-    result["peak_rss_bytes"] = own_peak_rss()
+    own = own_peak_rss()
+    workers = sum(result.get("worker_peak_rss_bytes", []))
+    result["peak_rss_bytes"] = None if own is None else own + workers
     Path(out).write_text(json.dumps(result, default=str))
     return 0
 

@@ -473,12 +473,14 @@ def ingest_paths(
     firm: str | None = None,
     on_file: Callable[[Path], None] | None = None,
     on_records: Callable[[int], None] | None = None,
+    prepare: Preparer | None = None,
 ) -> IngestSummary:
     """Ingest files and folders into the warehouse, in name order, each file atomically.
 
     Files are prepared (parsed, validated by GX, anonymised) on a second thread while the one
     before is appended: validation is Python-bound and the append is DuckDB's, so the two share
-    the machine's cores instead of taking turns. Commits stay in file order.
+    the machine's cores instead of taking turns. Commits stay in file order. `prepare` replaces
+    the preparing thread (pipelines.ingest.parallel prepares on worker processes).
     """
     settings.ensure_dirs()
     validator = RecordValidator(settings.quality_dir)
@@ -490,15 +492,13 @@ def ingest_paths(
         # run instead of at every 16 MB of log was a quarter of a large ingest.
         store.con.execute("SET checkpoint_threshold = '1GB'")
         reader = store.con.cursor()  # the preparing thread's own connection
-        prepared_files = _in_background(
-            prepare_files(
-                landing_deliveries(paths, settings, firm),
-                con=reader,
-                master_key=master_key,
-                validator=validator,
-                settings=settings,
-                on_records=on_records,
-            )
+        prepared_files = (prepare or prepared_in_thread)(
+            landing_deliveries(paths, settings, firm),
+            con=reader,
+            master_key=master_key,
+            validator=validator,
+            settings=settings,
+            on_records=on_records,
         )
         try:
             for prepared in prepared_files:
@@ -518,6 +518,15 @@ def ingest_paths(
             store.con.execute("CHECKPOINT")  # also folds in any erasure's tombstones
     validator.build_docs()
     return IngestSummary(reports)
+
+
+# (deliveries, *, con, master_key, validator, settings, on_records) -> prepared files in order
+Preparer = Callable[..., Iterator[PreparedFile]]
+
+
+def prepared_in_thread(deliveries: list[Delivery], **kwargs: Any) -> Iterator[PreparedFile]:
+    """`prepare_files` on a thread of its own (the default Preparer)."""
+    return _in_background(prepare_files(deliveries, **kwargs))
 
 
 _END = object()

@@ -8,7 +8,7 @@ import json
 import polars as pl
 import pytest
 
-from pipelines.ingest import validate as validate_module
+from pipelines.ingest import gx_runtime
 from pipelines.ingest.load import ingest_paths
 from pipelines.ingest.validate import (
     AUDIT_FAILING_PER_RULE,
@@ -27,7 +27,7 @@ def tampered(monkeypatch):
     """Install a wrong compiled rule (stage never fails) in the runtime of a quality dir."""
 
     def tamper(quality_dir) -> None:
-        runtime = validate_module._runtime(quality_dir).result()
+        runtime = gx_runtime.runtime(quality_dir).result()
         monkeypatch.setitem(runtime.fails, "debrief.stage.enum", pl.lit(False))
 
     return tamper

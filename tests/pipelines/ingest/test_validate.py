@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from pipelines.core import spec
-from pipelines.ingest import validate as validate_module
+from pipelines.ingest import gx_runtime
 from pipelines.ingest.validate import (
     EXPECTED_COLUMNS,
     SUITE_NAME,
@@ -428,7 +428,7 @@ def test_an_existing_quality_dir_is_reopened(tmp_path, monkeypatch):
     quality = tmp_path / "q"
     RecordValidator(quality).validate(frame(debrief()), "one")
     # As a new process would: no cached GX runtime, the file context is read back from disk.
-    monkeypatch.setattr(validate_module, "_RUNTIMES", {})
+    monkeypatch.setattr(gx_runtime, "_RUNTIMES", {})
     again = RecordValidator(Path(str(quality)))
     out = again.validate(frame(debrief(stage="lunch")), "two")
     assert len(out["failed_rules"][0]) == 1

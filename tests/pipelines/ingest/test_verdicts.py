@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 
 from pipelines.core import spec
+from pipelines.ingest import gx_runtime
 from pipelines.ingest import validate as validate_module
 from pipelines.ingest.rules import ENUM_FIELDS, LIST_FIELDS
 from pipelines.ingest.validate import EXPECTED_COLUMNS, ID_COLUMN, build_rules
@@ -106,7 +107,7 @@ def generated_records(tmp_path, seed: int) -> list[dict]:
 
 def gx_verdicts(typed: pl.DataFrame) -> dict[str, set[int]]:
     """rule key -> source lines GX lists as unexpected, with COMPLETE over every row."""
-    runtime = validate_module._runtime(None).result()
+    runtime = gx_runtime.runtime(None).result()
     key, result = runtime.run(validate_module._pandas(validate_module._view(typed)), "verdicts")
     try:
         failing = validate_module._failing_lines(result)

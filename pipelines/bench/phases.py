@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -50,10 +51,46 @@ def _phase_ingest(args: dict) -> dict:
         summary = ingest_in_processes(paths, settings, BENCH_KEY, peaks=peaks)
         return summary.totals()
 
-    result = _timed(work)
-    # The workers' memory counts: their peaks add to the parent's (an upper bound of the sum).
+    with TreeMemory() as tree:
+        result = _timed(work)
+    # The workers' memory counts: the step's figure is the sampled peak of the whole tree; the
+    # sum of every process's own peak is kept beside it as an upper bound.
     result["worker_peak_rss_bytes"] = sorted(peaks.values())
+    result["tree_peak_rss_bytes"] = tree.peak
     return result
+
+
+class TreeMemory:
+    """The peak of this process's and its children's resident memory together, sampled every
+    SAMPLE_S seconds while the block runs (each process's own exact peak is its VmHWM)."""
+
+    SAMPLE_S = 0.1
+
+    def __enter__(self) -> TreeMemory:
+        import psutil
+
+        self.peak = 0
+        self._me = psutil.Process()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        import psutil
+
+        while not self._stop.wait(self.SAMPLE_S):
+            total = 0
+            for process in [self._me, *self._me.children(recursive=True)]:
+                try:
+                    total += process.memory_info().rss
+                except psutil.Error:  # it ended between listing and reading
+                    continue
+            self.peak = max(self.peak, total)
 
 
 def _phase_duckdb_load(args: dict) -> dict:
@@ -165,6 +202,7 @@ def _phase_probe(args: dict) -> dict:
     """Hold `mib` MiB: a known peak, to check that peak RSS is measured per child."""
     block = bytearray(args["mib"] * 1024**2)
     block[::4096] = b"x" * len(range(0, len(block), 4096))  # touch every page
+    time.sleep(args.get("hold_s", 0))
     return {"seconds": 0.0}
 
 
@@ -185,8 +223,9 @@ def main(argv: list[str]) -> int:
     phase, args, out = argv
     result = PHASES[phase](json.loads(args))
     own = own_peak_rss()
-    workers = sum(result.get("worker_peak_rss_bytes", []))
-    result["peak_rss_bytes"] = None if own is None else own + workers
+    if own is not None and result.get("worker_peak_rss_bytes"):
+        result["sum_of_peaks_rss_bytes"] = own + sum(result["worker_peak_rss_bytes"])
+    result["peak_rss_bytes"] = max(own or 0, result.get("tree_peak_rss_bytes", 0)) or None
     Path(out).write_text(json.dumps(result, default=str))
     return 0
 

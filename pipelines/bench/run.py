@@ -23,8 +23,9 @@ its peak RSS read from /proc/self/status (VmHWM: the peak of the child's own mem
 started). Not getrusage: on Linux a child's ru_maxrss also counts the parent's memory at the fork
 (exec records the forked address space's high-water mark), and RUSAGE_CHILDREN is the maximum
 over all children so far. An ingest that prepares on worker processes (pipelines.ingest.parallel)
-adds each worker's own peak to its own: an upper bound of what the step held at once. Peak RSS
-is reported as the maximum over the repeats.
+reports the peak of its whole process tree, sampled every 0.1 s (and, in the JSON, the sum of
+every process's own peak: an upper bound). Peak RSS is reported as the maximum over the
+repeats.
 
 This module runs the phases and computes the figures and target verdicts;
 `pipelines.bench.report` prints them.

@@ -4,6 +4,7 @@ of (hold-back split, target verdicts, per-child peak RSS) do what they say."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -167,3 +168,13 @@ def test_without_pandas_the_pandas_targets_are_not_measured():
     verdicts = {t["target"]: t["met"] for t in bench.evaluate_targets(result)}
     assert verdicts["ingest_vs_pandas"] is None and verdicts["build_vs_pandas"] is None
     assert verdicts["ingest_vs_duckdb"] is True
+
+
+def test_tree_memory_counts_the_children_while_they_run(tmp_path):
+    from pipelines.bench.phases import TreeMemory
+
+    with TreeMemory() as alone:
+        time.sleep(0.5)
+    with TreeMemory() as tree:
+        bench.run_child("probe", {"mib": 300, "hold_s": 1.0}, tmp_path)
+    assert tree.peak >= alone.peak + 300 * 1024**2

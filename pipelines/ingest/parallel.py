@@ -115,14 +115,19 @@ def prepared_in_processes(
     order. A worker's error reaches the caller after the files of the groups before it's; what
     was prepared and never handed over is discarded."""
     groups = file_groups(deliveries, group_bytes)
-    known = [{id(d): s for d in g if (s := _skipped_if_ingested(d, con))} for g in groups]
-    tasks = [
-        ([d for d in g if id(d) not in k], settings.home, master_key)
-        for g, k in zip(groups, known, strict=True)
-    ]
-    results = ordered_map(_prepare_group, tasks, workers=workers, unused=_discard_group)
+    known: list[dict[int, PreparedFile]] = []  # per group: its files already in, by delivery
+
+    def tasks() -> Iterator[tuple]:
+        # Lazily, as groups are sent out: hashing every file first would delay the workers.
+        for group in groups:
+            known.append({id(d): s for d in group if (s := _skipped_if_ingested(d, con))})
+            todo = [d for d in group if id(d) not in known[-1]]
+            yield todo, settings.home, master_key
+
+    results = ordered_map(_prepare_group, tasks(), workers=workers, unused=_discard_group)
     try:
-        for group, skipped, result in zip(groups, known, results, strict=True):
+        for i, result in enumerate(results):
+            group, skipped = groups[i], known[i]
             if peaks is not None and result.worker_peak_rss_bytes:
                 pid = result.worker_pid
                 peaks[pid] = max(peaks.get(pid, 0), result.worker_peak_rss_bytes)
@@ -142,7 +147,7 @@ def prepared_in_processes(
 
 def ordered_map(
     fn: Callable[..., Any],
-    args: list[tuple],
+    args: Iterable[tuple],
     *,
     workers: int,
     unused: Callable[[Any], None],

@@ -109,6 +109,11 @@ class _Writer:
         publisher's detail tables) say ORDER BY. The small marts keep their sorted order."""
         self.pending.append(self.pool.submit(self._write, table, frame, replace, ordered))
 
+    def wait(self) -> None:
+        """Until every queued insert has run (re-raising the first failure)."""
+        for future in self.pending:
+            future.result()
+
     def _write(self, table: str, frame: pl.DataFrame, replace: bool, ordered: bool) -> None:
         self.con.execute(f"SET preserve_insertion_order = {str(ordered).lower()}")
         try:
@@ -164,6 +169,9 @@ def project(con: duckdb.DuckDBPyConnection, staged: dict[str, pl.DataFrame], *, 
         recomputed = interviews.height
         del interviews
         writer.insert("marts.fct_interviews", fct)
+        # The estimates need as much memory again as fct: let the staged frames and interviews
+        # go first (the inserts take a fraction of the marts' time now).
+        writer.wait()
         # The marts are small aggregates over every interview: recomputed from fct each build.
         for name, frame in all_marts(fct).items():
             writer.insert(f"marts.{name}", frame, replace=True, ordered=True)
@@ -239,6 +247,15 @@ def _row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {t: first_row(con, f"SELECT count(*) FROM marts.{t}")[0] for t in MART_TABLES}
 
 
+def _evict_cache(con: duckdb.DuckDBPyConnection, memory_limit: str) -> None:
+    """Drop the log's blocks DuckDB kept cached from reading it (up to its whole memory limit,
+    ~1 GB at a million interviews): the staged frames hold what the build needs now, and the
+    projections' inserts fill the buffer again. Lowering the limit evicts; restoring it
+    leaves the limit as set."""
+    con.execute("SET memory_limit = '64MB'")
+    con.execute("SET memory_limit = ?", [memory_limit])
+
+
 def build(settings: Settings, *, full: bool = False) -> BuildReport:
     """Bring the warehouse's projections and marts up to the end of the event log."""
     started = time.perf_counter()
@@ -249,6 +266,7 @@ def build(settings: Settings, *, full: bool = False) -> BuildReport:
             start = 0 if full else store.tracked_position(TRACKING_NAME)
             end = store.max_position()
             staged = staged_frames(store, start + 1, end)
+            _evict_cache(con, settings.duckdb_memory_limit)
             touched = project(con, staged, full=full or start == 0)
             del staged
             store.track_in(con, TRACKING_NAME, end)

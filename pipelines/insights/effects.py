@@ -217,10 +217,27 @@ def _segments(
     return out
 
 
+def _read_columns() -> list[str]:
+    """The columns of the rounds the estimates read: the sort gathers only these."""
+    contrasts = (*TACTIC_CONTRASTS, *HYPOTHESIS_CONTRASTS)
+    exprs = [e for c in contrasts for e in c.treatments if e is not None]
+    exprs += [c.population for c in contrasts if c.population is not None]
+    names = {name for e in exprs for name in e.meta.root_names()}
+    names |= {h for c in contrasts for h in c.held_fixed} | {c.outcome for c in contrasts}
+    return sorted(
+        names
+        | {*CONFOUNDERS, *WITHIN_CLIENT_STRATA, *SORT_KEYS, "application_key", "seniority"}
+        | {"round_number", "round_status", "outcome", "advanced"}
+    )
+
+
+SORT_KEYS = ("firm_id", "client_key", "interview_key")
+
+
 def prepare(fct: pl.LazyFrame, segment_kinds: tuple[str, ...] = SEGMENT_KINDS) -> Data:
     # A fixed row order makes every floating-point sum, and so every figure, the same whatever
     # order the interviews come in (an incremental build must equal a full one bit for bit).
-    frame = rounds(fct).sort("firm_id", "client_key", "interview_key").collect()
+    frame = rounds(fct).select(_read_columns()).sort(SORT_KEYS).collect()
     n = frame.height
     return Data(
         frame=frame,

@@ -192,7 +192,14 @@ class Data:
 
 
 def _codes(frame: pl.DataFrame, column: str) -> np.ndarray:
-    return frame.get_column(column).rank("dense").fill_null(0).cast(pl.Int64).to_numpy() - 1
+    """0-based codes of the values in sorted order (the dense rank), -1 for null. Text goes
+    through an Enum of its sorted distinct values: ranking a million strings sorts them all."""
+    values = frame.get_column(column)
+    if values.dtype == pl.String:
+        levels = values.drop_nulls().unique().sort()
+        codes = values.cast(pl.Enum(levels.to_list())).to_physical()
+        return codes.cast(pl.Int64).fill_null(-1).to_numpy()
+    return values.rank("dense").fill_null(0).cast(pl.Int64).to_numpy() - 1
 
 
 def _segment_values(frame: pl.DataFrame, column: str, preferred: tuple[str, ...]) -> list[str]:

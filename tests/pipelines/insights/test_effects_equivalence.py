@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipelines.insights.effects import estimate_tables, hypothesis_tests, tactic_estimates
+from pipelines.insights.effects import _codes, estimate_tables, hypothesis_tests, tactic_estimates
 from tests.pipelines.insights.test_effects import population
 
 EXPECTED = Path(__file__).parent / "effects_expected"
@@ -43,3 +43,21 @@ def test_estimate_marts_equal_the_previous_implementation(clients, seed):
     # The lazy marts (dashboards, calibration) give the very same tables.
     assert tactic_estimates(fct.lazy()).collect().equals(tables["tactic_estimates"])
     assert hypothesis_tests(fct.lazy()).collect().equals(tables["hypothesis_tests"])
+
+
+def test_codes_are_the_dense_rank_of_the_values():
+    """Text is coded through an Enum of its sorted values, not by ranking every row: the same
+    codes (which level is dropped, and so the parametrisation, depends on them)."""
+    rng = np.random.default_rng(0)
+    words = ["b", "a", "", "Zeta", "zeta", "é", "a b", "10", "9"]
+    frame = pl.DataFrame(
+        {
+            "text": [
+                None if r < 0.1 else words[int(r * 100) % len(words)] for r in rng.random(500)
+            ],
+            "number": pl.Series(rng.integers(0, 7, 500)).scatter([3, 9], None),
+        }
+    )
+    for column in frame.columns:
+        rank = frame.get_column(column).rank("dense").fill_null(0).cast(pl.Int64).to_numpy() - 1
+        assert np.array_equal(_codes(frame, column), rank), column

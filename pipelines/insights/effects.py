@@ -184,10 +184,16 @@ class Data:
     # The confounders' Gram per set of rows: contrasts on the same rows share it.
     grams: dict[bytes, Gram] = field(default_factory=dict)
 
-    def gram(self, rows: np.ndarray) -> Gram:
+    def gram(self, rows: np.ndarray, parts: tuple[np.ndarray, ...] = ()) -> Gram:
+        """The Gram on ``rows``; summed from those of ``parts`` when given (disjoint, covering
+        ``rows``: counts, so the sum is exact and the parts' Grams serve their segments too)."""
         key = hashlib.blake2b(np.packbits(rows).tobytes(), digest_size=16).digest()
         if key not in self.grams:
-            self.grams[key] = Gram.of(self.confounders[rows])
+            if parts:
+                grams = [self.gram(part) for part in parts]
+                self.grams[key] = Gram(sum(g.cross for g in grams), sum(g.sums for g in grams))
+            else:
+                self.grams[key] = Gram.of(self.confounders[rows])
         return self.grams[key]
 
 
@@ -289,13 +295,13 @@ def _informative_clients(t: np.ndarray, clients: np.ndarray) -> int:
     return int(((treated > 0) & (treated < size)).sum())
 
 
-def _fit(data: Data, method: str, y, t, held, rows) -> list[Fit]:
+def _fit(data: Data, method: str, y, t, held, rows, parts=()) -> list[Fit]:
     g = data.clients[rows]
     if method == "crude":
         return [fit_crude(y, t[:, j], g) for j in range(t.shape[1])]
     x, k = np.column_stack([t, held]), t.shape[1]
     if method == "adjusted":
-        fit = fit_adjusted(y, x, k, data.confounders[rows], data.gram(rows), g)
+        fit = fit_adjusted(y, x, k, data.confounders[rows], data.gram(rows, parts), g)
     else:
         fit = fit_within(y, x, k, data.within[rows], g)
     return [
@@ -334,6 +340,13 @@ def _row(est: float, se: float, dof: int, counts, enough: bool) -> dict:
     }
 
 
+def _partition(rows: np.ndarray, masks: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+    """``rows`` split by the segments of one kind, or nothing when they leave some out."""
+    parts = tuple(rows & mask for mask in masks)
+    covered = np.logical_or.reduce(parts) if parts else np.zeros_like(rows)
+    return parts if np.array_equal(covered, rows) else ()
+
+
 def _contrast_rows(data: Data, c: Contrast) -> Iterator[tuple[str, str, str, str, Estimate]]:
     """(id, method, segment_kind, segment, estimate) for every advance/referral row."""
     t_all = _values(data, c.treatments)
@@ -342,13 +355,14 @@ def _contrast_rows(data: Data, c: Contrast) -> Iterator[tuple[str, str, str, str
     population = pl.repeat(True, pl.len()) if c.population is None else c.population
     base = data.frame.select(population.fill_null(False)).to_series().to_numpy().copy()
     base &= ~np.isnan(y_all) & ~np.isnan(t_all).any(axis=1)
+    stages = _partition(base, [mask for kind, _, mask in data.segments if kind == "stage"])
     for kind, segment, seg_mask in data.segments:
         rows = base & seg_mask
         y, t, g = y_all[rows], t_all[rows], data.clients[rows]
         held = held_all[rows] if held_all is not None else np.empty((len(y), 0))
         counts = [_counts(t[:, j], g) for j in range(len(c.ids))]  # the same for every method
         for method in METHODS:
-            fits = _fit(data, method, y, t, held, rows)
+            fits = _fit(data, method, y, t, held, rows, stages if kind == "all" else ())
             for j, cid in enumerate(c.ids):
                 enough = min(counts[j][:2]) >= MIN_PER_ARM and counts[j][2] >= MIN_CLIENTS
                 if method == "within_client":

@@ -181,6 +181,8 @@ class Data:
     confounders: sp.csr_matrix
     within: sp.csr_matrix
     segments: list[tuple[str, str, np.ndarray]]
+    confounder_codes: np.ndarray  # n x len(CONFOUNDERS), what ``confounders`` one-hot codes
+    confounder_levels: list[int]
     # The confounders' Gram per set of rows: contrasts on the same rows share it.
     grams: dict[bytes, Gram] = field(default_factory=dict)
 
@@ -193,7 +195,8 @@ class Data:
                 grams = [self.gram(part) for part in parts]
                 self.grams[key] = Gram(sum(g.cross for g in grams), sum(g.sums for g in grams))
             else:
-                self.grams[key] = Gram.of(self.confounders[rows])
+                gram = Gram.of_codes(self.confounder_codes[rows], self.confounder_levels)
+                self.grams[key] = gram or Gram.of(self.confounders[rows])
         return self.grams[key]
 
 
@@ -252,10 +255,13 @@ def prepare(fct: pl.LazyFrame, segment_kinds: tuple[str, ...] = SEGMENT_KINDS) -
     # order the interviews come in (an incremental build must equal a full one bit for bit).
     frame = rounds(fct).select(_read_columns()).sort(SORT_KEYS).collect()
     n = frame.height
+    codes = np.column_stack([_codes(frame, c) for c in CONFOUNDERS])
     return Data(
         frame=frame,
         clients=_codes(frame.with_columns(pl.concat_str("firm_id", "client_key")), "firm_id"),
-        confounders=one_hot([_codes(frame, c) for c in CONFOUNDERS], n),
+        confounders=one_hot(list(codes.T), n),
+        confounder_codes=codes,
+        confounder_levels=[int(c.max()) + 1 if n else 0 for c in codes.T],
         within=one_hot([_codes(frame, c) for c in WITHIN_CLIENT_STRATA], n),
         segments=_segments(frame, segment_kinds),
     )

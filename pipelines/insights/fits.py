@@ -39,6 +39,103 @@ class Gram:
     def of(cls, covariates: sp.csr_matrix) -> Gram:
         return cls((covariates.T @ covariates).toarray(), np.asarray(covariates.sum(axis=0))[0])
 
+    @classmethod
+    def of_codes(cls, codes: np.ndarray, levels: list[int]) -> Gram | None:
+        """The Gram of ``one_hot`` of the columns of ``codes`` (levels[b] levels each; 0 and
+        -1 have no dummy) from a few joint tables of the categoricals, each one bincount over
+        the rows instead of a sparse product: the categoricals go into groups of at most
+        ``GROUP_CELLS`` combined cells, and every pair of groups gets one joint count table.
+        None when a joint table would be too large (a categorical with thousands of levels)."""
+        groups = _groups_of(levels)
+        cells = [_cells(codes, levels, group) for group in groups]
+        sizes = [int(np.prod([levels[b] for b in group])) for group in groups]
+        pairs = [sizes[x] * sizes[y] for x in range(len(sizes)) for y in range(x + 1, len(sizes))]
+        if max(pairs, default=sizes[0]) > JOINT_CELLS:
+            return None
+        tables: dict[tuple[int, int], np.ndarray] = {}
+        for x in range(len(groups)):
+            for y in range(x, len(groups)):
+                if x == y and len(groups) > 1:
+                    continue  # a group's own pairs come from any of its joint tables
+                key = cells[x] * sizes[y] + cells[y] if x != y else cells[x]
+                joint = np.bincount(key, minlength=sizes[x] * (sizes[y] if x != y else 1))
+                shape = [levels[b] for b in groups[x]] + (
+                    [levels[b] for b in groups[y]] if x != y else []
+                )
+                tables[(x, y)] = joint.reshape(shape)
+        return _assemble(groups, levels, tables)
+
+
+GROUP_CELLS = 2048
+JOINT_CELLS = 1 << 22
+
+
+def _groups_of(levels: list[int]) -> list[list[int]]:
+    """Categoricals in order, grouped while the product of their levels stays small."""
+    groups: list[list[int]] = [[]]
+    for b, size in enumerate(levels):
+        product = int(np.prod([levels[c] for c in groups[-1]])) if groups[-1] else 1
+        if groups[-1] and product * size > GROUP_CELLS:
+            groups.append([])
+        groups[-1].append(b)
+    return groups
+
+
+def _cells(codes: np.ndarray, levels: list[int], group: list[int]) -> np.ndarray:
+    """Each row's combined cell of the group's categoricals (mixed radix, first is slowest)."""
+    cell = np.zeros(codes.shape[0], dtype=np.int64)
+    for b in group:
+        cell = cell * levels[b] + np.maximum(codes[:, b], 0)
+    return cell
+
+
+def _marginal(table: np.ndarray, keep: tuple[int, ...]) -> np.ndarray:
+    return table.sum(axis=tuple(i for i in range(table.ndim) if i not in keep))
+
+
+def _pair_tables(groups, levels, tables) -> dict[tuple[int, int], np.ndarray]:
+    """Counts of rows by (level of a, level of b) for every a <= b (by level of a when a == b),
+    each joint table reduced once per categorical, not once per pair."""
+    out: dict[tuple[int, int], np.ndarray] = {}
+    own: dict[int, np.ndarray] = {}
+    for (x, y), table in tables.items():
+        nx = len(groups[x])
+        if x == y:
+            own[x] = table
+            continue
+        own.setdefault(x, _marginal(table, tuple(range(nx))))
+        own.setdefault(y, _marginal(table, tuple(range(nx, table.ndim))))
+        flat_y = table.reshape(*table.shape[:nx], -1)
+        for i, a in enumerate(groups[x]):
+            by_a = _marginal(flat_y, (i, nx)).reshape(levels[a], *table.shape[nx:])
+            for j, b in enumerate(groups[y]):
+                out[(a, b)] = _marginal(by_a, (0, j + 1))
+    for x, table in own.items():
+        for i, a in enumerate(groups[x]):
+            out[(a, a)] = _marginal(table, (i,))
+            for j in range(i + 1, len(groups[x])):
+                out[(a, groups[x][j])] = _marginal(table, (i, j))
+    return out
+
+
+def _assemble(groups, levels, tables) -> Gram:
+    """Dummy columns as ``one_hot`` lays them out: level l >= 1 of categorical b."""
+    pairs = _pair_tables(groups, levels, tables)
+    present = [b for b, size in enumerate(levels) if size > 1]
+    offsets = dict(zip(present, np.cumsum([0] + [levels[b] - 1 for b in present]), strict=False))
+    p = sum(levels[b] - 1 for b in present)
+    cross, sums = np.zeros((p, p)), np.zeros(p)
+    for a in present:
+        oa, counts = offsets[a], pairs[(a, a)][1:]
+        sums[oa : oa + len(counts)] = counts
+        cross[oa : oa + len(counts), oa : oa + len(counts)] = np.diag(counts)
+        for b in present:
+            if b > a:
+                ob, block = offsets[b], pairs[(a, b)][1:, 1:]
+                cross[oa : oa + block.shape[0], ob : ob + block.shape[1]] = block
+                cross[ob : ob + block.shape[1], oa : oa + block.shape[0]] = block.T
+    return Gram(cross, sums)
+
 
 def _empty(k: int, n: int, n_groups: int) -> Fit:
     return Fit(np.full(k, np.nan), np.full(k, np.nan), n, n_groups)

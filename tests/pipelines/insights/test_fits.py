@@ -93,3 +93,28 @@ def test_a_stratum_constant_within_clients_does_not_count_as_rank():
         oracle = pf.feols("y ~ t + C(r) | g", data=frame, vcov={"CRV1": "g"})
     np.testing.assert_allclose(fit.coef, oracle.coef().to_numpy()[:1], rtol=1e-10)
     np.testing.assert_allclose(fit.std_error, oracle.se().to_numpy()[:1], rtol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "levels",
+    [
+        (3, 1, 4),  # one group; a categorical with a single level has no dummy
+        (6, 6, 5, 12, 5, 4, 15, 6, 18),  # the confounders' shape: several groups
+        (40, 60, 3),  # a group per categorical
+    ],
+)
+def test_gram_from_joint_tables_equals_the_sparse_product(levels):
+    rng = np.random.default_rng(len(levels))
+    n = 4000
+    codes = np.column_stack([rng.integers(-1, size, n) for size in levels])  # -1: null
+    seen = [int(codes[:, b].max()) + 1 for b in range(len(levels))]
+    gram = Gram.of_codes(codes, seen)
+    reference = Gram.of(one_hot(list(codes.T), n))
+    # Counts both ways: equal bit for bit.
+    assert np.array_equal(gram.cross, reference.cross)
+    assert np.array_equal(gram.sums, reference.sums)
+
+
+def test_gram_from_joint_tables_declines_tables_too_large():
+    codes = np.column_stack([np.arange(5000) % 3000, np.arange(5000) % 2000])
+    assert Gram.of_codes(codes, [3000, 2000]) is None

@@ -7,8 +7,9 @@ pool of worker processes; the files come back in file order, so commits keep arr
 the single-process path does, and each file is still committed alone, atomically. Workers never
 open DuckDB: the parent asks the warehouse which files are already in before sending any out.
 
-A worker's start (imports, GX context) costs a few seconds: small ingests stay on one process
-(`preparing_processes`). Memory: each worker holds one group's records at a time.
+A worker's start (imports, GX context) costs a few seconds, and on a 2-core machine the workers
+take CPU from the committer, which is the critical path: small ingests and small machines stay
+on one process (`preparing_processes`). Memory: each worker holds one group's records at a time.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from pipelines.privacy.anonymise import stored_name
 WORKERS_ENV = "SEALDEAL_INGEST_WORKERS"
 # Below this much landing data a worker's start-up costs more than it saves.
 MIN_PARALLEL_BYTES = 64 * 1024**2
+MIN_CORES = 4
 # Landing bytes per group: ~100k records, about one GX audit's worth.
 GROUP_BYTES = 48 * 1024**2
 
@@ -67,23 +69,34 @@ def ingest_in_processes(
     """`ingest_paths`, its files prepared by worker processes when there is enough to prepare.
     `peaks` collects each worker's peak resident memory (pid -> bytes)."""
     paths = list(paths)
-    n = workers or preparing_processes(landing_deliveries(paths, settings, firm))
+    n = (
+        preparing_processes(landing_deliveries(paths, settings, firm))
+        if workers is None
+        else workers
+    )
     prepare = (
         partial(prepared_in_processes, workers=n, peaks=peaks, group_bytes=group_bytes)
-        if n > 1
+        if n > 0
         else None
     )
     return ingest_paths(paths, settings, master_key, firm=firm, prepare=prepare, **kwargs)
 
 
 def preparing_processes(deliveries: list[Delivery]) -> int:
-    """SEALDEAL_INGEST_WORKERS, else the cores this process may use, or 1 for small ingests."""
+    """Worker processes to prepare these files on, 0 for the ingesting process's own preparing
+    thread: SEALDEAL_INGEST_WORKERS if set; else 0 for small ingests and on machines of fewer
+    than MIN_CORES cores, and one per core but the committer's otherwise.
+
+    Why not on 2 cores: at 1M interviews the committer is the critical path (appending is
+    about 60% of the ingest), and workers took CPU from it: 159 s with two workers, 121 s with
+    the thread (README, Performance)."""
     wanted = os.environ.get(WORKERS_ENV)
     if wanted:
-        return max(1, int(wanted))
-    if sum(_size(d) for d in deliveries) < MIN_PARALLEL_BYTES:
-        return 1
-    return max(1, min(len(os.sched_getaffinity(0)), len(deliveries)))
+        return max(0, int(wanted))
+    cores = len(os.sched_getaffinity(0))
+    if cores < MIN_CORES or sum(_size(d) for d in deliveries) < MIN_PARALLEL_BYTES:
+        return 0
+    return min(cores - 1, len(deliveries))
 
 
 def file_groups(deliveries: list[Delivery], group_bytes: int = GROUP_BYTES) -> list[list[Delivery]]:

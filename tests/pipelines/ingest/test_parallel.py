@@ -8,6 +8,7 @@ import shutil
 
 import duckdb
 
+from pipelines.ingest import parallel
 from pipelines.ingest.load import ingest_paths, landing_deliveries
 from pipelines.ingest.parallel import file_groups, ingest_in_processes, prepared_in_processes
 from pipelines.synthetic.generate import generate
@@ -100,3 +101,20 @@ def test_a_consumer_that_stops_early_leaves_nothing_staged(settings, master_key)
     first.discard()
     con.close()
     assert not any(settings.staging_dir.iterdir())
+
+
+def test_worker_count_by_machine_and_size(settings, monkeypatch):
+    big = zone(settings) / "big.jsonl"
+    big.parent.mkdir(parents=True, exist_ok=True)
+    with big.open("wb") as fh:
+        fh.truncate(parallel.MIN_PARALLEL_BYTES)  # sparse: its size is all that is read
+    small = write_jsonl(zone(settings) / "small.jsonl", [debrief(1)])
+    files = landing_deliveries([big, small], settings)
+    monkeypatch.delenv(parallel.WORKERS_ENV, raising=False)
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda _: set(range(8)))
+    assert parallel.preparing_processes(files) == 2  # one per file, at most cores - 1
+    assert parallel.preparing_processes(files[1:]) == 0  # too little to prepare
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda _: {0, 1})
+    assert parallel.preparing_processes(files) == 0  # 2 cores: the committer needs one
+    monkeypatch.setenv(parallel.WORKERS_ENV, "3")
+    assert parallel.preparing_processes(files) == 3

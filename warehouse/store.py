@@ -304,23 +304,25 @@ class EventStore:
             raise ConcurrencyError(f"stream changed since it was read: {detail}")
 
     def _append_staged(self, con: duckdb.DuckDBPyConnection) -> AppendResult:
-        # Stage once, with hashes, and classify every incoming row against the log and the batch.
+        # Classify every incoming row against the log and the batch, by its key and content hash
+        # (key_rank 1: the batch's first row of its key); payloads stay in _incoming_raw.
         con.execute(
             """
             CREATE OR REPLACE TEMP TABLE _incoming AS
             WITH hashed AS (
-                SELECT *, sha256(event_type || chr(31) || stream_id || chr(31) || payload)
-                          AS content_hash
+                SELECT batch_order, firm_id, record_id, source_file, source_line,
+                       sha256(event_type || chr(31) || stream_id || chr(31) || payload)
+                           AS content_hash
                 FROM _incoming_raw
-            ), ranked AS (
-                SELECT *, row_number() OVER (PARTITION BY firm_id, record_id ORDER BY batch_order)
-                          AS key_rank,
-                       first_value(content_hash) OVER (
-                           PARTITION BY firm_id, record_id ORDER BY batch_order) AS first_hash
-                FROM hashed
+            ), firsts AS (
+                SELECT firm_id, record_id, min(batch_order) AS first_order,
+                       arg_min(content_hash, batch_order) AS first_hash
+                FROM hashed GROUP BY firm_id, record_id
             )
-            SELECT r.*, e.position AS existing_position, e.content_hash AS existing_hash
-            FROM ranked r
+            SELECT h.*, if(h.batch_order = f.first_order, 1, 2) AS key_rank, f.first_hash,
+                   e.position AS existing_position, e.content_hash AS existing_hash
+            FROM hashed h
+            JOIN firsts f USING (firm_id, record_id)
             LEFT JOIN eventstore.events e USING (firm_id, record_id)
             """
         )
@@ -350,12 +352,14 @@ class EventStore:
             return AppendResult(0, duplicates, conflicts, None, None)
         base = first_row(con, "SELECT coalesce(max(position), 0) FROM eventstore.events")[0]
         # Positions and stream versions continue where the log ends; a concurrent writer that
-        # takes the same numbers makes one of the two commits fail (primary key / unique).
+        # takes the same positions makes one of the two commits fail (the position key).
         con.execute(
             """
             INSERT INTO eventstore.events
             WITH fresh AS (
-                SELECT * FROM _incoming WHERE existing_hash IS NULL AND key_rank = 1
+                SELECT r.*, i.content_hash
+                FROM _incoming_raw r JOIN _incoming i USING (batch_order)
+                WHERE i.existing_hash IS NULL AND i.key_rank = 1
             ), heads AS (
                 SELECT stream_id, max(stream_version) AS head
                 FROM eventstore.events

@@ -52,10 +52,13 @@ _IPAD = bytes(b ^ 0x36 for b in range(256))  # RFC 2104's pads, for bytes.transl
 _OPAD = bytes(b ^ 0x5C for b in range(256))
 
 
-def _digests(key: bytes, kind: str, values: Iterable[str]) -> list[str]:
+def keyed_digests(
+    key: bytes, kind: str, values: Iterable[str], hex_chars: int = PSEUDONYM_HEX_CHARS
+) -> list[str]:
     """`_digest` of many values under one key: HMAC spelt out (RFC 2104, as the hmac module
     does) so that the key's two pad blocks and the kind prefix are hashed once, then copied per
-    value; 2.5x faster than hmac.digest per value, and checked equal to it in the tests."""
+    value; 2.5x faster than hmac.digest per value, and checked equal to it in the tests. The
+    first hex_chars of each (the erasure register keeps all 64)."""
     block = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
     inner = hashlib.sha256(block.translate(_IPAD))
     inner.update(kind.encode() + b"\x1f")
@@ -66,7 +69,7 @@ def _digests(key: bytes, kind: str, values: Iterable[str]) -> list[str]:
         h.update(normalise_ref(value).encode())
         o = outer.copy()
         o.update(h.digest())
-        out.append(o.hexdigest()[:PSEUDONYM_HEX_CHARS])
+        out.append(o.hexdigest()[:hex_chars])
     return out
 
 
@@ -82,7 +85,7 @@ def _pseudonym_column(frame: pl.DataFrame, master_key: bytes, kind: str, column:
         values.with_columns(
             pl.Series(
                 "_key",
-                _digests(firm_key(master_key, firm), kind, values[column].to_list()),
+                keyed_digests(firm_key(master_key, firm), kind, values[column].to_list()),
                 pl.String,
             )
         )

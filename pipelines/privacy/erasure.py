@@ -38,7 +38,7 @@ from pipelines.core.events import ERASURE_REQUESTED
 from pipelines.core.settings import KeyMismatchError, Settings, key_fingerprint
 from pipelines.landing.files import deliveries, file_hash
 from pipelines.landing.records import iter_raw_chunks, landing_format
-from pipelines.privacy.anonymise import firm_key, pseudonym, stored_name
+from pipelines.privacy.anonymise import firm_key, keyed_digests, pseudonym, stored_name
 from warehouse import tables
 from warehouse.store import EventStore, NewEvent, first_row
 
@@ -59,9 +59,12 @@ def verify_key(con: duckdb.DuckDBPyConnection, master_key: bytes) -> None:
         )
 
 
+ERASED = "erased"  # the kind prefix of erasure tokens
+
+
 def erasure_token(master_key: bytes, firm_id: str, client_key: str) -> str:
     """What the erasure register keeps instead of the pseudonym (one-way, keyed per firm)."""
-    material = b"erased\x1f" + client_key.encode()
+    material = ERASED.encode() + b"\x1f" + client_key.encode()
     return hmac.digest(_firm_key(master_key, firm_id), material, "sha256").hex()
 
 
@@ -175,12 +178,22 @@ def erased_keys(
     pairs = candidates.select("firm_id", "client_key").unique().drop_nulls()
     firms = tokens.get_column("firm_id").unique().implode()
     pairs = pairs.filter(pl.col("firm_id").is_in(firms))
-    token = [
-        erasure_token(master_key, f, c)
-        for f, c in zip(pairs.get_column("firm_id"), pairs.get_column("client_key"), strict=True)
+    tokened = [
+        clients.with_columns(
+            pl.Series(
+                "erased_token",
+                # = erasure_token per client: client keys are pseudonyms, which normalise to
+                # themselves (tested).
+                keyed_digests(_firm_key(master_key, firm), ERASED, clients["client_key"], 64),
+                pl.String,
+            )
+        )
+        for (firm,), clients in pairs.partition_by("firm_id", as_dict=True).items()
     ]
+    if not tokened:
+        return pairs.select("firm_id", "client_key")
     return (
-        pairs.with_columns(pl.Series("erased_token", token, dtype=pl.String))
+        pl.concat(tokened)
         .join(tokens, on=["firm_id", "erased_token"], how="semi")
         .select("firm_id", "client_key")
     )

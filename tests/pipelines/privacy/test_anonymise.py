@@ -10,10 +10,10 @@ import polars as pl
 import pytest
 
 from pipelines.privacy.anonymise import (
-    _digests,
     _pseudonym_column,
     experience_band,
     firm_key,
+    keyed_digests,
     normalise_ref,
     notes_without_own_refs,
     pseudonym,
@@ -109,8 +109,8 @@ def test_notes_lose_the_records_own_refs():
 def test_batched_digests_equal_hmac_digest(key):
     values = TRICKY_REFS + _random_refs(2_000, seed=len(key))
     expected = [_hmac_reference(key, "client", v) for v in values]
-    assert _digests(key, "client", values) == expected
-    assert _digests(key, "record", values[:3]) != expected[:3]
+    assert keyed_digests(key, "client", values) == expected
+    assert keyed_digests(key, "record", values[:3]) != expected[:3]
 
 
 def test_pseudonym_column_equals_the_reference_per_row_and_firm():

@@ -10,6 +10,8 @@ open DuckDB: the parent asks the warehouse which files are already in before sen
 A worker's start (imports, GX context) costs a few seconds, and on a 2-core machine the workers
 take CPU from the committer, which is the critical path: small ingests and small machines stay
 on one process (`preparing_processes`). Memory: each worker holds one group's records at a time.
+Workers are spawned, so, as for any multiprocessing program, the host's __main__ must be safe to
+import again (sealdeal's CLI and the bench's phases are).
 """
 
 from __future__ import annotations

@@ -5,8 +5,11 @@ staged is left behind when the consumer stops early."""
 from __future__ import annotations
 
 import shutil
+import sys
+import types
 
 import duckdb
+import pytest
 
 from pipelines.ingest import parallel
 from pipelines.ingest.load import ingest_paths, landing_deliveries
@@ -25,6 +28,13 @@ TABLES = {
     "conflicts": "SELECT * EXCLUDE (detected_at) FROM eventstore.conflicts ORDER BY ALL",
     "erasures": "SELECT firm_id, erased_token, events_erased FROM eventstore.erasures ORDER BY ALL",
 }
+
+
+@pytest.fixture(autouse=True)
+def plain_main(monkeypatch):
+    """Spawned workers re-run the parent's __main__ script; a test that ran a Streamlit app before
+    leaves the app as __main__ (sealdeal's own entry points are modules, run with -m)."""
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
 
 
 def landing(settings) -> None:
@@ -76,7 +86,8 @@ def test_processes_give_the_same_warehouse_as_one_thread(settings, master_key, t
     )
     assert snapshot(settings) == expected
     assert outcomes(summary) == outcomes(one_thread)
-    assert len(peaks) == 2 and all(p > 50 * 1024**2 for p in peaks.values())
+    # Each worker's peak (one may have taken every group on a busy machine).
+    assert 1 <= len(peaks) <= 2 and all(p > 50 * 1024**2 for p in peaks.values())
     assert not any(settings.staging_dir.iterdir())
 
     again = ingest_in_processes(

@@ -238,16 +238,29 @@ def landing_deliveries(
     )
 
 
+def skipped_if_ingested(
+    delivery: Delivery, con: duckdb.DuckDBPyConnection, content_hash: str | None = None
+) -> PreparedFile | None:
+    """The file's outcome when the warehouse holds it already (nothing to prepare), else None."""
+    content_hash = content_hash or file_hash(delivery.path, delivery.zone)
+    if not already_ingested(con, content_hash):
+        return None
+    report = FileReport(
+        stored_name(delivery.path), content_hash, "already_ingested", zone=delivery.zone
+    )
+    return PreparedFile(delivery.path, report, done=True)
+
+
 def _start(
     delivery: Delivery, con: duckdb.DuckDBPyConnection | None, settings: Settings
 ) -> PreparedFile:
     path = delivery.path
     content_hash = file_hash(path, delivery.zone)
+    if con is not None and (skipped := skipped_if_ingested(delivery, con, content_hash)):
+        return skipped
     report = FileReport(stored_name(path), content_hash, status="", zone=delivery.zone)
     prepared = PreparedFile(path, report)
-    if con is not None and already_ingested(con, content_hash):
-        report.status = "already_ingested"
-    elif delivery.zone is None:
+    if delivery.zone is None:
         prepared.held = delivery.outside_zones()
     else:
         # Its own folder: the same content may be in flight twice (a re-sent file, another task).

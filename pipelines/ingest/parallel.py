@@ -31,16 +31,14 @@ import duckdb
 from pipelines.core.memory import own_peak_rss
 from pipelines.core.settings import Settings
 from pipelines.ingest.load import (
-    FileReport,
     IngestSummary,
     PreparedFile,
-    already_ingested,
     ingest_paths,
     landing_deliveries,
     prepare_files,
+    skipped_if_ingested,
 )
-from pipelines.landing.files import Delivery, file_hash
-from pipelines.privacy.anonymise import stored_name
+from pipelines.landing.files import Delivery
 
 WORKERS_ENV = "SEALDEAL_INGEST_WORKERS"
 # Below this much landing data a worker's start-up costs more than it saves.
@@ -135,7 +133,7 @@ def prepared_in_processes(
     def tasks() -> Iterator[tuple]:
         # Lazily, as groups are sent out: hashing every file first would delay the workers.
         for group in groups:
-            known.append({id(d): s for d in group if (s := _skipped_if_ingested(d, con))})
+            known.append({id(d): s for d in group if (s := skipped_if_ingested(d, con))})
             todo = [d for d in group if id(d) not in known[-1]]
             yield todo, settings.home, master_key
 
@@ -204,17 +202,6 @@ def _prepare_group(deliveries: list[Delivery], home: Path, master_key: bytes) ->
 def _discard_group(group: PreparedGroup) -> None:
     for prepared in group.files:
         prepared.discard()
-
-
-def _skipped_if_ingested(delivery: Delivery, con: duckdb.DuckDBPyConnection) -> PreparedFile | None:
-    """The file's outcome when the warehouse holds it already (nothing to prepare)."""
-    content_hash = file_hash(delivery.path, delivery.zone)
-    if not already_ingested(con, content_hash):
-        return None
-    report = FileReport(
-        stored_name(delivery.path), content_hash, "already_ingested", zone=delivery.zone
-    )
-    return PreparedFile(delivery.path, report, done=True)
 
 
 def _size(delivery: Delivery) -> int:

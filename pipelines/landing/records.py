@@ -68,11 +68,27 @@ def landing_format(path: Path) -> str:
     raise FileUnusable(f"{path.name}: not a landing file (expected *.jsonl or *.csv)")
 
 
-def iter_raw_chunks(path: Path, chunk_rows: int = CHUNK_ROWS) -> Iterator[pl.DataFrame]:
-    """Yield the file's records as RAW_SCHEMA frames of at most chunk_rows rows."""
-    fmt = landing_format(path)
-    reader = _jsonl_chunks if fmt == "jsonl" else _csv_chunks
-    yield from reader(path, chunk_rows)
+def iter_raw_chunks(
+    path: Path, chunk_rows: int = CHUNK_ROWS, fields: tuple[str, ...] | None = None
+) -> Iterator[pl.DataFrame]:
+    """Yield the file's records as RAW_SCHEMA frames of at most chunk_rows rows; with
+    ``fields``, only ``source_line``, those spec fields and ``parse_errors`` (a JSONL file's
+    one-pass read then converts just those: ~10x faster for two fields)."""
+    if landing_format(path) == "csv":
+        chunks = _csv_chunks(path, chunk_rows)
+        yield from (c.select(_projected(fields)) for c in chunks) if fields else chunks
+        return
+    whole = _jsonl_whole_file(path, fields)
+    if whole is None:
+        chunks = _jsonl_chunks_by_line(path, chunk_rows)
+        yield from (c.select(_projected(fields)) for c in chunks) if fields else chunks
+        return
+    for start in range(0, whole.height, chunk_rows):
+        yield whole.slice(start, chunk_rows)
+
+
+def _projected(fields: tuple[str, ...] | None) -> list[str]:
+    return ["source_line", *(fields or spec.CSV_COLUMNS), "parse_errors"]
 
 
 # -- JSON Lines ------------------------------------------------------------------------------
@@ -89,16 +105,10 @@ _JSON_FIELD_SQL = """
 """
 
 
-def _jsonl_chunks(path: Path, chunk_rows: int) -> Iterator[pl.DataFrame]:
-    whole = _jsonl_whole_file(path)
-    if whole is None:
-        yield from _jsonl_chunks_by_line(path, chunk_rows)
-        return
-    for start in range(0, whole.height, chunk_rows):
-        yield whole.slice(start, chunk_rows)
+def _whole_file_fields(fields: tuple[str, ...]) -> str:
+    return ", ".join(f"{_JSON_FIELD_SQL.format(v=f)} AS {f}" for f in fields)
 
 
-_WHOLE_FILE_FIELDS = ", ".join(f"{_JSON_FIELD_SQL.format(v=f)} AS {f}" for f in spec.CSV_COLUMNS)
 _JSON_COLUMNS = "{" + ", ".join(f"'{f}': 'JSON'" for f in spec.CSV_COLUMNS) + "}"
 # A blank line (it would shift the line numbers) or one holding only JSON null (read_json makes
 # it a record of nulls, but it is no record). Anchored on the newline: a literal prefix makes
@@ -106,7 +116,7 @@ _JSON_COLUMNS = "{" + ", ".join(f"'{f}': 'JSON'" for f in spec.CSV_COLUMNS) + "}
 _BLANK_OR_NULL_LINE = re.compile(rb"\n[ \t\r\f\v]*(?:null[ \t\r\f\v]*)?\n")
 
 
-def _jsonl_whole_file(path: Path) -> pl.DataFrame | None:
+def _jsonl_whole_file(path: Path, fields: tuple[str, ...] | None = None) -> pl.DataFrame | None:
     """The file parsed by DuckDB's read_json in one pass, or None when a line would need the
     line-by-line reader's care (one that is not an object, a blank line, bad UTF-8...).
 
@@ -118,8 +128,9 @@ def _jsonl_whole_file(path: Path) -> pl.DataFrame | None:
     body = data[:-1] if data.endswith(b"\n") else data
     if not body or _BLANK_OR_NULL_LINE.search(b"\n" + body + b"\n") or not _is_utf8(data):
         return None
+    selected = _whole_file_fields(fields or spec.CSV_COLUMNS)
     query = f"""
-        SELECT row_number() OVER () AS source_line, {_WHOLE_FILE_FIELDS},
+        SELECT row_number() OVER () AS source_line, {selected},
                []::VARCHAR[] AS parse_errors
         FROM read_json(?, format = 'newline_delimited', records = true,
                        columns = {_JSON_COLUMNS})
@@ -133,7 +144,7 @@ def _jsonl_whole_file(path: Path) -> pl.DataFrame | None:
         con.close()
     if frame.height != body.count(b"\n") + 1:
         return None
-    return frame.cast(RAW_SCHEMA)
+    return frame.cast({c: RAW_SCHEMA[c] for c in frame.columns})
 
 
 def _is_utf8(data: bytes) -> bool:

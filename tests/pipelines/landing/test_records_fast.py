@@ -78,3 +78,17 @@ def test_generated_export_reads_the_same_in_order_and_chunks(tmp_path):
     chunks = list(iter_raw_chunks(big, chunk_rows=997))
     assert [c.height for c in chunks[:-1]] == [997] * (len(chunks) - 1)
     assert pl.concat(chunks).equals(by_line(big))
+
+
+@pytest.mark.parametrize("name", ["fast.jsonl", "careful.jsonl", "export.csv"])
+def test_reading_some_fields_gives_those_columns_of_the_whole_read(tmp_path, name):
+    path = tmp_path / name
+    if name == "export.csv":
+        path.write_text("record_type,record_id,firm_id,client_ref,stage\nx,1,f,c1,onsite\n,2,g,,\n")
+    else:
+        careful = "\n\n" if name == "careful.jsonl" else "\n"  # a blank line: line by line
+        path.write_text(careful.join(TRICKY_LINES) + "\n")
+    fields = ("firm_id", "client_ref")
+    whole = pl.concat(iter_raw_chunks(path))
+    some = pl.concat(iter_raw_chunks(path, fields=fields))
+    assert some.equals(whole.select("source_line", *fields, "parse_errors"))

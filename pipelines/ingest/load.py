@@ -316,7 +316,9 @@ def commit_prepared(
 ) -> FileReport:
     """Append a prepared file in one transaction (or record why it was held); always removes
     its staged Parquet. With checkpoint=False the caller checkpoints (folds erasures' tombstones
-    into the database file) before it returns."""
+    into the database file) before it returns. The erasures' rewrites of earlier raw files are
+    the caller's too (``redact_pending``, once per run: a file named by several erasures is
+    rewritten once)."""
     path, report = prepared.path, prepared.report
     try:
         if report.status == "already_ingested":
@@ -328,8 +330,6 @@ def commit_prepared(
             if prepared.held is not None:
                 raise FileUnusable(prepared.held)
             _commit_file(store, prepared, master_key)
-            # Also finishes raw-file redactions an earlier crash left pending (one query if none).
-            redact_pending(store, settings, master_key)
             if report.erased_skipped and path.resolve().is_relative_to(
                 settings.landing_dir.resolve()
             ):
@@ -366,7 +366,9 @@ def ingest_file(
         settings=settings,
         on_records=on_records,
     )
-    return commit_prepared(prepared, store=store, master_key=master_key, settings=settings)
+    report = commit_prepared(prepared, store=store, master_key=master_key, settings=settings)
+    redact_pending(store, settings, master_key)
+    return report
 
 
 def _reason_kind(reason: str) -> str:
@@ -499,7 +501,7 @@ def ingest_paths(
     validator = RecordValidator(settings.quality_dir)
     reports = []
     with EventStore(settings.warehouse_path) as store:
-        store.con.execute("SET memory_limit = ?", [settings.duckdb_memory_limit])
+        store.con.execute("SET memory_limit = ?", [settings.ingest_memory_limit])
         # Each file's commit is durable in the write-ahead log; folding the log into the
         # database file (a checkpoint, which rewrites the event log's indexes whole) once per
         # run instead of at every 16 MB of log was a quarter of a large ingest.
@@ -525,6 +527,8 @@ def ingest_paths(
                     checkpoint=False,
                 )
                 reports.append(report)
+            # The raw files the run's erasures name, and any an earlier crash left pending.
+            redact_pending(store, settings, master_key)
         finally:
             prepared_files.close()  # stops the preparing thread, discards what it staged
             reader.close()

@@ -28,6 +28,7 @@ from pipelines.ingest.load import (
 from pipelines.ingest.validate import RecordValidator
 from pipelines.landing.files import Delivery, file_hash
 from pipelines.privacy.anonymise import stored_name
+from pipelines.privacy.erasure import redact_pending
 from warehouse.store import EventStore, first_row
 
 PREPARED_MANIFEST = "prepared.json"
@@ -96,8 +97,9 @@ def commit_staged(
     the event log keeps arrival order.
     """
     reports: list[FileReport] = []
+    waiting: list[Path] = []
     with EventStore(settings.warehouse_path) as store:
-        store.con.execute("SET memory_limit = ?", [settings.duckdb_memory_limit])
+        store.con.execute("SET memory_limit = ?", [settings.ingest_memory_limit])
         try:
             for i, path in enumerate(paths):
                 prepared = staged_file(settings, path)
@@ -113,11 +115,14 @@ def commit_staged(
                     else _recorded(store.con, path, settings)
                 )
                 if report is None:
-                    return reports, paths[i:]
+                    waiting = paths[i:]
+                    break
                 reports.append(report)
+            # The raw files the run's erasures name, and any an earlier crash left pending.
+            redact_pending(store, settings, master_key)
         finally:
             store.con.execute("CHECKPOINT")  # also folds in any erasure's tombstones
-    return reports, []
+    return reports, waiting
 
 
 def _recorded(con: duckdb.DuckDBPyConnection, path: Path, settings: Settings) -> FileReport | None:

@@ -21,7 +21,7 @@ import duckdb
 import polars as pl
 
 from pipelines.core.events import DEBRIEF_SUBMITTED, ERASURE_REQUESTED, OUTCOME_RECORDED
-from pipelines.core.settings import Settings
+from pipelines.core.settings import MEMORY_DEFAULT, Settings
 from pipelines.insights import projections as P
 from pipelines.insights.marts import all_marts
 from pipelines.privacy.erasure import TOMBSTONE_PREFIX
@@ -134,7 +134,13 @@ class _Writer:
                 future.result()  # re-raises the first failed insert
 
 
-def project(con: duckdb.DuckDBPyConnection, staged: dict[str, pl.DataFrame], *, full: bool) -> int:
+def project(
+    con: duckdb.DuckDBPyConnection,
+    staged: dict[str, pl.DataFrame],
+    *,
+    full: bool,
+    memory_limit: str = MEMORY_DEFAULT,
+) -> int:
     """Apply new events' staged rows to the projections on `con` (inside the caller's
     transaction). Returns how many interviews were recomputed. Consumes `staged`.
 
@@ -147,6 +153,7 @@ def project(con: duckdb.DuckDBPyConnection, staged: dict[str, pl.DataFrame], *, 
             _insert(con, f"staging.{name}", frame)
         recomputed = _project_touched(con, staged)
         fct = _read(con, "SELECT * FROM marts.fct_interviews")
+        _evict_cache(con, memory_limit)  # the estimates need the room more than the cache
         for name, frame in all_marts(fct).items():
             _replace(con, f"marts.{name}", frame)
         return recomputed
@@ -172,6 +179,7 @@ def project(con: duckdb.DuckDBPyConnection, staged: dict[str, pl.DataFrame], *, 
         # The estimates need as much memory again as fct: let the staged frames and interviews
         # go first (the inserts take a fraction of the marts' time now).
         writer.wait()
+        _evict_cache(con, memory_limit)
         # The marts are small aggregates over every interview: recomputed from fct each build.
         for name, frame in all_marts(fct).items():
             writer.insert(f"marts.{name}", frame, replace=True, ordered=True)
@@ -248,10 +256,9 @@ def _row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 
 def _evict_cache(con: duckdb.DuckDBPyConnection, memory_limit: str) -> None:
-    """Drop the log's blocks DuckDB kept cached from reading it (up to its whole memory limit,
-    ~1 GB at a million interviews): the staged frames hold what the build needs now, and the
-    projections' inserts fill the buffer again. Lowering the limit evicts; restoring it
-    leaves the limit as set."""
+    """Drop the blocks DuckDB kept cached from reading (up to its whole memory limit, ~1 GB
+    at a million interviews): the frames read hold what the build needs now. Lowering the
+    limit evicts; restoring it leaves the limit as set."""
     con.execute("SET memory_limit = '64MB'")
     con.execute("SET memory_limit = ?", [memory_limit])
 
@@ -267,7 +274,9 @@ def build(settings: Settings, *, full: bool = False) -> BuildReport:
             end = store.max_position()
             staged = staged_frames(store, start + 1, end)
             _evict_cache(con, settings.duckdb_memory_limit)
-            touched = project(con, staged, full=full or start == 0)
+            touched = project(
+                con, staged, full=full or start == 0, memory_limit=settings.duckdb_memory_limit
+            )
             del staged
             store.track_in(con, TRACKING_NAME, end)
         rows = _row_counts(store.con)
@@ -316,7 +325,7 @@ def build_as_of(settings: Settings, as_of: str, out: Path | None = None) -> Buil
     out.unlink(missing_ok=True)
     with EventStore(out) as target:  # same schema files, empty log
         with target.transaction() as con:
-            touched = project(con, staged, full=True)
+            touched = project(con, staged, full=True, memory_limit=settings.duckdb_memory_limit)
             target.track_in(con, TRACKING_NAME, position)
         rows = _row_counts(target.con)
     return BuildReport(0, position, events, touched, time.perf_counter() - started, str(out), rows)

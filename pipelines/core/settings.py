@@ -19,6 +19,9 @@ K_ENV = "SEALDEAL_SUPPRESSION_K"  # the k of the k-rule on published aggregates
 K_DEFAULT = 5  # rows resting on 1 to k-1 distinct clients are suppressed
 MEMORY_ENV = "SEALDEAL_DUCKDB_MEMORY_LIMIT"  # DuckDB's buffer limit for ingest and build
 MEMORY_DEFAULT = "1GB"  # DuckDB's own default is 80% of RAM, kept as cache for the whole run
+# An ingest reads back little of what it writes: a smaller buffer spills the log's not yet
+# checkpointed blocks instead of holding them (1M interviews: peak 2.66 -> 1.94 GiB).
+INGEST_MEMORY_DEFAULT = "512MB"
 WAIT_ENV = "SEALDEAL_WAIT"  # seconds a command waits while another process holds the warehouse
 WAIT_DEFAULT = 60.0  # long enough for an incremental build or a small ingest to finish
 SINGLE_FIRM_ENV = "SEALDEAL_SINGLE_FIRM"  # one firm's deployment: no landing/<firm_id>/ zones
@@ -79,6 +82,11 @@ class Settings:
     @property
     def duckdb_memory_limit(self) -> str:
         return os.environ.get(MEMORY_ENV) or MEMORY_DEFAULT
+
+    @property
+    def ingest_memory_limit(self) -> str:
+        """DuckDB's buffer while committing landing files (the same variable sets both)."""
+        return os.environ.get(MEMORY_ENV) or INGEST_MEMORY_DEFAULT
 
     @property
     def access_log_dir(self) -> Path:

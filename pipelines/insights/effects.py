@@ -409,8 +409,9 @@ def _applications(data: Data, ids: tuple[str, ...], t: np.ndarray) -> pl.DataFra
     one group-by for every tactic."""
     status = pl.col("round_status")
     flags = [pl.Series(f"_t:{cid}", t[:, j]).fill_nan(None) for j, cid in enumerate(ids)]
+    columns = ("firm_id", "application_key", "client_key", "seniority", "round_number")
     return (
-        data.frame.with_columns(flags)
+        data.frame.select(*columns, "outcome", "round_status", *flags)
         .group_by("firm_id", "application_key")
         .agg(
             pl.col("client_key").first(),

@@ -3,8 +3,10 @@
 Incremental by default: staging tables take only events after the tracked position; only the
 interviews those events touch are recomputed in `int_interviews` and `fct_interviews` (and the
 rows of newly erased clients leave `fct_interviews`); the marts (small aggregates) are recomputed
-from `fct_interviews`. Everything — rows and the new tracked position — commits in
-one transaction, so a crash never leaves a projection ahead of or behind its position.
+from `fct_interviews`. The projections' rows and their tracked position commit in one
+transaction, so a crash never leaves a projection ahead of or behind its position; the marts
+follow in a second one with a tracked position of their own (``built_position`` refuses to
+publish marts a stopped build left behind; the next build brings them up to date).
 `--full` rebuilds from position 0 and must give exactly the same tables; `--as-of` builds a
 separate database from the log up to a position (or time) to reproduce the marts as they were.
 """
@@ -29,6 +31,7 @@ from warehouse import tables
 from warehouse.store import EventStore, apply_schema, first_row
 
 TRACKING_NAME = "projections"
+MARTS_TRACKING_NAME = "marts"
 # Each staging table and the event type it decodes.
 STAGING = {
     "stg_debriefs": (DEBRIEF_SUBMITTED, P.stg_debriefs),
@@ -36,6 +39,10 @@ STAGING = {
     "stg_erasures": (ERASURE_REQUESTED, P.stg_erasures),
 }
 MART_TABLES = (tables.name(tables.FACT), *tables.MARTS)
+
+
+class BuildIncomplete(RuntimeError):
+    pass
 
 
 @dataclass
@@ -102,22 +109,15 @@ class _Writer:
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="build-writer")
         self.pending: list[Future] = []
 
-    def insert(
-        self, table: str, frame: pl.DataFrame, *, replace: bool = False, ordered: bool = False
-    ) -> None:
+    def insert(self, table: str, frame: pl.DataFrame) -> None:
         """Queue an insert. Unordered inserts use both cores; readers that need an order (the
-        publisher's detail tables) say ORDER BY. The small marts keep their sorted order."""
-        self.pending.append(self.pool.submit(self._write, table, frame, replace, ordered))
+        publisher's detail tables) say ORDER BY."""
+        self.pending.append(self.pool.submit(self._write, table, frame))
 
-    def wait(self) -> None:
-        """Until every queued insert has run (re-raising the first failure)."""
-        for future in self.pending:
-            future.result()
-
-    def _write(self, table: str, frame: pl.DataFrame, replace: bool, ordered: bool) -> None:
-        self.con.execute(f"SET preserve_insertion_order = {str(ordered).lower()}")
+    def _write(self, table: str, frame: pl.DataFrame) -> None:
+        self.con.execute("SET preserve_insertion_order = false")
         try:
-            (_replace if replace else _insert)(self.con, table, frame)
+            _insert(self.con, table, frame)
         finally:
             self.con.execute("RESET preserve_insertion_order")
 
@@ -139,10 +139,10 @@ def project(
     staged: dict[str, pl.DataFrame],
     *,
     full: bool,
-    memory_limit: str = MEMORY_DEFAULT,
 ) -> int:
-    """Apply new events' staged rows to the projections on `con` (inside the caller's
-    transaction). Returns how many interviews were recomputed. Consumes `staged`.
+    """Apply new events' staged rows to the projections up to ``fct_interviews`` on `con`
+    (inside the caller's transaction). Returns how many interviews were recomputed. Consumes
+    `staged`. The marts are ``write_marts``'.
 
     A full build computes every table from the staged frames it holds, writing each while
     the next is computed; an incremental one reads back the touched interviews' whole history
@@ -151,12 +151,7 @@ def project(
     if not full:
         for name, frame in staged.items():
             _insert(con, f"staging.{name}", frame)
-        recomputed = _project_touched(con, staged)
-        fct = _read(con, "SELECT * FROM marts.fct_interviews")
-        _evict_cache(con, memory_limit)  # the estimates need the room more than the cache
-        for name, frame in all_marts(fct).items():
-            _replace(con, f"marts.{name}", frame)
-        return recomputed
+        return _project_touched(con, staged)
 
     # Drop and recreate rather than DELETE: re-inserting a million keys that the same
     # transaction deleted is far slower in DuckDB than building fresh tables.
@@ -176,14 +171,20 @@ def project(
         recomputed = interviews.height
         del interviews
         writer.insert("marts.fct_interviews", fct)
-        # The estimates need as much memory again as fct: let the staged frames and interviews
-        # go first (the inserts take a fraction of the marts' time now).
-        writer.wait()
-        _evict_cache(con, memory_limit)
-        # The marts are small aggregates over every interview: recomputed from fct each build.
-        for name, frame in all_marts(fct).items():
-            writer.insert(f"marts.{name}", frame, replace=True, ordered=True)
     return recomputed
+
+
+def write_marts(con: duckdb.DuckDBPyConnection, memory_limit: str = MEMORY_DEFAULT) -> None:
+    """Recompute every mart from ``fct_interviews`` (small aggregates over every interview).
+
+    In a transaction of its own, after the projections': DuckDB holds a transaction's
+    appended rows in memory until it commits (~0.8 GiB at a million interviews), and the
+    estimates need that room. Its own tracked position tells a reader the marts are current.
+    """
+    fct = _read(con, "SELECT * FROM marts.fct_interviews")
+    _evict_cache(con, memory_limit)  # the estimates need the room more than the cache
+    for name, frame in all_marts(fct).items():
+        _replace(con, f"marts.{name}", frame)
 
 
 def _project_touched(con: duckdb.DuckDBPyConnection, staged: dict[str, pl.DataFrame]) -> int:
@@ -266,19 +267,22 @@ def _evict_cache(con: duckdb.DuckDBPyConnection, memory_limit: str) -> None:
 def build(settings: Settings, *, full: bool = False) -> BuildReport:
     """Bring the warehouse's projections and marts up to the end of the event log."""
     started = time.perf_counter()
+    limit = settings.duckdb_memory_limit
     with EventStore(settings.warehouse_path) as store:
-        store.con.execute("SET memory_limit = ?", [settings.duckdb_memory_limit])
+        store.con.execute("SET memory_limit = ?", [limit])
         with store.transaction() as con:
             full = full or projections_outdated(con)
             start = 0 if full else store.tracked_position(TRACKING_NAME)
             end = store.max_position()
             staged = staged_frames(store, start + 1, end)
-            _evict_cache(con, settings.duckdb_memory_limit)
-            touched = project(
-                con, staged, full=full or start == 0, memory_limit=settings.duckdb_memory_limit
-            )
+            _evict_cache(con, limit)
+            touched = project(con, staged, full=full or start == 0)
             del staged
             store.track_in(con, TRACKING_NAME, end)
+        # Also when nothing is new: it brings marts a stopped build left behind up to date.
+        with store.transaction() as con:
+            write_marts(con, limit)
+            store.track_in(con, MARTS_TRACKING_NAME, end)
         rows = _row_counts(store.con)
     return BuildReport(
         start,
@@ -289,6 +293,19 @@ def build(settings: Settings, *, full: bool = False) -> BuildReport:
         str(settings.warehouse_path),
         rows,
     )
+
+
+def built_position(store: EventStore) -> int:
+    """The log position the projections and the marts were both built to; an error when a
+    build stopped between the two (the marts would not match fct_interviews)."""
+    position = store.tracked_position(TRACKING_NAME)
+    marts = store.tracked_position(MARTS_TRACKING_NAME)
+    if marts != position:
+        raise BuildIncomplete(
+            f"the marts were built to log position {marts} but the projections to {position}: "
+            "a build stopped between the two; run `sealdeal build` again"
+        )
+    return position
 
 
 def resolve_position(store: EventStore, as_of: str) -> int:
@@ -325,7 +342,10 @@ def build_as_of(settings: Settings, as_of: str, out: Path | None = None) -> Buil
     out.unlink(missing_ok=True)
     with EventStore(out) as target:  # same schema files, empty log
         with target.transaction() as con:
-            touched = project(con, staged, full=True, memory_limit=settings.duckdb_memory_limit)
+            touched = project(con, staged, full=True)
             target.track_in(con, TRACKING_NAME, position)
+        with target.transaction() as con:
+            write_marts(con, settings.duckdb_memory_limit)
+            target.track_in(con, MARTS_TRACKING_NAME, position)
         rows = _row_counts(target.con)
     return BuildReport(0, position, events, touched, time.perf_counter() - started, str(out), rows)

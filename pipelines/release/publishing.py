@@ -12,7 +12,7 @@ import duckdb
 import polars as pl
 
 from pipelines.core.settings import K_DEFAULT, Settings
-from pipelines.insights.build import TRACKING_NAME
+from pipelines.insights.build import built_position
 from pipelines.privacy.erasure import last_erasure_position
 from pipelines.release import microdata
 from pipelines.release.disclosure import suppress_marts
@@ -68,7 +68,7 @@ def publish_snapshot(settings: Settings) -> dict:
         snap = publish_marts(
             store.con,
             settings.published_dir,
-            store.tracked_position(TRACKING_NAME),
+            built_position(store),
             k=settings.suppression_k,
             data_docs_path=docs if docs.exists() else None,
             # check_marts runs just before: its newest results file (names sort by time).

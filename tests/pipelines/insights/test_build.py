@@ -169,3 +169,37 @@ def test_a_failed_write_during_a_full_build_leaves_the_previous_build_whole(
     with pytest.raises(RuntimeError, match="disk full"):
         build(settings, full=True)
     assert_same(before, snapshot(settings.warehouse_path))
+
+
+def test_a_build_stopped_before_the_marts_is_not_published_until_built_again(
+    settings, master_key, monkeypatch
+):
+    import pipelines.insights.build as build_module
+    from pipelines.app.tasks import publish_snapshot
+
+    ingest_paths([write_jsonl(zone(settings) / "a.jsonl", [DEBRIEF])], settings, master_key)
+    build(settings)
+    ingest_paths([write_jsonl(zone(settings) / "b.jsonl", [OUTCOME])], settings, master_key)
+
+    def stopped(con, memory_limit):
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(build_module, "write_marts", stopped)
+    with pytest.raises(RuntimeError, match="killed"):
+        build(settings)
+    decided = "SELECT sum(decided) FROM marts.funnel_by_stage"
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    # The projections committed with their position; the marts still show the first build.
+    assert con.execute("SELECT outcome FROM marts.fct_interviews").fetchall() == [("offer",)]
+    assert con.execute(decided).fetchall() == [(0,)]
+    con.close()
+    with pytest.raises(build_module.BuildIncomplete, match="run `sealdeal build` again"):
+        publish_snapshot(settings)
+
+    monkeypatch.undo()
+    again = build(settings)
+    assert again.events == 0  # nothing new to project: the marts caught up all the same
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    assert con.execute(decided).fetchall() == [(1,)]
+    con.close()
+    assert publish_snapshot(settings)["snapshot_id"]

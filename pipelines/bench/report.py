@@ -40,7 +40,11 @@ def _head(r: dict) -> str:
 def _ingest_rows(r: dict) -> list[Row]:
     ing = r["ingest"]
     ways = (
-        ("ingest: SealDeal (parse, validate with GX, anonymise, append; Data Docs)", "sealdeal"),
+        (
+            "ingest: SealDeal from the landing zones (parse, validate with GX, anonymise, "
+            "append, erasures' raw-file rewrites; Data Docs)",
+            "sealdeal",
+        ),
         ("ingest: DuckDB alone (`read_json` into a table)", "duckdb_read_json"),
         ("ingest: pandas baseline", "pandas"),
     )

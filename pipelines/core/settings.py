@@ -20,8 +20,9 @@ K_DEFAULT = 5  # rows resting on 1 to k-1 distinct clients are suppressed
 MEMORY_ENV = "SEALDEAL_DUCKDB_MEMORY_LIMIT"  # DuckDB's buffer limit for ingest and build
 MEMORY_DEFAULT = "1GB"  # DuckDB's own default is 80% of RAM, kept as cache for the whole run
 # An ingest reads back little of what it writes: a smaller buffer spills the log's not yet
-# checkpointed blocks instead of holding them (1M interviews: peak 2.66 -> 1.94 GiB).
-INGEST_MEMORY_DEFAULT = "512MB"
+# checkpointed blocks instead of holding them (1M interviews, three runs each, peak RSS: 1GB
+# 2.74 GiB, 512MB 2.23 GiB, 256MB 1.99 GiB for 5% more time).
+INGEST_MEMORY_DEFAULT = "256MB"
 WAIT_ENV = "SEALDEAL_WAIT"  # seconds a command waits while another process holds the warehouse
 WAIT_DEFAULT = 60.0  # long enough for an incremental build or a small ingest to finish
 SINGLE_FIRM_ENV = "SEALDEAL_SINGLE_FIRM"  # one firm's deployment: no landing/<firm_id>/ zones

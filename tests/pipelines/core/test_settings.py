@@ -19,7 +19,7 @@ def _applied(limit: str) -> float:
 def test_the_ingest_buffer_is_smaller_unless_the_operator_sets_one(tmp_path, monkeypatch):
     monkeypatch.delenv(MEMORY_ENV, raising=False)
     settings = Settings(home=tmp_path)
-    assert _applied(settings.ingest_memory_limit) == pytest.approx(512e6, rel=1e-3)
+    assert _applied(settings.ingest_memory_limit) == pytest.approx(256e6, rel=1e-3)
     assert _applied(settings.duckdb_memory_limit) == pytest.approx(1e9, rel=1e-3)
     monkeypatch.setenv(MEMORY_ENV, "300MB")
     assert settings.ingest_memory_limit == settings.duckdb_memory_limit == "300MB"

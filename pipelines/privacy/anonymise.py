@@ -78,7 +78,7 @@ def pseudonym(master_key: bytes, firm_id: str, kind: str, value: str) -> str:
     return _digest(firm_key(master_key, firm_id), kind, value)
 
 
-def _pseudonym_column(frame: pl.DataFrame, master_key: bytes, kind: str, column: str) -> pl.Series:
+def pseudonym_column(frame: pl.DataFrame, master_key: bytes, kind: str, column: str) -> pl.Series:
     # HMAC runs once per distinct (firm, value), not once per row.
     pairs = frame.select("firm_id", column).unique().drop_nulls()
     lookup = [
@@ -145,12 +145,12 @@ def anonymised_records(typed: pl.DataFrame, master_key: bytes) -> pl.DataFrame:
     takes a DataFrame chunk rather than a LazyFrame; the column transforms stay lazy.
     """
     keyed = typed.with_columns(
-        _pseudonym_column(typed, master_key, "client", "client_ref").alias("client_key"),
-        _pseudonym_column(typed, master_key, "interview", "interview_ref").alias("interview_key"),
-        _pseudonym_column(typed, master_key, "application", "application_ref").alias(
+        pseudonym_column(typed, master_key, "client", "client_ref").alias("client_key"),
+        pseudonym_column(typed, master_key, "interview", "interview_ref").alias("interview_key"),
+        pseudonym_column(typed, master_key, "application", "application_ref").alias(
             "application_key"
         ),
-        _pseudonym_column(typed, master_key, "record", "record_id").alias("record_id"),
+        pseudonym_column(typed, master_key, "record", "record_id").alias("record_id"),
         *(_scrubbed_labels(typed, column) for column in FREE_TEXT_LABELS),
     )
     return (

@@ -38,7 +38,13 @@ from pipelines.core.events import ERASURE_REQUESTED
 from pipelines.core.settings import KeyMismatchError, Settings, key_fingerprint
 from pipelines.landing.files import deliveries, file_hash
 from pipelines.landing.records import iter_raw_chunks, landing_format
-from pipelines.privacy.anonymise import firm_key, keyed_digests, pseudonym, stored_name
+from pipelines.privacy.anonymise import (
+    firm_key,
+    keyed_digests,
+    pseudonym,
+    pseudonym_column,
+    stored_name,
+)
 from warehouse import tables
 from warehouse.store import EventStore, NewEvent, first_row
 
@@ -178,24 +184,29 @@ def erased_keys(
     pairs = candidates.select("firm_id", "client_key").unique().drop_nulls()
     firms = tokens.get_column("firm_id").unique().implode()
     pairs = pairs.filter(pl.col("firm_id").is_in(firms))
+    return (
+        _with_erased_tokens(pairs, master_key)
+        .join(tokens, on=["firm_id", "erased_token"], how="semi")
+        .select("firm_id", "client_key")
+    )
+
+
+def _with_erased_tokens(pairs: pl.DataFrame, master_key: bytes) -> pl.DataFrame:
+    """``pairs`` (firm_id, client_key) with their ``erased_token``: = erasure_token per client,
+    each firm's clients hashed in one batch (client keys are pseudonyms, which normalise to
+    themselves: tested)."""
     tokened = [
         clients.with_columns(
             pl.Series(
                 "erased_token",
-                # = erasure_token per client: client keys are pseudonyms, which normalise to
-                # themselves (tested).
                 keyed_digests(_firm_key(master_key, firm), ERASED, clients["client_key"], 64),
                 pl.String,
             )
         )
         for (firm,), clients in pairs.partition_by("firm_id", as_dict=True).items()
     ]
-    if not tokened:
-        return pairs.select("firm_id", "client_key")
     return (
-        pl.concat(tokened)
-        .join(tokens, on=["firm_id", "erased_token"], how="semi")
-        .select("firm_id", "client_key")
+        pl.concat(tokened) if tokened else pairs.with_columns(erased_token=pl.lit(None, pl.String))
     )
 
 
@@ -215,7 +226,7 @@ def _erased_lines(path: Path, master_key: bytes, tokens: set[tuple[str, str]]) -
             .drop_nulls()
             .join(register.select("firm_id").unique(), on="firm_id", how="semi")
         )
-        hit = _erased_refs(pairs, master_key).join(
+        hit = _with_erased_tokens(_with_client_keys(pairs, master_key), master_key).join(
             register, on=["firm_id", "erased_token"], how="semi"
         )
         if not hit.is_empty():
@@ -224,25 +235,11 @@ def _erased_lines(path: Path, master_key: bytes, tokens: set[tuple[str, str]]) -
     return lines
 
 
-def _erased_refs(pairs: pl.DataFrame, master_key: bytes) -> pl.DataFrame:
-    """(firm_id, client_ref, erased_token) of distinct pairs: = erasure_token(pseudonym(...))
-    per pair, each firm's refs hashed in one batch (tested equal)."""
-    out = [
-        refs.with_columns(
-            pl.Series(
-                "erased_token",
-                keyed_digests(
-                    _firm_key(master_key, firm),
-                    ERASED,
-                    keyed_digests(_firm_key(master_key, firm), "client", refs["client_ref"]),
-                    64,
-                ),
-                pl.String,
-            )
-        )
-        for (firm,), refs in pairs.partition_by("firm_id", as_dict=True).items()
-    ]
-    return pl.concat(out) if out else pairs.with_columns(erased_token=pl.lit(None, pl.String))
+def _with_client_keys(refs: pl.DataFrame, master_key: bytes) -> pl.DataFrame:
+    """(firm_id, client_ref) pairs with their ``client_key`` (= pseudonym per ref)."""
+    return refs.with_columns(
+        pseudonym_column(refs, master_key, "client", "client_ref").alias("client_key")
+    )
 
 
 def _without_lines(path: Path, drop: set[int]) -> bytes:

@@ -10,13 +10,13 @@ import polars as pl
 import pytest
 
 from pipelines.privacy.anonymise import (
-    _pseudonym_column,
     experience_band,
     firm_key,
     keyed_digests,
     normalise_ref,
     notes_without_own_refs,
     pseudonym,
+    pseudonym_column,
 )
 
 # Values whose normalisation is easy to get wrong: Unicode whitespace and case folding (ß -> ss,
@@ -119,7 +119,7 @@ def test_pseudonym_column_equals_the_reference_per_row_and_firm():
     firms = ["north-star", "blue-peak", "ünïcode-firm"]
     rows = [(rng.choice(firms), rng.choice([*values, None])) for _ in range(6_000)]
     frame = pl.DataFrame(rows, schema={"firm_id": pl.String, "ref": pl.String}, orient="row")
-    out = _pseudonym_column(frame, b"master", "client", "ref").to_list()
+    out = pseudonym_column(frame, b"master", "client", "ref").to_list()
     keys = {f: firm_key(b"master", f) for f in firms}
     assert out == [None if v is None else _hmac_reference(keys[f], "client", v) for f, v in rows]
     assert out[0] is None or out[0] == pseudonym(b"master", rows[0][0], "client", rows[0][1])
@@ -129,7 +129,7 @@ def test_pseudonym_column_of_only_nulls():
     frame = pl.DataFrame(
         {"firm_id": ["a", "b"], "ref": [None, None]}, schema_overrides={"ref": pl.String}
     )
-    assert _pseudonym_column(frame, b"m", "client", "ref").to_list() == [None, None]
+    assert pseudonym_column(frame, b"m", "client", "ref").to_list() == [None, None]
 
 
 def test_firm_key_is_hmac_of_the_firm():

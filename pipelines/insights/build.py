@@ -23,7 +23,7 @@ import duckdb
 import polars as pl
 
 from pipelines.core.events import DEBRIEF_SUBMITTED, ERASURE_REQUESTED, OUTCOME_RECORDED
-from pipelines.core.settings import MEMORY_DEFAULT, Settings
+from pipelines.core.settings import Settings
 from pipelines.insights import projections as P
 from pipelines.insights.marts import all_marts
 from pipelines.privacy.erasure import TOMBSTONE_PREFIX
@@ -134,12 +134,7 @@ class _Writer:
                 future.result()  # re-raises the first failed insert
 
 
-def project(
-    con: duckdb.DuckDBPyConnection,
-    staged: dict[str, pl.DataFrame],
-    *,
-    full: bool,
-) -> int:
+def project(con: duckdb.DuckDBPyConnection, staged: dict[str, pl.DataFrame], *, full: bool) -> int:
     """Apply new events' staged rows to the projections up to ``fct_interviews`` on `con`
     (inside the caller's transaction). Returns how many interviews were recomputed. Consumes
     `staged`. The marts are ``write_marts``'.
@@ -174,17 +169,21 @@ def project(
     return recomputed
 
 
-def write_marts(con: duckdb.DuckDBPyConnection, memory_limit: str = MEMORY_DEFAULT) -> None:
-    """Recompute every mart from ``fct_interviews`` (small aggregates over every interview).
-
-    In a transaction of its own, after the projections': DuckDB holds a transaction's
-    appended rows in memory until it commits (~0.8 GiB at a million interviews), and the
-    estimates need that room. Its own tracked position tells a reader the marts are current.
-    """
+def write_marts(con: duckdb.DuckDBPyConnection, memory_limit: str) -> None:
+    """Recompute every mart from ``fct_interviews`` (small aggregates over every interview)."""
     fct = _read(con, "SELECT * FROM marts.fct_interviews")
     _evict_cache(con, memory_limit)  # the estimates need the room more than the cache
     for name, frame in all_marts(fct).items():
         _replace(con, f"marts.{name}", frame)
+
+
+def _marts_up_to(store: EventStore, position: int, memory_limit: str) -> None:
+    """The marts, with their own tracked position, in a transaction after the projections':
+    DuckDB holds a transaction's appended rows in memory until it commits (~0.8 GiB at a
+    million interviews), and the estimates need that room."""
+    with store.transaction() as con:
+        write_marts(con, memory_limit)
+        store.track_in(con, MARTS_TRACKING_NAME, position)
 
 
 def _project_touched(con: duckdb.DuckDBPyConnection, staged: dict[str, pl.DataFrame]) -> int:
@@ -280,9 +279,7 @@ def build(settings: Settings, *, full: bool = False) -> BuildReport:
             del staged
             store.track_in(con, TRACKING_NAME, end)
         # Also when nothing is new: it brings marts a stopped build left behind up to date.
-        with store.transaction() as con:
-            write_marts(con, limit)
-            store.track_in(con, MARTS_TRACKING_NAME, end)
+        _marts_up_to(store, end, limit)
         rows = _row_counts(store.con)
     return BuildReport(
         start,
@@ -344,8 +341,6 @@ def build_as_of(settings: Settings, as_of: str, out: Path | None = None) -> Buil
         with target.transaction() as con:
             touched = project(con, staged, full=True)
             target.track_in(con, TRACKING_NAME, position)
-        with target.transaction() as con:
-            write_marts(con, settings.duckdb_memory_limit)
-            target.track_in(con, MARTS_TRACKING_NAME, position)
+        _marts_up_to(target, position, settings.duckdb_memory_limit)
         rows = _row_counts(target.con)
     return BuildReport(0, position, events, touched, time.perf_counter() - started, str(out), rows)

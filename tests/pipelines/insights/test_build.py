@@ -62,6 +62,24 @@ def test_incremental_build_equals_full_rebuild(settings, master_key, landing):
     assert_same(incremental, snapshot(settings.warehouse_path))
 
 
+def test_a_full_build_in_many_slices_equals_one_in_a_single_slice(
+    settings, master_key, landing, monkeypatch
+):
+    import pipelines.insights.build as build_module
+
+    ingest_paths(delivered(landing, settings), settings, master_key)
+    build(settings, full=True)
+    whole = snapshot(settings.warehouse_path)
+    assert whole["marts.fct_interviews"].height > 5000
+    # Chunks of 700 events and buckets of ~500 interviews: every interview's history is
+    # spread over several chunks, and a dozen buckets are recomputed one by one.
+    monkeypatch.setattr(build_module, "STAGE_CHUNK_EVENTS", 700)
+    monkeypatch.setattr(build_module, "BUCKET_INTERVIEWS", 500)
+    sliced = build(settings, full=True)
+    assert sliced.interviews_recomputed == whole["intermediate.int_interviews"].height
+    assert_same(whole, snapshot(settings.warehouse_path))
+
+
 def without_erasures(files):
     """Copies of landing files minus their erasure records, each in its firm's zone."""
     copies = []

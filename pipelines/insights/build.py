@@ -216,7 +216,7 @@ def project(
                     f"DELETE FROM {table} i USING _touched t "
                     "WHERE i.firm_id = t.firm_id AND i.interview_key = t.interview_key"
                 )
-            _recompute(con, "JOIN _touched USING (firm_id, interview_key)")
+            _recompute_touched(con)
         finally:
             con.unregister("_touched")
     _drop_erased(con, staged["stg_erasures"])
@@ -313,10 +313,13 @@ def _interview_rows(
     return interviews, P.fct_interviews(interviews.lazy(), erasures.lazy()).collect()
 
 
-def _recompute(con: duckdb.DuckDBPyConnection, selection: str) -> None:
-    """Recompute ``int_interviews`` and ``fct_interviews`` for the interviews `selection` (a
-    JOIN clause over a staging table) picks, from their whole history in staging."""
-    debriefs, outcomes = (_read(con, f"SELECT s.* FROM staging.{t} s {selection}") for t in HISTORY)
+def _recompute_touched(con: duckdb.DuckDBPyConnection) -> None:
+    """Recompute ``int_interviews`` and ``fct_interviews`` for the interviews in ``_touched``,
+    from their whole history in staging."""
+    debriefs, outcomes = (
+        _read(con, f"SELECT s.* FROM staging.{t} s JOIN _touched USING (firm_id, interview_key)")
+        for t in HISTORY
+    )
     erasures = _read(con, "SELECT * FROM staging.stg_erasures")
     interviews, fct = _interview_rows(debriefs, outcomes, erasures)
     _insert(con, "intermediate.int_interviews", interviews)

@@ -28,8 +28,9 @@ import polars as pl
 
 from pipelines.core.events import DEBRIEF_SUBMITTED, ERASURE_REQUESTED, OUTCOME_RECORDED
 from pipelines.core.settings import Settings
+from pipelines.insights import effects
 from pipelines.insights import projections as P
-from pipelines.insights.marts import all_marts
+from pipelines.insights.marts import MARTS, descriptive_marts
 from pipelines.privacy.erasure import TOMBSTONE_PREFIX
 from warehouse import tables
 from warehouse.store import EventStore, apply_schema, first_row
@@ -344,8 +345,12 @@ def write_marts(con: duckdb.DuckDBPyConnection, memory_limit: str) -> None:
     """Recompute every mart from ``fct_interviews`` (small aggregates over every interview)."""
     fct = _read(con, "SELECT * FROM marts.fct_interviews")
     _evict_cache(con, memory_limit)  # the estimates need the room more than the cache
-    for name, frame in all_marts(fct).items():
-        _replace(con, f"marts.{name}", frame)
+    marts = descriptive_marts(fct)
+    rounds = effects.prepare(fct.lazy())
+    del fct  # the estimates keep only the prepared rounds: 0.14 GiB less at their peak (1M)
+    marts |= effects.estimates_from(rounds)
+    for name in MARTS:
+        _replace(con, f"marts.{name}", marts[name])
 
 
 def _marts_up_to(store: EventStore, position: int, memory_limit: str) -> None:

@@ -577,8 +577,15 @@ def _hypothesis_table(data: Data) -> pl.DataFrame:
     return _finish(rows, HYPOTHESIS_SCHEMA)
 
 
+ESTIMATE_MARTS = ("tactic_estimates", "hypothesis_tests")
+
+
 def estimate_tables(fct: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """Both estimate marts from one preparation of the rounds: the tables share their row sets,
-    and so the confounders' Gram matrices (what the build calls)."""
-    data = prepare(fct.lazy())
-    return {"tactic_estimates": _tactic_table(data), "hypothesis_tests": _hypothesis_table(data)}
+    """Both estimate marts from one preparation of the rounds."""
+    return estimates_from(prepare(fct.lazy()))
+
+
+def estimates_from(data: Data) -> dict[str, pl.DataFrame]:
+    """Both estimate marts from prepared rounds (what the build calls, having let go of
+    ``fct``): the tables share their row sets, and so the confounders' Gram matrices."""
+    return dict(zip(ESTIMATE_MARTS, (_tactic_table(data), _hypothesis_table(data)), strict=True))

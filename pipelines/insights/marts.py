@@ -13,9 +13,9 @@ import numpy as np
 import polars as pl
 
 from pipelines.insights.effects import (
+    ESTIMATE_MARTS,
     MIN_PER_ARM,
     TACTICS,
-    estimate_tables,
     hypothesis_tests,
     tactic_estimates,
 )
@@ -275,11 +275,9 @@ MARTS = {
 }
 
 
-def all_marts(fct: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """Every mart of ``MARTS``, in its order: the estimates from one preparation of the rounds,
-    the descriptive tables in one Polars query plan (they share the scan of ``fct``)."""
-    estimates = estimate_tables(fct)
-    names = [name for name in MARTS if name not in estimates]
+def descriptive_marts(fct: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Every mart of ``MARTS`` but the estimates (``effects.estimate_tables``), in one Polars
+    query plan: they share the scan of ``fct``."""
+    names = [name for name in MARTS if name not in ESTIMATE_MARTS]
     lazy = fct.lazy()
-    frames = dict(zip(names, pl.collect_all([MARTS[name](lazy) for name in names]), strict=True))
-    return {name: estimates.get(name, frames.get(name)) for name in MARTS}
+    return dict(zip(names, pl.collect_all([MARTS[name](lazy) for name in names]), strict=True))

@@ -355,8 +355,8 @@ def write_marts(con: duckdb.DuckDBPyConnection, memory_limit: str) -> None:
 
 def _marts_up_to(store: EventStore, position: int, memory_limit: str) -> None:
     """The marts, with their own tracked position, in a transaction after the projections':
-    DuckDB holds a transaction's appended rows in memory until it commits (~0.8 GiB at a
-    million interviews), and the estimates need that room."""
+    an error in the estimates leaves the projections' work committed, and publishing waits
+    (``built_position``) until a build has caught the marts up."""
     with store.transaction() as con:
         write_marts(con, memory_limit)
         store.track_in(con, MARTS_TRACKING_NAME, position)

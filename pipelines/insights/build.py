@@ -472,6 +472,7 @@ def build_as_of(settings: Settings, as_of: str, out: Path | None = None) -> Buil
             with target.transaction() as con:
                 touched = project(store, con, 0, position, erasures_to=store.max_position())
                 target.track_in(con, TRACKING_NAME, position)
+            store.close()  # the marts need only the copy: let ingests and builds have the log
             _marts_up_to(target, position, settings.duckdb_memory_limit)
             rows = _row_counts(target.con)
     return BuildReport(0, position, events, touched, time.perf_counter() - started, str(out), rows)

@@ -158,9 +158,11 @@ def _check_args(interviews: int, seed: int, firms: int) -> None:
         raise ValueError("seed must be a non-negative integer")
 
 
-def _build(interviews: int, seed: int, firms: int, params: Params, with_notes: bool) -> _Built:
+def _build(
+    interviews: int, seed: int, firms: int, params: Params, with_notes: bool, part: int = 0
+) -> _Built:
     _check_args(interviews, seed, firms)
-    w = simulate_world(interviews, seed, firms, params)
+    w = simulate_world(interviews, seed, firms, params, part)
     recs = build_records(w)
     refs = text.client_refs(w)
     spelled, spellings = text.industry_spellings(w)
@@ -285,6 +287,15 @@ def _outcomes(w, recs, sel, common, iv_refs, app_refs) -> pl.DataFrame:
 # ============================================================================================
 # Files
 # ============================================================================================
+PART_INTERVIEWS = 1_000_000  # a part's simulation peaks at ~2.5 GB; 10M at once took 24 GiB
+
+
+def part_sizes(interviews: int) -> list[int]:
+    """Interviews per part: as few parts of at most ``PART_INTERVIEWS`` as will do, even sizes."""
+    parts = -(-interviews // PART_INTERVIEWS)
+    return [interviews // parts + (k < interviews % parts) for k in range(parts)]
+
+
 def generate(out_dir: Path, interviews: int, seed: int, fmt: str = "jsonl", firms: int = 3) -> dict:
     """Write landing files + truth.json into out_dir; return a summary dict (files written,
     record counts by type).
@@ -297,6 +308,13 @@ def generate(out_dir: Path, interviews: int, seed: int, fmt: str = "jsonl", firm
     (CSV: one record type per file, k = 1 debrief, 2 outcome, 3 erasure), so sorted file names
     are a realistic arrival order. The records are exactly those of
     ``simulate(interviews, seed, firms)``.
+
+    More than ``PART_INTERVIEWS`` interviews are simulated and written in parts
+    (``part_sizes``), so that memory stays that of one part: part 0 is
+    ``simulate(<its size>, seed, firms)``; each later part is a population of its own, with its
+    own random streams and ``firms`` firms of its own (``<firm>-p<k>``) in the same window, so
+    that no two parts share a firm, client or record. truth.json then holds what the parts
+    share once and each part's own truth under ``parts`` (``_truth_of_parts``).
 
     Returns ``{"out_dir", "format", "seed", "interviews", "firm_ids", "files", "records",
     "truth_file"}`` where ``files`` lists the landing files' paths below out_dir in arrival
@@ -313,7 +331,32 @@ def generate(out_dir: Path, interviews: int, seed: int, fmt: str = "jsonl", firm
     if clash:
         raise FileExistsError(f"{out_dir} already holds landing files, e.g. {clash[0]}")
 
-    built = _build(interviews, seed, firms, Params(), with_notes=True)
+    truths, names = [], []
+    for part, size in enumerate(part_sizes(interviews)):
+        truth, part_names = _write_part(out_dir, size, seed, fmt, firms, part)
+        truths.append(truth)
+        names += part_names
+    truth = truths[0] if len(truths) == 1 else _truth_of_parts(truths)
+    (out_dir / TRUTH_FILE).write_text(
+        json.dumps(truth, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8"
+    )
+    return {
+        "out_dir": str(out_dir),
+        "format": fmt,
+        "seed": seed,
+        "interviews": interviews,
+        "firm_ids": truth["firm_ids"],
+        "files": [zoned_name(name) for name in sorted(names)],
+        "records": truth["counts"]["records"],
+        "truth_file": TRUTH_FILE,
+    }
+
+
+def _write_part(
+    out_dir: Path, interviews: int, seed: int, fmt: str, firms: int, part: int
+) -> tuple[dict, list[str]]:
+    """One part's landing files; its truth and file names (the simulation is let go)."""
+    built = _build(interviews, seed, firms, Params(), with_notes=True, part=part)
     layout = _layout(built.recs, built.world.firm_ids, fmt)
     if fmt == "jsonl":
         _write_jsonl(out_dir, built, layout)
@@ -326,19 +369,43 @@ def generate(out_dir: Path, interviews: int, seed: int, fmt: str = "jsonl", firm
         "files": len(layout.names),
         **arrival_counts(built.world, built.recs, layout.rank, layout.pos),
     }
-    (out_dir / TRUTH_FILE).write_text(
-        json.dumps(truth, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8"
-    )
-    return {
-        "out_dir": str(out_dir),
-        "format": fmt,
-        "seed": seed,
-        "interviews": interviews,
-        "firm_ids": list(built.world.firm_ids),
-        "files": [zoned_name(name) for name in layout.names],
-        "records": truth["counts"]["records"],
-        "truth_file": TRUTH_FILE,
+    return truth, layout.names
+
+
+def _truth_of_parts(truths: list[dict]) -> dict:
+    """truth.json of a population in parts: what every part has alike once (parameters, planted
+    effects, definitions); firms, reporting, spellings and erasures of all parts; counts summed
+    (medians and means only per part); and under ``parts`` each part's truth where it differs
+    (its realised shares and crude comparisons, which vary by sampling, included)."""
+    shared = {k: v for k, v in truths[0].items() if all(t[k] == v for t in truths[1:])}
+    merged = {
+        "interviews": sum(t["interviews"] for t in truths),
+        "firm_ids": [f for t in truths for f in t["firm_ids"]],
+        "reporting": {f: r for t in truths for f, r in t["reporting"].items()},
+        "industry_spellings": {k: v for t in truths for k, v in t["industry_spellings"].items()},
+        "erasures": {
+            "count": sum(t["erasures"]["count"] for t in truths),
+            "client_refs": [r for t in truths for r in t["erasures"]["client_refs"]],
+        },
+        "counts": _summed([t["counts"] for t in truths]),
     }
+    parts = [
+        {"part": k, **{key: v for key, v in t.items() if key not in shared}}
+        for k, t in enumerate(truths)
+    ]
+    return {**shared, **merged, "parts": parts}
+
+
+def _summed(counts: list[dict]) -> dict:
+    """The integer counts of several parts added up, nested dicts alike; other values left out."""
+    out = {}
+    for key, value in counts[0].items():
+        values = [c[key] for c in counts]
+        if isinstance(value, dict):
+            out[key] = _summed(values)
+        elif all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            out[key] = sum(values)
+    return out
 
 
 @dataclass(frozen=True)

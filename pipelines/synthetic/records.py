@@ -68,16 +68,19 @@ class World:
     seeds: tuple  # SeedSequences: records, before-outcome, hindsight, ids, notes, spellings
 
 
-def _streams(seed: int, k: int) -> list[np.random.SeedSequence]:
-    return np.random.SeedSequence(seed).spawn(k)
+def _streams(seed: int, k: int, part: int = 0) -> list[np.random.SeedSequence]:
+    # Part 0 keeps the seed's own streams: a population's first part is the population of
+    # that size, and one written whole is unchanged.
+    return np.random.SeedSequence(seed if part == 0 else (seed, part)).spawn(k)
 
 
 # ============================================================================================
 # The realised population and what the firms report
 # ============================================================================================
-def simulate_world(n: int, seed: int, n_firms: int, params: Params) -> World:
-    """Exactly n interviews: simulate enough applications, keep the first n realised rounds."""
-    seqs = _streams(seed, 16)
+def simulate_world(n: int, seed: int, n_firms: int, params: Params, part: int = 0) -> World:
+    """Exactly n interviews: simulate enough applications, keep the first n realised rounds.
+    ``part`` > 0: another part of a population written in parts (its own streams and firms)."""
+    seqs = _streams(seed, 16, part)
     guess = int(n / 1.35) + 16  # about 1.5 realised rounds per application
     for _ in range(20):
         pop = simulate_rounds(seqs, guess, n_firms, params)
@@ -87,19 +90,21 @@ def simulate_world(n: int, seed: int, n_firms: int, params: Params) -> World:
         guess = int(guess * max(1.2, 1.1 * n / max(realised, 1))) + 16
     else:  # pragma: no cover - 20 rounds of growth always suffice
         raise RuntimeError("could not simulate enough interviews")
-    return _realise(seqs, params, n, n_firms, pop)
+    return _realise(seqs, params, n, n_firms, pop, part)
 
 
-def _firm_ids(k: int) -> list[str]:
+def _firm_ids(k: int, part: int = 0) -> list[str]:
+    """Firm ids in ``FIRM_NAMES`` order; a later part's firms are firms of their own
+    (``<name>-p<part + 1>``), so no part's ids, refs or records meet another's."""
     out = list(FIRM_NAMES[:k])
     i = 0
     while len(out) < k:
         out.append(f"{FIRM_NAMES[i % len(FIRM_NAMES)]}-{i // len(FIRM_NAMES) + 2}")
         i += 1
-    return out
+    return out if part == 0 else [f"{firm}-p{part + 1}" for firm in out]
 
 
-def _realise(seqs, p: Params, n: int, n_firms: int, pop: Population) -> World:
+def _realise(seqs, p: Params, n: int, n_firms: int, pop: Population, part: int = 0) -> World:
     """Keep the first n realised rounds, index them, draw what the firms report and when."""
     rounds = pop.rounds
     iv = np.flatnonzero(rounds.reached)[:n]
@@ -113,7 +118,7 @@ def _realise(seqs, p: Params, n: int, n_firms: int, pop: Population) -> World:
     return World(
         params=p,
         n=n,
-        firm_ids=_firm_ids(n_firms),
+        firm_ids=_firm_ids(n_firms, part),
         rounds=rounds,
         iv=iv,
         n_clients=len(clients),

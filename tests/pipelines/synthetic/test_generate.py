@@ -1093,3 +1093,32 @@ def test_crude_is_confounded_and_within_client_recovers_the_kinds(big_sim):
     for b, s, truth in zip(beta, se, KIND_EFFECTS, strict=True):
         assert abs(b - truth) < 3 * s, (beta, se)
     assert se.max() < 0.006
+
+
+def test_a_large_population_is_written_in_parts_of_their_own_firms(tmp_path, monkeypatch):
+    from pipelines.synthetic import generate as gen
+
+    monkeypatch.setattr(gen, "PART_INTERVIEWS", 400)
+    assert gen.part_sizes(1000) == [334, 333, 333] and gen.part_sizes(400) == [400]
+    summary = generate(tmp_path / "whole", 1000, 5)
+    first = generate(tmp_path / "first", 334, 5)  # one part: the population of that size
+    out = tmp_path / "whole"
+    # Part 0 is byte for byte the population of its size; later parts have firms of their own.
+    assert summary["firm_ids"] == [
+        *first["firm_ids"],
+        *(f"{f}-p{k}" for k in (2, 3) for f in first["firm_ids"]),
+    ]
+    for name in first["files"]:
+        assert (out / name).read_bytes() == (tmp_path / "first" / name).read_bytes()
+    assert summary["files"] == sorted(summary["files"], key=lambda n: n.split("/")[1])
+    assert {n.split("/")[0] for n in summary["files"]} == set(summary["firm_ids"])
+    recs = [json.loads(line) for n in summary["files"] for line in (out / n).open()]
+    assert summary["records"] == dict(Counter(r["record_type"] for r in recs))
+    debriefs = {(r["firm_id"], r["interview_ref"]) for r in recs if r["record_type"] == "debrief"}
+    assert len(debriefs) == 1000
+    truth = json.loads((out / "truth.json").read_text())
+    assert truth["interviews"] == 1000 and [p["part"] for p in truth["parts"]] == [0, 1, 2]
+    assert truth["params"] == json.loads((tmp_path / "first/truth.json").read_text())["params"]
+    assert truth["counts"]["clients"] == sum(p["counts"]["clients"] for p in truth["parts"])
+    assert "interviews_per_client_median" not in truth["counts"]  # only per part
+    assert truth["erasures"]["count"] == summary["records"].get("erasure", 0)

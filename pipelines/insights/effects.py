@@ -43,6 +43,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 from scipy import stats as sps
+from threadpoolctl import threadpool_limits
 
 from pipelines.core import spec
 from pipelines.insights import stats
@@ -530,6 +531,12 @@ def tactic_estimates(
     )
 
 
+# The fits' products are tall and skinny (a million rows by a few columns): OpenBLAS splitting
+# them over threads made them several times slower on 2 cores, most of all beside other work.
+_ONE_BLAS_THREAD = threadpool_limits.wrap(limits=1, user_api="blas")
+
+
+@_ONE_BLAS_THREAD
 def _tactic_table(data: Data) -> pl.DataFrame:
     items, advance = [], {}
     for c in TACTIC_CONTRASTS:
@@ -565,6 +572,7 @@ def hypothesis_tests(
     )
 
 
+@_ONE_BLAS_THREAD
 def _hypothesis_table(data: Data) -> pl.DataFrame:
     items = [
         (cid, method, kind, segment, est, c.estimand)

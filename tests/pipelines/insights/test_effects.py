@@ -326,3 +326,21 @@ def test_no_interviews_give_the_all_rows_without_estimates(fct):
         assert table.height > 0 and not table.get_column("enough_data").any()
         assert table.get_column("estimate").null_count() == table.height
         assert set(table.get_column("segment_kind")) == {"all", "stage", "seniority"}
+
+
+def test_the_fits_run_with_blas_on_one_thread(fct, monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    from pipelines.insights import effects
+
+    seen: list[set[int]] = []
+    fit_within = effects.fit_within
+
+    def spy(*args):
+        seen.append({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
+        return fit_within(*args)
+
+    monkeypatch.setattr(effects, "fit_within", spy)
+    tactic_estimates(fct.lazy()).collect()
+    hypothesis_tests(fct.lazy()).collect()
+    assert len(seen) > 10 and all(threads == {1} for threads in seen)

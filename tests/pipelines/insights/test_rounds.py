@@ -89,6 +89,18 @@ def test_rounds_are_numbered_by_date_when_the_firm_sends_no_round():
     assert [(s[0], s[1]) for s in got] == [(2, "not_advanced"), (1, "advanced")]
 
 
+def test_same_day_interviews_are_numbered_by_their_key_within_each_application():
+    day, later = date(2026, 3, 1), date(2026, 3, 9)
+    got = statuses(
+        {"interview_date": later, "interview_key": "k1"},
+        {"interview_date": day, "interview_key": "k3"},
+        {"interview_date": day, "interview_key": "k2"},
+        {"interview_date": day, "interview_key": "k0", "application_key": "a2"},
+        {"interview_date": None, "interview_key": "k9"},  # no date: before every dated one
+    )
+    assert [s[0] for s in got] == [4, 3, 2, 1, 1]
+
+
 def test_a_debrief_written_only_after_the_outcome_is_left_out():
     got = statuses({"outcome": "offer", "is_debrief_after_outcome": True})
     assert got == [(1, "debrief_after_outcome", None, False)]

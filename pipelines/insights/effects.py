@@ -228,9 +228,9 @@ def _segments(
     ):
         if kind not in kinds:
             continue
-        values = frame.get_column(column).to_numpy()
+        values = frame.get_column(column)  # compared in Polars: numpy compares objects
         for value in _segment_values(frame, column, preferred):
-            out.append((kind, f"{kind}={value}", values == value))
+            out.append((kind, f"{kind}={value}", (values == value).fill_null(False).to_numpy()))
     return out
 
 

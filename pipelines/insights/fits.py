@@ -235,14 +235,28 @@ def fit_adjusted(
     return _sandwich(ztz, zty, k, y, g, times)
 
 
+def _columns(x: np.ndarray, strata: sp.csr_matrix) -> np.ndarray:
+    """``[x, strata]`` dense and in column order: the per-client sums and the products read it
+    a column at a time (with a row-ordered ``hstack`` this took twice as long at 1M rows)."""
+    m = x.shape[1]
+    z = np.zeros((x.shape[0], m + strata.shape[1]), order="F")
+    z[:, :m] = x
+    if not strata.has_canonical_format:
+        strata = strata.copy()
+        strata.sum_duplicates()
+    cells = strata.tocoo()
+    z[cells.row, m + cells.col] = cells.data
+    return z
+
+
 def fit_within(y: np.ndarray, x: np.ndarray, k: int, strata: sp.csr_matrix, g: np.ndarray) -> Fit:
     """``fit_ols(y, x, strata, g, absorb_clusters=True)``: one effect per client (clients with
     a single row dropped), the within transformation applied to the normal equations."""
     if len(y) == 0:
         return _empty(k, 0, 0)
-    keep = np.bincount(g)[g] > 1
+    keep = np.flatnonzero(np.bincount(g)[g] > 1)
     y, g = y[keep], g[keep]
-    z = np.hstack([x[keep], strata[keep].toarray()])
+    z = _columns(x[keep], strata[keep])
     sizes, n_groups = _groups(g)
     n = len(y)
     if n_groups < 2 or n <= z.shape[1]:

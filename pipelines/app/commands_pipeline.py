@@ -29,7 +29,10 @@ def init(ctx: click.Context) -> None:
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl")
 @click.option("--firms", type=click.IntRange(min=1), default=3, show_default=True)
 def generate(out: Path, interviews: int, seed: int, fmt: str, firms: int) -> None:
-    """Write synthetic landing files (and truth.json with the planted effects) to OUT."""
+    """Write synthetic landing files (and truth.json with the planted effects) to OUT.
+
+    More than 1,000,000 interviews are simulated in parts of at most 1M, to bound memory:
+    each later part has firms of its own (<firm>-p2, <firm>-p3, ...)."""
     from pipelines.synthetic.generate import generate as run
 
     summary = run(out, interviews=interviews, seed=seed, fmt=fmt, firms=firms)

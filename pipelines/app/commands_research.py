@@ -86,6 +86,14 @@ def calibrate(
     help="Run the pandas baselines (leave them out at 10M interviews: they would not fit in "
     "memory); without them, the targets comparing with pandas are not measured.",
 )
+@click.option(
+    "--dashboard-timeout",
+    type=click.FloatRange(min=1),
+    default=120.0,
+    show_default=True,
+    help="Seconds a dashboard run may take (the first load of the snapshot at 10M interviews "
+    "takes longer than the default).",
+)
 def bench(
     interviews: int | None,
     repeats: int | None,
@@ -93,6 +101,7 @@ def bench(
     json_out: Path | None,
     workdir: Path | None,
     pandas: bool,
+    dashboard_timeout: float,
 ) -> None:
     """Measure ingest, build, dashboards and memory at N interviews against the targets."""
     from pipelines.bench import run as b
@@ -103,6 +112,7 @@ def bench(
         workdir,
         quick=quick,
         pandas=pandas,
+        dashboard_timeout=dashboard_timeout,
         log=lambda line: click.echo(line, err=True),
     )
     click.echo(b.format_table(result))

@@ -238,6 +238,7 @@ def _run(interviews, repeats, workdir, quick, pandas, dashboard_timeout, log, st
             "holdout_records": data["holdout_records"],
             "landing_files": len(files),
             "generate_seconds": gen["seconds"],
+            "dashboard_timeout_s": dashboard_timeout,
             "started_at": started.isoformat(timespec="seconds"),
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         },

@@ -19,7 +19,8 @@ BENCH_PACKAGES = bench.PACKAGES
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("bench") / "bench.json"
-    result = CliRunner().invoke(main, ["bench", "--quick", "--json", str(out)])
+    args = ["bench", "--quick", "--json", str(out), "--dashboard-timeout", "300"]
+    result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "| ingest: DuckDB alone" in result.output  # the printed table
     return json.loads(out.read_text())
@@ -61,6 +62,7 @@ def test_quick_bench_times_every_dashboard_page(quick):
     assert [p["title"] for p in pages] == [title for title, _ in dashboards.PAGES]
     assert all(positive(p["seconds"]) and positive(p["first_run_s"]) for p in pages)
     assert positive(quick["dashboard"]["app_first_load_s"])
+    assert quick["bench"]["dashboard_timeout_s"] == 300
     assert quick["dashboard"]["slowest_page_seconds"] == max(p["seconds"] for p in pages)
 
 

@@ -287,7 +287,7 @@ def _outcomes(w, recs, sel, common, iv_refs, app_refs) -> pl.DataFrame:
 # ============================================================================================
 # Files
 # ============================================================================================
-PART_INTERVIEWS = 1_000_000  # a part's simulation peaks at ~2.5 GB; 10M at once took 24 GiB
+PART_INTERVIEWS = 1_000_000  # 10M in parts peaked at 3.5 GiB; at once, it ran out of 24 GiB
 
 
 def part_sizes(interviews: int) -> list[int]:
@@ -306,8 +306,8 @@ def generate(out_dir: Path, interviews: int, seed: int, fmt: str = "jsonl", firm
     ``<batch end date>_<firm_id>_b<NN>.jsonl`` (JSONL: one file per firm and batch, record types
     mixed, lines in arrival order) or ``<batch end date>_<firm_id>_b<NN>_<k>-<record_type>.csv``
     (CSV: one record type per file, k = 1 debrief, 2 outcome, 3 erasure), so sorted file names
-    are a realistic arrival order. The records are exactly those of
-    ``simulate(interviews, seed, firms)``.
+    are a realistic arrival order. Up to ``PART_INTERVIEWS`` interviews, the records are exactly
+    those of ``simulate(interviews, seed, firms)``.
 
     More than ``PART_INTERVIEWS`` interviews are simulated and written in parts
     (``part_sizes``), so that memory stays that of one part: part 0 is

@@ -3,6 +3,7 @@ independent computation (statsmodels, pyfixest) on the same rounds."""
 
 from __future__ import annotations
 
+import threading
 import warnings
 from datetime import date, timedelta
 
@@ -333,14 +334,38 @@ def test_the_fits_run_with_blas_on_one_thread(fct, monkeypatch):
 
     from pipelines.insights import effects
 
+    def blas_threads() -> set[int]:
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
     seen: list[set[int]] = []
-    fit_within = effects.fit_within
+    fit_within, before = effects.fit_within, blas_threads()
 
     def spy(*args):
-        seen.append({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
+        seen.append(blas_threads())
         return fit_within(*args)
 
     monkeypatch.setattr(effects, "fit_within", spy)
     tactic_estimates(fct.lazy()).collect()
     hypothesis_tests(fct.lazy()).collect()
-    assert len(seen) > 10 and all(threads == {1} for threads in seen)
+    alone = len(seen)
+    effects.estimate_tables(fct)  # the build's path: both tables at once, on two threads
+    assert alone > 10 and len(seen) == 2 * alone and all(threads == {1} for threads in seen)
+    assert blas_threads() == before  # the limit is lifted when both are done
+
+
+def test_the_build_computes_both_tables_side_by_side_with_the_same_figures(fct, monkeypatch):
+    from pipelines.insights import effects
+
+    threads: dict[str, str] = {}
+    for name in ("_tactic_table", "_hypothesis_table"):
+        table = getattr(effects, name)
+
+        def spy(data, table=table, name=name):
+            threads[name] = threading.current_thread().name
+            return table(data)
+
+        monkeypatch.setattr(effects, name, spy)
+    tables = effects.estimate_tables(fct)
+    assert threads["_tactic_table"] != threads["_hypothesis_table"]
+    assert tables["tactic_estimates"].equals(tactic_estimates(fct.lazy()).collect())
+    assert tables["hypothesis_tests"].equals(hypothesis_tests(fct.lazy()).collect())

@@ -58,16 +58,23 @@ class Fit:
 
 def one_hot(codes: list[np.ndarray], n: int) -> sp.csr_matrix:
     """Dummies of each integer-coded categorical (codes 0..L-1, -1 = missing: no dummy), the
-    first level of each dropped (the intercept or the absorbed effect stands for it)."""
-    blocks = []
+    first level of each dropped (the intercept or the absorbed effect stands for it). Built as
+    CSR arrays directly: each row's columns come in categorical order, already sorted (stacking
+    a sparse block per categorical took 0.9 s at 1M rounds)."""
+    columns, width = [], 0
     for c in codes:
         c = np.asarray(c, dtype=np.int64)
         levels = int(c.max()) + 1 if c.size else 0
-        rows = np.flatnonzero(c > 0)
         if levels > 1:
-            data = np.ones(rows.size)
-            blocks.append(sp.csr_matrix((data, (rows, c[rows] - 1)), shape=(n, levels - 1)))
-    return sp.hstack(blocks, format="csr") if blocks else sp.csr_matrix((n, 0))
+            columns.append(np.where(c > 0, width + c - 1, -1))
+            width += levels - 1
+    if not columns:
+        return sp.csr_matrix((n, 0))
+    cells = np.column_stack(columns)
+    present = cells >= 0
+    indptr = np.concatenate([[0], np.cumsum(present.sum(axis=1))])
+    indices = cells[present]  # row by row
+    return sp.csr_matrix((np.ones(indices.size), indices, indptr), shape=(n, width))
 
 
 def _dense_codes(values: np.ndarray) -> np.ndarray:

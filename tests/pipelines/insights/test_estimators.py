@@ -147,3 +147,20 @@ def test_application_effect_compounds_over_rounds():
     effect, se = application_offer_effect(profile, 0.1, 0.01)
     assert effect == pytest.approx(0.6 * 0.6 - 0.5 * 0.5)
     assert se == pytest.approx(2 * 0.6 * 0.01, rel=1e-6)  # d/db (0.5 + b)^2 at b = 0.1
+
+
+def test_one_hot_lays_out_each_categoricals_dummies_after_the_previous_ones():
+    rng = np.random.default_rng(3)
+    n = 500
+    codes = [rng.integers(-1, size, n) for size in (4, 1, 7, 2)]  # -1: missing
+    got = one_hot(codes, n)
+    expected = np.hstack(
+        [
+            np.eye(size)[np.maximum(c, 0)][:, 1:] * (c >= 0)[:, None]
+            for c, size in zip(codes, (4, 1, 7, 2), strict=True)
+            if size > 1
+        ]
+    )
+    assert got.shape == (n, 3 + 6 + 1) and np.array_equal(got.toarray(), expected)
+    assert got.has_sorted_indices and got.nnz == int((np.column_stack(codes) > 0).sum())
+    assert one_hot([np.zeros(n, dtype=int)], n).shape == (n, 0)

@@ -37,6 +37,8 @@ import json
 import os
 import time
 import zlib
+from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -97,6 +99,20 @@ class AuditMismatch(RuntimeError):
     """GX's verdicts on the audited rows differ from the compiled rules': the batch is refused."""
 
 
+@dataclass
+class PendingAudit:
+    """A batch's compiled verdicts, waiting for GX to agree on its audit sample."""
+
+    batch_name: str
+    sample: pl.DataFrame  # the view's audited rows
+    sample_fails: pl.DataFrame  # the compiled rules' verdicts on them
+    span: int  # lines are 0..span-1 (offset by this to share a GX run)
+    counts: dict[str, int]  # failures per rule over the whole batch
+    rows: int
+    rows_failed: int
+    seconds: float
+
+
 # --------------------------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------------------------
@@ -125,30 +141,47 @@ class RecordValidator:
         what is allowed, e.g. "stage must be one of phone_screen, ... (got 'lunch')"; client_ref
         and notes values are never included. Rows come back in input order.
         """
+        failed, pending = self.check(typed, batch_name)
+        self.audit([pending])
+        return failed
+
+    def validate_many(self, frames: list[pl.DataFrame], batch_name: str) -> list[pl.DataFrame]:
+        """`validate` for several chunks (of one file or several) with ONE GX audit run, one
+        result frame per chunk."""
+        failed, pending = self.check_many(frames, batch_name)
+        self.audit([pending])
+        return failed
+
+    def check(self, typed: pl.DataFrame, batch_name: str) -> tuple[pl.DataFrame, PendingAudit]:
+        """`validate`'s verdicts from the compiled rules, and the batch's audit sample, which
+        must pass `audit` before any of the verdicts is used."""
         _check_input(typed)
         started = time.perf_counter()
         view = _view(typed)
         fails = view.select(ID_COLUMN, **self._gx.fails)
         audited = _audit_sample(fails, batch_name)
-        key, result = self._gx.run(_pandas(view.filter(audited)), batch_name)
-        try:
-            _check_audit(_failing_lines(result), fails.filter(audited), batch_name)
-        finally:
-            self._gx.keep(key, result)
         failed = _messages(typed, fails, self._gx.rules)
-        if self.quality_dir is not None:
-            audit = {"rows_audited": int(audited.sum()), "success": bool(result.success)}
-            seconds = time.perf_counter() - started
-            self._write_summary(batch_name, key, audit, fails, failed, seconds)
-        return failed
+        pending = PendingAudit(
+            batch_name=batch_name,
+            sample=view.filter(audited),
+            sample_fails=fails.filter(audited),
+            span=int(fails[ID_COLUMN].max() or 0) + 1,
+            counts=fails.drop(ID_COLUMN).sum().row(0, named=True) if fails.height else {},
+            rows=failed.height,
+            rows_failed=int((failed["failed_rules"].list.len() > 0).sum()),
+            seconds=time.perf_counter() - started,
+        )
+        return failed, pending
 
-    def validate_many(self, frames: list[pl.DataFrame], batch_name: str) -> list[pl.DataFrame]:
-        """`validate` for several chunks (of one file or several) with ONE GX audit run, one
-        result frame per chunk. A run costs ~0.8 s of GX overhead whatever its size, which made
-        small files cost more to validate than to ingest. Lines are offset to stay unique within
-        the run and given back as they were."""
+    def check_many(
+        self, frames: list[pl.DataFrame], batch_name: str
+    ) -> tuple[list[pl.DataFrame], PendingAudit]:
+        """`check` for several chunks as one batch: a GX run costs ~0.8 s of overhead whatever
+        its size, which made small files cost more to validate than to ingest. Lines are offset
+        to stay unique within the batch and given back as they were."""
         if len(frames) == 1:
-            return [self.validate(frames[0], batch_name)]
+            failed, pending = self.check(frames[0], batch_name)
+            return [failed], pending
         offsets, offset = [], 0
         for frame in frames:
             offsets.append(offset)
@@ -156,13 +189,46 @@ class RecordValidator:
         combined = pl.concat(
             [f.with_columns(pl.col(ID_COLUMN) + o) for f, o in zip(frames, offsets, strict=True)]
         )
-        failed = self.validate(combined, batch_name)  # rows in input order
+        failed, pending = self.check(combined, batch_name)  # rows in input order
         out, start = [], 0
         for frame, o in zip(frames, offsets, strict=True):
             part = failed.slice(start, frame.height)
             out.append(part.with_columns(pl.col(ID_COLUMN) - o))
             start += frame.height
-        return out
+        return out, pending
+
+    def audit(self, pending: list[PendingAudit]) -> None:
+        """One GX checkpoint run over the audit samples of these batches; AuditMismatch, naming
+        the batch, unless GX fails exactly the sampled rows the compiled rules do in each.
+        Batches can share a run (its fixed cost is most of it): each keeps its own sample,
+        verdicts and summary."""
+        if not pending:
+            return
+        started = time.perf_counter()
+        offsets = list(accumulate((p.span for p in pending[:-1]), initial=0))
+        sample = pl.concat(
+            [
+                p.sample.with_columns(pl.col(ID_COLUMN) + o)
+                for p, o in zip(pending, offsets, strict=True)
+            ]
+        )
+        name = pending[0].batch_name
+        name = name if len(pending) == 1 else f"{name} +{len(pending) - 1} more batches"
+        key, result = self._gx.run(_pandas(sample), name)
+        try:
+            failing = _failing_lines(result)
+            per_batch = [
+                {r: [v - o for v in lines if o <= v < o + p.span] for r, lines in failing.items()}
+                for p, o in zip(pending, offsets, strict=True)
+            ]
+            for p, gx_failing in zip(pending, per_batch, strict=True):
+                _check_audit(gx_failing, p.sample_fails, p.batch_name)
+        finally:
+            self._gx.keep(key, result)
+        if self.quality_dir is not None:
+            share = (time.perf_counter() - started) / len(pending)
+            for p, gx_failing in zip(pending, per_batch, strict=True):
+                self._write_summary(p, key, not any(gx_failing.values()), p.seconds + share)
 
     def build_docs(self) -> Path | None:
         """Build GX Data Docs into quality_dir and return index.html (None when ephemeral)."""
@@ -171,37 +237,32 @@ class RecordValidator:
         return self._gx.build_docs()
 
     def _write_summary(
-        self,
-        batch_name: str,
-        key: Any,
-        audit: dict[str, Any],
-        fails: pl.DataFrame,
-        failed: pl.DataFrame,
-        seconds: float,
+        self, pending: PendingAudit, key: Any, audited_success: bool, seconds: float
     ) -> None:
         """Counts for the whole batch come from the compiled rules; GX's stored result (under
-        gx_result_key) covers the rows_audited rows it ran on, and agreed with them."""
+        gx_result_key, maybe shared with other batches) covers the rows_audited rows it ran on,
+        and agreed with them."""
         assert self.quality_dir is not None
+        batch_name, counts = pending.batch_name, pending.counts
         run_time = key.run_id.run_time
-        counts = fails.drop(ID_COLUMN).sum().row(0, named=True)
         summary = {
             "batch_name": batch_name,
             "run_time": run_time.isoformat(),
             "suite": SUITE_NAME,
             "gx_result_key": [str(part) for part in key.to_tuple()],
             "success": not any(counts.values()),
-            "rows": failed.height,
-            "rows_failed": int((failed["failed_rules"].list.len() > 0).sum()),
-            "rows_audited": audit["rows_audited"],
-            "audited_rows_success": audit["success"],
+            "rows": pending.rows,
+            "rows_failed": pending.rows_failed,
+            "rows_audited": pending.sample.height,
+            "audited_rows_success": audited_success,
             "seconds": round(seconds, 3),
             "expectations": [
                 {
                     "rule": rule.key,
                     "expectation_type": rule.expectation.expectation_type,
                     "column": rule.expectation.configuration.kwargs.get("column"),
-                    "success": counts[rule.key] == 0,
-                    "unexpected_count": counts[rule.key],
+                    "success": counts.get(rule.key, 0) == 0,
+                    "unexpected_count": counts.get(rule.key, 0),
                 }
                 for rule in self._gx.rules
             ],

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from pipelines.ingest import gx_runtime
-from pipelines.ingest.load import ingest_paths
+from pipelines.ingest.load import ingest_paths, landing_deliveries, prepare_files
 from pipelines.ingest.validate import (
     AUDIT_FAILING_PER_RULE,
     AUDIT_SAMPLE,
@@ -78,3 +78,103 @@ def test_the_audit_covers_every_rules_first_failures_and_a_sample(tmp_path):
     assert counts["debrief.stage.enum"] == lunch
     assert sum(counts.values()) == lunch
     assert out["failed_rules"].list.len().sum() == lunch
+
+
+def _batch(*records: dict) -> pl.DataFrame:
+    """Lines 1.. as every file's batch has them: the shared run must keep batches apart."""
+    return frame(*records).with_columns(pl.int_range(1, len(records) + 1).alias("source_line"))
+
+
+def test_batches_share_one_gx_run_each_with_its_own_sample_verdicts_and_summary(tmp_path):
+    validator = RecordValidator(tmp_path / "q")
+    batches = {
+        "clean-1": _batch(*VALID),
+        "lunch": _batch(debrief(stage="lunch"), *VALID),
+        "clean-2": _batch(*VALID),
+    }
+    checked = {name: validator.check(batch, name) for name, batch in batches.items()}
+    validator.audit([pending for _, pending in checked.values()])
+    assert [f["failed_rules"].list.len().sum() for f, _ in checked.values()] == [0, 1, 0]
+    summaries = {
+        s["batch_name"]: s
+        for s in (
+            json.loads(p.read_text())
+            for p in (tmp_path / "q" / "validation_summaries").glob("*.json")
+        )
+    }
+    assert set(summaries) == set(batches)
+    assert len({tuple(s["gx_result_key"]) for s in summaries.values()}) == 1  # one GX run
+    # The lunch row is line 1 of its batch, as the clean batches' first rows are: GX's failure
+    # is that batch's alone.
+    assert {n: s["audited_rows_success"] for n, s in summaries.items()} == {
+        "clean-1": True,
+        "lunch": False,
+        "clean-2": True,
+    }
+    assert all(s["rows_audited"] == batches[n].height for n, s in summaries.items())
+
+
+def test_a_disagreement_in_a_shared_run_names_the_batch(tmp_path, tampered):
+    tampered(tmp_path / "q")
+    validator = RecordValidator(tmp_path / "q")
+    pending = [
+        validator.check(_batch(*VALID), "clean")[1],
+        validator.check(_batch(debrief(stage="lunch")), "lunch")[1],
+    ]
+    with pytest.raises(AuditMismatch, match=r"^lunch: .*debrief\.stage\.enum \(compiled 0, GX 1"):
+        validator.audit(pending)
+
+
+def test_files_are_released_only_once_the_run_auditing_them_has_passed(
+    settings, master_key, monkeypatch
+):
+    """Validation groups of 2 records, audits of 6: three files of 2 records share a GX run,
+    and none of them leaves before it; the staged files are the same as with a run per group."""
+    paths = [
+        write_jsonl(
+            zone(settings) / f"f{i}.jsonl",
+            [sample_debrief(2 * i), sample_debrief(2 * i + 1, stage="lunch")],
+        )
+        for i in range(6)
+    ]
+    seen: list[str] = []
+    audit = RecordValidator.audit
+
+    def spy(self, pending):
+        seen.append(f"audit of {len(pending)}")
+        return audit(self, pending)
+
+    monkeypatch.setattr(RecordValidator, "audit", spy)
+
+    def prepared(audit_rows: int) -> list[tuple]:
+        seen.clear()
+        out = []
+        for file in prepare_files(
+            landing_deliveries(paths, settings),
+            con=None,
+            master_key=master_key,
+            validator=RecordValidator(settings.quality_dir),
+            settings=settings,
+            gx_rows=2,
+            audit_rows=audit_rows,
+        ):
+            seen.append(file.path.name)
+            out.append(
+                (
+                    file.report.records,
+                    file.report.quarantined,
+                    *(
+                        pl.read_parquet(f).drop("recorded_at", strict=False).rows()
+                        for f in sorted(file.stage.glob("*.parquet"))
+                    ),
+                )
+            )
+            file.discard()
+        return out
+
+    pooled = prepared(audit_rows=6)
+    first, second = ["f0.jsonl", "f1.jsonl", "f2.jsonl"], ["f3.jsonl", "f4.jsonl", "f5.jsonl"]
+    assert seen == ["audit of 3", *first, "audit of 3", *second]
+    alone = prepared(audit_rows=2)
+    assert seen[:3] == ["audit of 1", "f0.jsonl", "audit of 1"]
+    assert pooled == alone and all(records == 2 and bad == 1 for records, bad, *_ in pooled)

@@ -12,10 +12,13 @@ over every record cost ~0.8 s per run plus a pandas copy per row_condition, a th
 a file. GX stays the gate: :class:`RecordValidator` runs the real checkpoint, COMPLETE, on an
 audit sample of each batch (the first AUDIT_FAILING_PER_RULE failures of every rule and
 AUDIT_SAMPLE seeded rows) and raises :class:`AuditMismatch`, refusing the whole batch, unless GX
-fails exactly the audited rows the compiled rules do. Those results are GX's stored results and
-Data Docs; the summary JSON per batch says how many rows were audited and counts each rule's
-failures over the whole batch. tests/pipelines/ingest/test_verdicts.py checks compiled and GX
-verdicts row for row on batches with faults of every rule.
+fails exactly the audited rows the compiled rules do. Consecutive batches can share one
+checkpoint run (`check`, then `audit` of several: the run's fixed cost is most of it), each
+with its own sample; the ingest releases none of their files before that run has passed. Those
+results are GX's stored results and Data Docs; the summary JSON per batch says how many rows
+were audited and counts each rule's failures over the whole batch.
+tests/pipelines/ingest/test_verdicts.py checks compiled and GX verdicts row for row on batches
+with faults of every rule.
 
 The view both see is what the rules expect: list fields as ``;``-joined strings (empty list ->
 null, a ``;`` inside an element escaped), and the latest calendar date submitted_at had in any
@@ -222,7 +225,15 @@ class RecordValidator:
                 for p, o in zip(pending, offsets, strict=True)
             ]
             for p, gx_failing in zip(pending, per_batch, strict=True):
-                _check_audit(gx_failing, p.sample_fails, p.batch_name)
+                try:
+                    _check_audit(gx_failing, p.sample_fails, p.batch_name)
+                except AuditMismatch as exc:
+                    if len(pending) == 1:
+                        raise
+                    others = (
+                        f"Nor is any of the {len(pending) - 1} other batch(es) sharing its GX run."
+                    )
+                    raise AuditMismatch(f"{exc} {others}") from None
         finally:
             self._gx.keep(key, result)
         if self.quality_dir is not None:

@@ -121,8 +121,11 @@ def test_a_disagreement_in_a_shared_run_names_the_batch(tmp_path, tampered):
         validator.check(_batch(*VALID), "clean")[1],
         validator.check(_batch(debrief(stage="lunch")), "lunch")[1],
     ]
-    with pytest.raises(AuditMismatch, match=r"^lunch: .*debrief\.stage\.enum \(compiled 0, GX 1"):
+    with pytest.raises(
+        AuditMismatch, match=r"^lunch: .*debrief\.stage\.enum \(compiled 0, GX 1"
+    ) as e:
         validator.audit(pending)
+    assert str(e.value).endswith("Nor is any of the 1 other batch(es) sharing its GX run.")
 
 
 def test_files_are_released_only_once_the_run_auditing_them_has_passed(

@@ -148,13 +148,6 @@ class RecordValidator:
         self.audit([pending])
         return failed
 
-    def validate_many(self, frames: list[pl.DataFrame], batch_name: str) -> list[pl.DataFrame]:
-        """`validate` for several chunks (of one file or several) with ONE GX audit run, one
-        result frame per chunk."""
-        failed, pending = self.check_many(frames, batch_name)
-        self.audit([pending])
-        return failed
-
     def check(self, typed: pl.DataFrame, batch_name: str) -> tuple[pl.DataFrame, PendingAudit]:
         """`validate`'s verdicts from the compiled rules, and the batch's audit sample, which
         must pass `audit` before any of the verdicts is used."""
@@ -168,7 +161,7 @@ class RecordValidator:
             batch_name=batch_name,
             sample=view.filter(audited),
             sample_fails=fails.filter(audited),
-            span=int(fails[ID_COLUMN].max() or 0) + 1,
+            span=_span(fails),
             counts=fails.drop(ID_COLUMN).sum().row(0, named=True) if fails.height else {},
             rows=failed.height,
             rows_failed=int((failed["failed_rules"].list.len() > 0).sum()),
@@ -185,13 +178,7 @@ class RecordValidator:
         if len(frames) == 1:
             failed, pending = self.check(frames[0], batch_name)
             return [failed], pending
-        offsets, offset = [], 0
-        for frame in frames:
-            offsets.append(offset)
-            offset += int(frame[ID_COLUMN].max() or 0) + 1
-        combined = pl.concat(
-            [f.with_columns(pl.col(ID_COLUMN) + o) for f, o in zip(frames, offsets, strict=True)]
-        )
+        combined, offsets = _stacked(frames, [_span(f) for f in frames])
         failed, pending = self.check(combined, batch_name)  # rows in input order
         out, start = [], 0
         for frame, o in zip(frames, offsets, strict=True):
@@ -208,13 +195,7 @@ class RecordValidator:
         if not pending:
             return
         started = time.perf_counter()
-        offsets = list(accumulate((p.span for p in pending[:-1]), initial=0))
-        sample = pl.concat(
-            [
-                p.sample.with_columns(pl.col(ID_COLUMN) + o)
-                for p, o in zip(pending, offsets, strict=True)
-            ]
-        )
+        sample, offsets = _stacked([p.sample for p in pending], [p.span for p in pending])
         name = pending[0].batch_name
         name = name if len(pending) == 1 else f"{name} +{len(pending) - 1} more batches"
         key, result = self._gx.run(_pandas(sample), name)
@@ -289,6 +270,21 @@ class RecordValidator:
 # --------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------
+
+
+def _span(frame: pl.DataFrame) -> int:
+    """Lines of a batch are 0..span-1."""
+    return int(frame[ID_COLUMN].max() or 0) + 1
+
+
+def _stacked(frames: list[pl.DataFrame], spans: list[int]) -> tuple[pl.DataFrame, list[int]]:
+    """The frames as one, each one's lines offset by the spans before it (so they stay unique),
+    and those offsets."""
+    offsets = list(accumulate(spans[:-1], initial=0))
+    stacked = pl.concat(
+        [f.with_columns(pl.col(ID_COLUMN) + o) for f, o in zip(frames, offsets, strict=True)]
+    )
+    return stacked, offsets
 
 
 def _check_input(typed: pl.DataFrame) -> None:

@@ -475,7 +475,8 @@ def test_many_chunks_in_one_run_give_each_chunk_its_own_rows_back(validator):
     v = validator
     first = frame(debrief(stage="lunch"), *VALID)
     second = frame(*VALID, debrief(self_rating=9))  # the same source lines as the first
-    together = v.validate_many([first, second], "a.jsonl#0 +1 more")
+    together, pending = v.check_many([first, second], "a.jsonl#0 +1 more")
+    v.audit([pending])
     alone = [v.validate(first, "a.jsonl#0"), v.validate(second, "b.jsonl#0")]
     for got, want, chunk in zip(together, alone, (first, second), strict=True):
         assert got.equals(want)

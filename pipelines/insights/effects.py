@@ -429,11 +429,11 @@ def _profile(all_rounds: _Rounds, rows: np.ndarray, t: np.ndarray, in_pop: np.nd
 def _applications(data: Data, ids: tuple[str, ...], t: np.ndarray) -> pl.DataFrame:
     """Closed, non-withdrawn applications: offer or not, and per tactic whether it was used in
     any round (``_used:<id>``) and whether any round was in its population (``_in_pop:<id>``):
-    one group-by for every tactic."""
+    one group-by for every tactic; ``_client``: the client's code."""
     status = pl.col("round_status")
     flags = [pl.Series(f"_t:{cid}", t[:, j]).fill_nan(None) for j, cid in enumerate(ids)]
     columns = ("firm_id", "application_key", "client_key", "seniority", "round_number")
-    return (
+    apps = (
         data.frame.select(*columns, "outcome", "round_status", *flags)
         .group_by("firm_id", "application_key")
         .agg(
@@ -448,6 +448,8 @@ def _applications(data: Data, ids: tuple[str, ...], t: np.ndarray) -> pl.DataFra
         .filter((pl.col("_offer") | pl.col("_lost")) & ~pl.col("_withdrawn"))
         .sort("firm_id", "application_key")
     )
+    clients = _codes(apps.with_columns(pl.concat_str("firm_id", "client_key")), "firm_id")
+    return apps.with_columns(pl.Series("_client", clients))
 
 
 def _dense(codes: np.ndarray) -> np.ndarray:
@@ -459,14 +461,12 @@ def _dense(codes: np.ndarray) -> np.ndarray:
 
 
 def _application_crude(
-    apps: pl.DataFrame, app_clients: np.ndarray, cid: str, kinds: tuple[str, ...]
+    apps: pl.DataFrame, cid: str, kinds: tuple[str, ...]
 ) -> Iterator[tuple[str, str, Estimate]]:
-    """Applications where the tactic was used in any round vs never (``app_clients``: the
-    client codes of ``apps``)."""
-    in_pop = apps.get_column(f"_in_pop:{cid}").to_numpy()
-    apps = apps.filter(in_pop)
+    """Applications where the tactic was used in any round vs never."""
+    apps = apps.filter(pl.col(f"_in_pop:{cid}"))
     # The codes of the clients left, as ``_codes`` would number them.
-    clients = _dense(app_clients[in_pop])
+    clients = _dense(apps.get_column("_client").to_numpy())
     used = apps.get_column(f"_used:{cid}").cast(pl.Float64).to_numpy()
     y = apps.get_column("_offer").cast(pl.Float64).to_numpy()
     for kind, segment, mask in _application_segments(apps, kinds):
@@ -481,16 +481,18 @@ def _application_segments(apps: pl.DataFrame, kinds: tuple[str, ...]):
 
 
 def _application_rows(
-    data: Data, c: Contrast, advance: dict[tuple[str, str, str], Estimate], apps: pl.DataFrame
+    data: Data,
+    c: Contrast,
+    advance: dict[tuple[str, str, str], Estimate],
+    apps: pl.DataFrame,
+    all_rounds: _Rounds,
 ) -> Iterator[tuple[str, str, str, str, Estimate]]:
     t_all = _values(data, c.treatments)
-    all_rounds = _Rounds.of(data.frame)
     analysable = ~np.isnan(all_rounds.advanced)
-    app_clients = _codes(apps.with_columns(pl.concat_str("firm_id", "client_key")), "firm_id")
     kinds = tuple(dict.fromkeys(k for k, _, _ in data.segments))
     for j, cid in enumerate(c.ids):
         t = t_all[:, j]
-        for kind, segment, est in _application_crude(apps, app_clients, cid, kinds):
+        for kind, segment, est in _application_crude(apps, cid, kinds):
             yield cid, "crude", kind, segment, est
         in_pop = ~np.isnan(t)
         for kind, segment, seg_mask in data.segments:
@@ -584,10 +586,11 @@ def _tactic_table(data: Data) -> pl.DataFrame:
         tuple(cid for c in TACTIC_CONTRASTS for cid in c.ids),
         _values(data, [t for c in TACTIC_CONTRASTS for t in c.treatments]),
     )
+    all_rounds = _Rounds.of(data.frame)
     app_items = [
         (*item, "application_offer")
         for c in TACTIC_CONTRASTS
-        for item in _application_rows(data, c, advance, apps)
+        for item in _application_rows(data, c, advance, apps, all_rounds)
     ]
     rows += _records("tactic", app_items, COMPARES_APPLICATION)
     order = {t: i for i, t in enumerate(TACTICS)}

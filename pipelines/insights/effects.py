@@ -407,9 +407,11 @@ class _Rounds:
         )
 
 
-def _profile(all_rounds: _Rounds, rows: np.ndarray, t: np.ndarray, in_pop: np.ndarray):
+def _profile(
+    all_rounds: _Rounds, rows: np.ndarray, t: np.ndarray, in_pop: np.ndarray
+) -> RoundProfile:
     """Per round number: advance rate, the gap do(T=1)/do(T=0) opens, and the offer share,
-    over the segment's analysable rounds (a ``RoundProfile``)."""
+    over the segment's analysable rounds."""
     r, adv, offer = all_rounds.number[rows], all_rounds.advanced[rows], all_rounds.offer[rows]
     size = int(r.max()) + 1 if r.size else 0
     total = np.bincount(r, minlength=size).astype(float)

@@ -110,32 +110,29 @@ def with_experience_bands(lf: pl.LazyFrame) -> pl.LazyFrame:
     return lf.with_columns(experience_band(pl.col("experience_years")).alias("experience_band"))
 
 
-def _without_own_refs(row: dict) -> str:
-    notes = row["notes"]
-    for column, placeholder in OWN_REFS:
-        ref = (row[column] or "").strip()
-        if len(ref) >= 3:  # shorter refs would blank out ordinary letters
-            notes = notes.replace(ref, placeholder)
-    return notes
+# What Python's str.strip() strips (`normalise_ref` strips refs so before their pseudonyms):
+# Polars' default strips Unicode White_Space, which lacks the four ASCII separators \x1c-\x1f.
+PY_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 
 
 def notes_without_own_refs(lf: pl.LazyFrame) -> pl.LazyFrame:
     """Replace the record's own client_ref / interview_ref / application_ref wherever the notes
-    quote them.
+    quote them, each ref as its pseudonym sees it (stripped), in that order.
 
     The generic scrubber cannot know that "C-00123" is this client's id; the record itself does.
-    Row by row only where a ref occurs (Polars has no per-row replace of varying length).
+    A per-row literal replace is a split on the row's ref joined by the placeholder (Polars has
+    no replace by a per-row pattern); refs shorter than 3 characters would blank out ordinary
+    letters, so they are left alone.
     """
-    quotes_ref = pl.lit(False)
-    for column, _ in OWN_REFS:
-        ref = pl.col(column).str.strip_chars()
-        quotes_ref = quotes_ref | (
-            (ref.str.len_chars() >= 3) & pl.col("notes").str.contains(ref, literal=True)
-        ).fill_null(False)
-    replaced = pl.struct("notes", *(c for c, _ in OWN_REFS)).map_elements(
-        _without_own_refs, return_dtype=pl.String
-    )
-    return lf.with_columns(pl.when(quotes_ref).then(replaced).otherwise("notes").alias("notes"))
+    for column, placeholder in OWN_REFS:
+        notes, ref = pl.col("notes"), pl.col(column).str.strip_chars(PY_WHITESPACE)
+        quoted = (ref.str.len_chars() >= 3) & notes.str.contains(ref, literal=True)
+        replaced = notes.str.split(ref).list.join(placeholder)
+        lf = lf.with_columns(pl.when(quoted.fill_null(False)).then(replaced).otherwise(notes))
+    return lf
 
 
 def anonymised_records(typed: pl.DataFrame, master_key: bytes) -> pl.DataFrame:

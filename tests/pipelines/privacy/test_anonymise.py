@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from pipelines.privacy.anonymise import (
+    PY_WHITESPACE,
     experience_band,
     firm_key,
     keyed_digests,
@@ -103,6 +104,44 @@ def test_notes_lose_the_records_own_refs():
     quoted = frame.with_columns(pl.Series("notes", ["Second round of APP-5.", None, None, None]))
     out = notes_without_own_refs(quoted.lazy()).collect()["notes"].to_list()
     assert out[0] == "Second round of [APPLICATION]."
+    # Stripped as its pseudonym strips it: an ASCII separator around the ref hides nothing.
+    padded = frame.with_columns(pl.Series("client_ref", ["\x1cC-00123\x1f", "C-9", "C-1", "A"]))
+    out = notes_without_own_refs(padded.lazy()).collect()["notes"].to_list()
+    assert out[0] == "Client [CLIENT] asked; see [INTERVIEW]."
+
+
+def _without_own_refs_reference(notes: str | None, refs: list[str | None]) -> str | None:
+    """The replacement as first specified, one row at a time in Python."""
+    for ref, placeholder in zip(refs, ["[CLIENT]", "[INTERVIEW]", "[APPLICATION]"], strict=True):
+        ref = (ref or "").strip()
+        if notes is not None and len(ref) >= 3:
+            notes = notes.replace(ref, placeholder)
+    return notes
+
+
+def test_py_whitespace_is_what_str_strip_strips():
+    assert "".join(c for c in map(chr, range(0x110000)) if c.isspace()) == PY_WHITESPACE
+
+
+def test_notes_without_own_refs_equal_the_row_by_row_reference():
+    # Refs quoted whole, in part, twice, inside one another, beside separators and Unicode
+    # spaces that only Python's strip removes, regex metacharacters, too short to replace.
+    rng = random.Random(5)
+    pieces = ["C-001", "C-0011", "int.7*", "(a|b)", "AB", "ß\u3000x", "\x1cC-9\x1f", "x", " "]
+    refs = [*pieces, *TRICKY_REFS[:-2], *_random_refs(200, seed=3), None]
+    rows = []
+    for _ in range(3_000):
+        own = [rng.choice(refs) for _ in range(3)]
+        quoted = [rng.choice([*pieces, *(r.strip() for r in own if r)]) for _ in range(4)]
+        notes = rng.choice([None, " ".join(quoted), "".join(quoted), "no refs here"])
+        rows.append((notes, *own))
+    frame = pl.DataFrame(
+        rows, schema=["notes", "client_ref", "interview_ref", "application_ref"], orient="row"
+    )
+    out = notes_without_own_refs(frame.lazy()).collect()
+    expected = [_without_own_refs_reference(n, list(refs)) for n, *refs in rows]
+    assert out["notes"].to_list() == expected
+    assert sum(o != n for o, (n, *_) in zip(expected, rows, strict=True)) > 500
 
 
 @pytest.mark.parametrize("key", [b"", b"k", bytes(range(32)), bytes(range(64)), b"x" * 65])

@@ -4,12 +4,16 @@ and leaves to it every file it cannot read faithfully."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from pipelines.landing.records import (
+    FileUnusable,
+    _csv_chunks,
+    _csv_whole_file,
     _jsonl_chunks_by_line,
     _jsonl_whole_file,
     iter_raw_chunks,
@@ -78,6 +82,84 @@ def test_generated_export_reads_the_same_in_order_and_chunks(tmp_path):
     chunks = list(iter_raw_chunks(big, chunk_rows=997))
     assert [c.height for c in chunks[:-1]] == [997] * (len(chunks) - 1)
     assert pl.concat(chunks).equals(by_line(big))
+
+
+def by_row(path: Path) -> pl.DataFrame:
+    return pl.concat(_csv_chunks(path, 1000))
+
+
+TRICKY_CSV = (
+    "\ufeffrecord_type, record_id ,firm_id,client_ref,notes,stage,unknown,stage\n"
+    'debrief,1,f,c1,"Asked, then ""waited""",onsite,x,final\n'
+    'debrief,2,f,"c2",,  ,"",\n'
+    'outcome,3,f,c3,"  ",phone_screen,"a,b",\n'
+    'debrief,4,f,c4,café 🙂 ß,"",,\n'
+    ",,,,,,,\n"
+    'debrief,6,f,c6,  spaced  ,onsite,"",x'
+)
+
+
+def test_tricky_but_clean_csv_reads_the_same(tmp_path):
+    # Quoted commas and quotes, spaces around values and header names, empty and blank cells,
+    # an unknown and a repeated column (the first counts), a BOM, no final line break.
+    path = tmp_path / "a.csv"
+    path.write_text(TRICKY_CSV, encoding="utf-8")
+    fast = _csv_whole_file(path)
+    assert fast is not None
+    assert fast.equals(by_row(path))
+    assert fast["notes"].to_list()[:3] == ['Asked, then "waited"', None, None]
+    assert fast["source_line"].to_list() == [2, 3, 4, 5, 6, 7]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "record_type,record_id,firm_id,client_ref\r\nx,1,f,c\r\n",  # CRLF
+        "record_type,record_id,firm_id,client_ref\nx,1,f,c\n\nx,2,f,c\n",  # a blank line
+        "record_type,record_id,firm_id,client_ref\nx,1,f,c\n   \n",  # whitespace only
+        "record_type,record_id,firm_id,client_ref\nx,1,f\n",  # a short row
+        "record_type,record_id,firm_id,client_ref\nx,1,f,c,d\n",  # a long row
+        'record_type,record_id,firm_id,client_ref\nx,1,f,"two\nlines"\n',  # a break in quotes
+        'record_type,record_id,firm_id,client_ref\nx,1,f,ab"c\n',  # a stray quote
+        'record_type,record_id,firm_id,client_ref\nx,1,f,"ab"c\n',  # text after the quote
+        'record_type,record_id,firm_id,client_ref\nx,1,f,"open\n',  # an unclosed quote
+        '"record_type",record_id,firm_id,client_ref\nx,1,f,c\n',  # a quoted header
+        "record_type,record_id,firm_id\nx,1,f\n",  # a required column missing
+        "record_type,record_id,firm_id,client_ref\n",  # a header only
+        "",
+    ],
+)
+def test_csv_needing_care_takes_the_row_by_row_reader(tmp_path, content):
+    path = tmp_path / "b.csv"
+    path.write_text(content, encoding="utf-8", newline="")
+    assert _csv_whole_file(path) is None
+    try:  # the careful reader reads it, or says why not, as iter_raw_chunks then does
+        careful = list(_csv_chunks(path, 1000))
+    except FileUnusable as exc:
+        with pytest.raises(FileUnusable, match=re.escape(str(exc))):
+            list(iter_raw_chunks(path))
+        return
+    chunks = list(iter_raw_chunks(path))
+    assert pl.concat(chunks).equals(pl.concat(careful)) if careful else chunks == []
+
+
+def test_csv_not_utf8_takes_the_careful_reader(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_bytes(b"record_type,record_id,firm_id,client_ref\nx,1,f,caf\xe9\n")
+    assert _csv_whole_file(path) is None
+
+
+def test_generated_csv_export_reads_the_same_in_chunks(tmp_path):
+    generate(tmp_path / "gen", interviews=3_000, seed=3, fmt="csv")
+    files = sorted((tmp_path / "gen").rglob("*.csv"))
+    assert any(b'"' in f.read_bytes() for f in files)  # quoted notes among them
+    for path in files:
+        fast = _csv_whole_file(path)
+        assert fast is not None and fast.equals(by_row(path)), path.name
+    biggest = max(files, key=lambda f: f.stat().st_size)
+    chunks = list(iter_raw_chunks(biggest, chunk_rows=97))
+    assert [c.height for c in chunks[:-1]] == [97] * (len(chunks) - 1)
+    assert pl.concat(chunks).equals(by_row(biggest))
 
 
 @pytest.mark.parametrize("name", ["fast.jsonl", "careful.jsonl", "export.csv"])

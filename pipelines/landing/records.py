@@ -306,8 +306,7 @@ def _csv_whole_file(path: Path, fields: tuple[str, ...] | None = None) -> pl.Dat
     form on which both readers agree; then both give the same frame (tested), Polars several
     times faster than a Python loop over the csv module's rows.
     """
-    data = path.read_bytes()
-    data = data.removeprefix(b"\xef\xbb\xbf")
+    data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
     body = data[:-1] if data.endswith(b"\n") else data
     first = body.split(b"\n", 1)[0]
     if b"\r" in body or b"\0" in body or b'"' in first or first == body or not _is_utf8(body):

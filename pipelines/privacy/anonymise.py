@@ -110,7 +110,7 @@ def with_experience_bands(lf: pl.LazyFrame) -> pl.LazyFrame:
     return lf.with_columns(experience_band(pl.col("experience_years")).alias("experience_band"))
 
 
-# What Python's str.strip() strips (`normalise_ref` strips refs so before their pseudonyms):
+# What Python's str.strip() strips, as `normalise_ref` does before a ref's pseudonym is taken.
 # Polars' default strips Unicode White_Space, which lacks the four ASCII separators \x1c-\x1f.
 PY_WHITESPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"

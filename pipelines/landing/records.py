@@ -294,29 +294,37 @@ def _raw_csv_frame(frame: pl.DataFrame, parse_errors: pl.Series | pl.Expr) -> pl
 
 # A CSV field as Python's csv module and Polars read it alike: quoted (quotes doubled inside)
 # or bare without quotes, commas or line breaks. Possessive, so checking a file is linear.
-_CSV_FIELD = rb'(?:"(?:[^"]|"")*+"|[^",\n]*+)'
+_CSV_FIELD = rb'(?:"(?:[^"]|"")*+"|[^",\r\n]*+)'
 
 
 def _csv_whole_file(path: Path, fields: tuple[str, ...] | None = None) -> pl.DataFrame | None:
     """The file parsed by Polars' CSV reader in one pass, or None when a record would need the
-    careful reader (a carriage return, a blank or short or long row, a stray quote, a line
-    break inside a quoted field, a quoted header, bad UTF-8, no usable header...).
+    careful reader (mixed or bare carriage returns, a blank or short or long row, a stray
+    quote, a line break inside a quoted field, a quoted header, bad UTF-8, no usable header...).
 
     Every line is checked first to hold exactly the header's number of well-formed fields, the
     form on which both readers agree; then both give the same frame (tested), Polars several
     times faster than a Python loop over the csv module's rows.
     """
     data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
-    body = data[:-1] if data.endswith(b"\n") else data
-    first = body.split(b"\n", 1)[0]
-    if b"\r" in body or b"\0" in body or b'"' in first or first == body or not _is_utf8(body):
+    crlf = b"\r" in data  # then every line must end in CR LF, or the careful reader reads it
+    eol = b"\r\n" if crlf else b"\n"
+    body = data.removesuffix(eol)
+    first = body.split(eol, 1)[0]
+    if (
+        (crlf and not body.count(b"\r") == body.count(b"\n") == body.count(eol))
+        or b"\0" in body
+        or b'"' in first
+        or first == body
+        or not _is_utf8(body)
+    ):
         return None
     header = [h.strip() for h in first.decode().split(",")]  # no quotes: as csv splits it
     if any(c not in header for c in REQUIRED_CSV_COLUMNS):
         return None
     width = len(header)
     line = rb"%s(?:,%s){%d}" % (_CSV_FIELD, _CSV_FIELD, width - 1)
-    if not re.fullmatch(rb"(?:%s\n)*+%s" % (line, line), body):
+    if not re.fullmatch(rb"(?:%s%s)*+%s" % (line, eol, line), body):
         return None
     names = [f"_{i}" for i in range(width)]
     try:
@@ -331,7 +339,7 @@ def _csv_whole_file(path: Path, fields: tuple[str, ...] | None = None) -> pl.Dat
         )
     except pl.exceptions.PolarsError:
         return None
-    if cells.height != body.count(b"\n"):
+    if cells.height != body.count(eol):
         return None
     wanted = fields or spec.CSV_COLUMNS
     frame = cells.select(

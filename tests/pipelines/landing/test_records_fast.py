@@ -99,11 +99,13 @@ TRICKY_CSV = (
 )
 
 
-def test_tricky_but_clean_csv_reads_the_same(tmp_path):
+@pytest.mark.parametrize("eol", ["\n", "\r\n"])
+def test_tricky_but_clean_csv_reads_the_same(tmp_path, eol):
     # Quoted commas and quotes, spaces around values and header names, empty and blank cells,
-    # an unknown and a repeated column (the first counts), a BOM, no final line break.
+    # an unknown and a repeated column (the first counts), a BOM, no final line break; every
+    # line ending in LF, or every one in CR LF.
     path = tmp_path / "a.csv"
-    path.write_text(TRICKY_CSV, encoding="utf-8")
+    path.write_text(TRICKY_CSV.replace("\n", eol), encoding="utf-8", newline="")
     fast = _csv_whole_file(path)
     assert fast is not None
     assert fast.equals(by_row(path))
@@ -114,7 +116,10 @@ def test_tricky_but_clean_csv_reads_the_same(tmp_path):
 @pytest.mark.parametrize(
     "content",
     [
-        "record_type,record_id,firm_id,client_ref\r\nx,1,f,c\r\n",  # CRLF
+        "record_type,record_id,firm_id,client_ref\r\nx,1,f,c\nx,2,f,c\r\n",  # mixed line ends
+        "record_type,record_id,firm_id,client_ref\rx,1,f,c\r",  # bare carriage returns
+        'record_type,record_id,firm_id,client_ref\r\nx,1,f,"a\rb"\r\n',  # a CR in quotes
+        'record_type,record_id,firm_id,client_ref\r\nx,1,f,"a\r\nb"\r\n',  # CR LF in quotes
         "record_type,record_id,firm_id,client_ref\nx,1,f,c\n\nx,2,f,c\n",  # a blank line
         "record_type,record_id,firm_id,client_ref\nx,1,f,c\n   \n",  # whitespace only
         "record_type,record_id,firm_id,client_ref\nx,1,f\n",  # a short row
@@ -156,6 +161,10 @@ def test_generated_csv_export_reads_the_same_in_chunks(tmp_path):
     for path in files:
         fast = _csv_whole_file(path)
         assert fast is not None and fast.equals(by_row(path)), path.name
+    windows = tmp_path / "windows.csv"  # as a Windows export would end its lines
+    windows.write_bytes(files[0].read_bytes().replace(b"\n", b"\r\n"))
+    fast = _csv_whole_file(windows)
+    assert fast is not None and fast.equals(by_row(windows))
     biggest = max(files, key=lambda f: f.stat().st_size)
     chunks = list(iter_raw_chunks(biggest, chunk_rows=97))
     assert [c.height for c in chunks[:-1]] == [97] * (len(chunks) - 1)

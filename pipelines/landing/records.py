@@ -342,9 +342,9 @@ def _csv_whole_file(path: Path, fields: tuple[str, ...] | None = None) -> pl.Dat
     if cells.height != body.count(eol):
         return None
     wanted = fields or spec.CSV_COLUMNS
-    frame = cells.select(
+    frame = cells.select(  # only the wanted columns are converted (an erasure look-up wants two)
         pl.int_range(2, cells.height + 2, dtype=pl.Int64).alias("source_line"),
-        *(pl.col(names[header.index(c)]).alias(c) for c in spec.CSV_COLUMNS if c in header),
+        *(pl.col(names[header.index(c)]).alias(c) for c in wanted if c in header),
     )
     raw = _raw_csv_frame(frame, pl.lit([], dtype=pl.List(pl.String)))
     return raw.select("source_line", *wanted, "parse_errors")

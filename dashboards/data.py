@@ -36,12 +36,7 @@ from dashboards import access, descriptive, shrinkage
 from dashboards import family as families
 from pipelines.core import spec
 from pipelines.core.settings import Settings
-from pipelines.insights.effects import (
-    HYPOTHESIS_SCHEMA,
-    TACTIC_SCHEMA,
-    hypothesis_tests,
-    tactic_estimates,
-)
+from pipelines.insights.effects import HYPOTHESIS_SCHEMA, TACTIC_SCHEMA, estimate_tables
 from pipelines.insights.marts import MARTS
 from pipelines.insights.rounds import industry_group
 from warehouse.publish import NoSnapshot, current_snapshot, open_snapshot
@@ -51,14 +46,11 @@ FIRM_ENV = "SEALDEAL_FIRM"
 BENCHMARK_QUERY = (
     "SELECT * FROM marts.tactic_estimates WHERE segment_kind = ? ORDER BY tactic, estimand, method"
 )
-# The estimates of one view: its own "all" rows (a filtered view is a segment already).
+# The estimate tables of a view (schema, id column): its own "all" rows (a filtered view is a
+# segment already), both tables computed together (`_estimate_tables`).
 ESTIMATES = {
-    "tactic_estimates": (lambda lf: tactic_estimates(lf, ("all",)), TACTIC_SCHEMA, "tactic"),
-    "hypothesis_tests": (
-        lambda lf: hypothesis_tests(lf, ("all",)),
-        HYPOTHESIS_SCHEMA,
-        "hypothesis",
-    ),
+    "tactic_estimates": (TACTIC_SCHEMA, "tactic"),
+    "hypothesis_tests": (HYPOTHESIS_SCHEMA, "hypothesis"),
 }
 VIEWS = {name: fn for name, fn in MARTS.items() if name not in ESTIMATES} | descriptive.VIEWS
 
@@ -394,12 +386,19 @@ def clients(snap: Snapshot, filters: Filters) -> pl.DataFrame:
     return _clients(snap, _key(snap), filters)
 
 
+@st.cache_resource(max_entries=256, show_spinner=False)
+def _estimate_tables(_snap: Snapshot, key: tuple, filters: Filters) -> dict[str, pl.DataFrame]:
+    """Both estimate tables of a view, from one preparation of its rounds and side by side
+    (``effects.estimate_tables``): five pages show the hypotheses, so the page that first
+    needs either table computes the other with it, and the other pages find it ready."""
+    return estimate_tables(filters.apply(_snap.fct.lazy()).collect(), ("all",))
+
+
 @st.cache_resource(max_entries=512, show_spinner=False)
 def _mart(_snap: Snapshot, key: tuple, filters: Filters, name: str) -> pl.DataFrame:
-    rows = filters.apply(_snap.fct.lazy())
     if name in ESTIMATES:
-        return ESTIMATES[name][0](rows).collect()
-    result = VIEWS[name](rows)
+        return _estimate_tables(_snap, key, filters)[name]
+    result = VIEWS[name](filters.apply(_snap.fct.lazy()))
     return result if isinstance(result, pl.DataFrame) else result.collect()
 
 
@@ -417,7 +416,7 @@ def family(snap: Snapshot, filters: Filters) -> families.FamilyOfViews:
 @st.cache_resource(max_entries=256, show_spinner="Estimating every view of the family…")
 def _explored(_snap: Snapshot, key: tuple, filters: Filters, name: str) -> pl.DataFrame:
     fam = family(_snap, filters)
-    _, schema, id_column = ESTIMATES[name]
+    schema, id_column = ESTIMATES[name]
     others = [mart(_snap, name, cell) for cell in fam.cells]
     return shrinkage.explore(
         mart(_snap, name, filters),

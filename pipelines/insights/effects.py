@@ -37,8 +37,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -190,6 +190,25 @@ class Data:
     # computed on two threads, so the cache is locked: each Gram is computed once).
     grams: dict[bytes, Gram] = field(default_factory=dict)
     _grams_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    # Results computed once for both tables (a hypothesis that restates a tactic fits the
+    # same models on the same rows), by whichever thread asks first.
+    _shared: dict[tuple, Future] = field(default_factory=dict, repr=False)
+    _shared_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def once(self, key: tuple, compute: Callable[[], list]) -> list:
+        """``compute()``'s result, computed on the first call with ``key``; a later call
+        (from either table's thread) waits for it."""
+        with self._shared_lock:
+            future, first = self._shared.get(key), key not in self._shared
+            if first:
+                future = self._shared[key] = Future()
+        if first:
+            try:
+                future.set_result(compute())
+            except BaseException as error:
+                future.set_exception(error)
+                raise
+        return future.result()
 
     def gram(self, rows: np.ndarray, parts: tuple[np.ndarray, ...] = ()) -> Gram:
         """The Gram on ``rows``; summed from those of ``parts`` when given (disjoint, covering
@@ -363,7 +382,25 @@ def _partition(rows: np.ndarray, masks: list[np.ndarray]) -> tuple[np.ndarray, .
 
 
 def _contrast_rows(data: Data, c: Contrast) -> Iterator[tuple[str, str, str, str, Estimate]]:
-    """(id, method, segment_kind, segment, estimate) for every advance/referral row."""
+    """(id, method, segment_kind, segment, estimate) for every advance/referral row; a
+    contrast with the same model as one already fitted on ``data`` reuses its fits."""
+    for j, method, kind, segment, est in data.once(_model_key(c), lambda: _fitted(data, c)):
+        yield c.ids[j], method, kind, segment, est
+
+
+def _model_key(c: Contrast) -> tuple:
+    """What a contrast's fits depend on (everything but its ids)."""
+    exprs = (*c.treatments, c.population)
+    return (
+        "contrast",
+        tuple(None if e is None else e.meta.serialize(format="json") for e in exprs),
+        c.held_fixed,
+        c.outcome,
+    )
+
+
+def _fitted(data: Data, c: Contrast) -> list[tuple[int, str, str, str, Estimate]]:
+    """(treatment index, method, segment_kind, segment, estimate) for every row."""
     t_all = _values(data, c.treatments)
     held_all = _values(data, [pl.col(h) for h in c.held_fixed]) if c.held_fixed else None
     y_all = data.frame.get_column(c.outcome).cast(pl.Float64).to_numpy()
@@ -371,6 +408,7 @@ def _contrast_rows(data: Data, c: Contrast) -> Iterator[tuple[str, str, str, str
     base = data.frame.select(population.fill_null(False)).to_series().to_numpy().copy()
     base &= ~np.isnan(y_all) & ~np.isnan(t_all).any(axis=1)
     stages = _partition(base, [mask for kind, _, mask in data.segments if kind == "stage"])
+    out = []
     for kind, segment, seg_mask in data.segments:
         rows = base & seg_mask
         y, t, g = y_all[rows], t_all[rows], data.clients[rows]
@@ -378,13 +416,14 @@ def _contrast_rows(data: Data, c: Contrast) -> Iterator[tuple[str, str, str, str
         counts = [_counts(t[:, j], g) for j in range(len(c.ids))]  # the same for every method
         for method in METHODS:
             fits = _fit(data, method, y, t, held, rows, stages if kind == "all" else ())
-            for j, cid in enumerate(c.ids):
+            for j in range(len(c.ids)):
                 enough = min(counts[j][:2]) >= MIN_PER_ARM and counts[j][2] >= MIN_CLIENTS
                 if method == "within_client":
                     enough &= _informative_clients(t[:, j], g) >= MIN_CLIENTS
                 f = fits[j]
                 row = _row(f.coef[0], f.std_error[0], f.dof, counts[j], enough)
-                yield cid, method, kind, segment, Estimate(row, f)
+                out.append((j, method, kind, segment, Estimate(row, f)))
+    return out
 
 
 # -------------------------------------------------------------------------------------------
@@ -407,25 +446,39 @@ class _Rounds:
         )
 
 
-def _profile(
-    all_rounds: _Rounds, rows: np.ndarray, t: np.ndarray, in_pop: np.ndarray
-) -> RoundProfile:
-    """Per round number: advance rate, the gap do(T=1)/do(T=0) opens, and the offer share,
-    over the segment's analysable rounds."""
-    r, adv, offer = all_rounds.number[rows], all_rounds.advanced[rows], all_rounds.offer[rows]
-    size = int(r.max()) + 1 if r.size else 0
-    total = np.bincount(r, minlength=size).astype(float)
-    tt = np.where(in_pop[rows], t[rows], np.nan)
-    pop = ~np.isnan(tt)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        advance = np.bincount(r, weights=adv, minlength=size) / total
-        up = np.bincount(r[pop], weights=1 - tt[pop], minlength=size) / total
-        down = np.bincount(r[pop], weights=-tt[pop], minlength=size) / total
-        advanced = np.bincount(r, weights=adv, minlength=size)
-        share = np.bincount(r, weights=offer.astype(float), minlength=size) / advanced
-    seen = total > 0
-    share = np.where(advanced > 0, share, 1.0)
-    return RoundProfile(advance[seen], up[seen], down[seen], share[seen])
+@dataclass(frozen=True)
+class _SegmentRounds:
+    """A segment's analysable rounds by round number: what every tactic's profile on the
+    segment shares (computed once per segment, not once per tactic)."""
+
+    rows: np.ndarray
+    number: np.ndarray  # the rows' 0-based round numbers
+    total: np.ndarray
+    advance: np.ndarray
+    share: np.ndarray
+
+    @classmethod
+    def of(cls, all_rounds: _Rounds, rows: np.ndarray) -> _SegmentRounds:
+        r, adv, offer = all_rounds.number[rows], all_rounds.advanced[rows], all_rounds.offer[rows]
+        size = int(r.max()) + 1 if r.size else 0
+        total = np.bincount(r, minlength=size).astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            advance = np.bincount(r, weights=adv, minlength=size) / total
+            advanced = np.bincount(r, weights=adv, minlength=size)
+            share = np.bincount(r, weights=offer.astype(float), minlength=size) / advanced
+        return cls(rows, r, total, advance, np.where(advanced > 0, share, 1.0))
+
+    def profile(self, t: np.ndarray, in_pop: np.ndarray) -> RoundProfile:
+        """Per round number: advance rate, the gap do(T=1)/do(T=0) opens, and the offer
+        share, over the segment's analysable rounds."""
+        r, size = self.number, self.total.size
+        tt = np.where(in_pop[self.rows], t[self.rows], np.nan)
+        pop = ~np.isnan(tt)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            up = np.bincount(r[pop], weights=1 - tt[pop], minlength=size) / self.total
+            down = np.bincount(r[pop], weights=-tt[pop], minlength=size) / self.total
+        seen = self.total > 0
+        return RoundProfile(self.advance[seen], up[seen], down[seen], self.share[seen])
 
 
 def _applications(data: Data, ids: tuple[str, ...], t: np.ndarray) -> pl.DataFrame:
@@ -487,20 +540,19 @@ def _application_rows(
     c: Contrast,
     advance: dict[tuple[str, str, str], Estimate],
     apps: pl.DataFrame,
-    all_rounds: _Rounds,
+    segment_rounds: dict[str, _SegmentRounds],
 ) -> Iterator[tuple[str, str, str, str, Estimate]]:
     t_all = _values(data, c.treatments)
-    analysable = ~np.isnan(all_rounds.advanced)
     kinds = tuple(dict.fromkeys(k for k, _, _ in data.segments))
     for j, cid in enumerate(c.ids):
         t = t_all[:, j]
         for kind, segment, est in _application_crude(apps, cid, kinds):
             yield cid, "crude", kind, segment, est
         in_pop = ~np.isnan(t)
-        for kind, segment, seg_mask in data.segments:
+        for kind, segment, _ in data.segments:
             if kind == "stage":
                 continue
-            profile = _profile(all_rounds, analysable & seg_mask, t, in_pop)
+            profile = segment_rounds[segment].profile(t, in_pop)
             for method in METHODS[1:]:
                 adv = advance[(cid, method, segment)]
                 effect = adv.row["estimate"]
@@ -589,10 +641,16 @@ def _tactic_table(data: Data) -> pl.DataFrame:
         _values(data, [t for c in TACTIC_CONTRASTS for t in c.treatments]),
     )
     all_rounds = _Rounds.of(data.frame)
+    analysable = ~np.isnan(all_rounds.advanced)
+    segment_rounds = {
+        segment: _SegmentRounds.of(all_rounds, analysable & mask)
+        for kind, segment, mask in data.segments
+        if kind != "stage"
+    }
     app_items = [
         (*item, "application_offer")
         for c in TACTIC_CONTRASTS
-        for item in _application_rows(data, c, advance, apps, all_rounds)
+        for item in _application_rows(data, c, advance, apps, segment_rounds)
     ]
     rows += _records("tactic", app_items, COMPARES_APPLICATION)
     order = {t: i for i, t in enumerate(TACTICS)}
@@ -628,15 +686,19 @@ def _hypothesis_table(data: Data) -> pl.DataFrame:
 ESTIMATE_MARTS = ("tactic_estimates", "hypothesis_tests")
 
 
-def estimate_tables(fct: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """Both estimate marts from one preparation of the rounds."""
-    return estimates_from(prepare(fct.lazy()))
+def estimate_tables(
+    fct: pl.DataFrame, segment_kinds: tuple[str, ...] = SEGMENT_KINDS
+) -> dict[str, pl.DataFrame]:
+    """Both estimate marts from one preparation of the rounds (only the ``all`` rows with
+    ``segment_kinds=("all",)``)."""
+    return estimates_from(prepare(fct.lazy(), segment_kinds))
 
 
 @_ONE_BLAS_THREAD  # for both threads: the limit is the process's, restored when both are done
 def estimates_from(data: Data) -> dict[str, pl.DataFrame]:
     """Both estimate marts from prepared rounds (what the build calls, having let go of
-    ``fct``): the tables share their row sets, and so the confounders' Gram matrices.
+    ``fct``): the tables share their row sets, and so the confounders' Gram matrices, and a
+    hypothesis that restates a tactic shares its fits.
 
     The two tables are computed side by side, the hypotheses on a second thread: most of a
     fit's time is spent in numpy, scipy and Polars with the GIL released (at 1M on 2 cores,

@@ -104,3 +104,29 @@ def test_marts_are_recomputed_from_the_filtered_rows(built_home):
     assert everything["interviews"].sum() == snap.fct.height
     assert final["stage"].to_list() == ["final"]
     assert final["interviews"][0] == snap.fct.filter(pl.col("stage") == "final").height
+
+
+def test_a_views_two_estimate_tables_come_from_one_computation(built_home, monkeypatch):
+    from pipelines.insights.effects import hypothesis_tests, tactic_estimates
+
+    published = built_home.published_dir
+    snap = data.load_snapshot(str(published), current_snapshot(published).name, local_scope(None))
+    calls: list[int] = []
+    original = data.estimate_tables
+
+    def spy(*args):
+        calls.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(data, "estimate_tables", spy)
+    data._estimate_tables.clear()
+    data._mart.clear()
+    view = data.Filters(stages=("final", "panel"))
+    tactics = data.mart(snap, "tactic_estimates", view)
+    hypotheses = data.mart(snap, "hypothesis_tests", view)
+    assert len(calls) == 1  # the second page found its table computed with the first
+    rows = view.apply(snap.fct.lazy())
+    assert tactics.equals(tactic_estimates(rows, ("all",)).collect())
+    assert hypotheses.equals(hypothesis_tests(rows, ("all",)).collect())
+    data.mart(snap, "hypothesis_tests", data.Filters(stages=("final",)))
+    assert len(calls) == 2  # another view, its own computation

@@ -349,8 +349,68 @@ def test_the_fits_run_with_blas_on_one_thread(fct, monkeypatch):
     hypothesis_tests(fct.lazy()).collect()
     alone = len(seen)
     effects.estimate_tables(fct)  # the build's path: both tables at once, on two threads
-    assert alone > 10 and len(seen) == 2 * alone and all(threads == {1} for threads in seen)
+    # Together, the contrast both tables hold is fitted once: one within fit per segment less.
+    shared = len(effects.prepare(fct.lazy()).segments)
+    assert alone > 10 and len(seen) == 2 * alone - shared
+    assert all(threads == {1} for threads in seen)
     assert blas_threads() == before  # the limit is lifted when both are done
+
+
+def test_a_hypothesis_that_restates_a_tactic_shares_its_fits(fct, monkeypatch):
+    from pipelines.insights import effects
+
+    fitted: list[tuple] = []
+    original = effects._fitted
+
+    def spy(data, c):
+        fitted.append(effects._model_key(c))
+        return original(data, c)
+
+    monkeypatch.setattr(effects, "_fitted", spy)
+    tables = effects.estimate_tables(fct)
+    contrasts = (*effects.TACTIC_CONTRASTS, *effects.HYPOTHESIS_CONTRASTS)
+    assert len(fitted) == len(set(fitted)) == len(contrasts) - 1  # each model once
+    figures = ["method", "segment", "estimate", "std_error", "ci_low", "ci_high", "p_value"]
+    figures += list(effects.COUNT_COLUMNS)
+    tactic = tables["tactic_estimates"].filter(
+        pl.col("tactic") == "addressed_concerns", pl.col("estimand") == "advance"
+    )
+    hypothesis = tables["hypothesis_tests"].filter(pl.col("hypothesis") == "address_objections")
+    assert tactic.height == hypothesis.height > 0
+    assert tactic.select(figures).equals(hypothesis.select(figures))
+    # and the same as the hypothesis table computed on its own
+    alone = hypothesis_tests(fct.lazy()).collect()
+    assert tables["hypothesis_tests"].equals(alone)
+
+
+def test_a_shared_result_is_computed_once_for_both_threads_and_errors_reach_both(fct):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pipelines.insights import effects
+
+    data = effects.prepare(fct.lazy(), ("all",))
+    calls: list[int] = []
+    started = threading.Event()
+
+    def slow() -> list:
+        calls.append(1)
+        started.set()
+        return [object()]
+
+    def failing() -> list:
+        calls.append(1)
+        raise ValueError("no fit")
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(data.once, ("k",), slow)
+        started.wait(5)  # the key is taken: a second caller gets the first one's result
+        second = pool.submit(data.once, ("k",), slow)
+        assert first.result() is second.result() and len(calls) == 1
+        errors = [pool.submit(data.once, ("bad",), failing) for _ in range(2)]
+        for future in errors:
+            with pytest.raises(ValueError, match="no fit"):
+                future.result()
+    assert len(calls) == 2
 
 
 def test_the_build_computes_both_tables_side_by_side_with_the_same_figures(fct, monkeypatch):

@@ -84,11 +84,10 @@ def _rates(frame: pl.DataFrame, by: list[str], outcome: str) -> pl.DataFrame:
 
 
 def _rounds(fct: pl.LazyFrame) -> pl.DataFrame:
-    return (
-        rounds(fct)
-        .with_columns(pl.concat_str("firm_id", "client_key", separator="/").alias("client"))
-        .collect()
-    )
+    # Clients as integers in the order of their names: the codes clustered_wilson would give
+    # the names (the same figures), without sorting a million Python strings per group.
+    client = pl.concat_str("firm_id", "client_key", separator="/")
+    return rounds(fct).with_columns(client.rank("dense").alias("client")).collect()
 
 
 def pass_through(fct: pl.LazyFrame) -> pl.DataFrame:

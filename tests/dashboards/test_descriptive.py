@@ -7,6 +7,7 @@ import polars as pl
 import pytest
 
 from dashboards import descriptive
+from pipelines.insights.marts import timing_group
 from pipelines.insights.rounds import rounds, rounds_by_status
 from pipelines.insights.stats import wilson_ci
 from warehouse.publish import open_snapshot
@@ -89,3 +90,29 @@ def test_advance_by_self_rating_is_the_raw_calibration(fct):
     four = table.filter(pl.col("self_rating") == 4).row(0, named=True)
     expected = analysable.filter(pl.col("self_rating") == 4)["advanced"].mean()
     assert four["advance_rate"] == pytest.approx(expected)
+
+
+def test_rates_are_clustered_wilson_on_the_client_names(fct):
+    """The views code clients as integers in name order: the figures clustered_wilson gives on
+    the names themselves, exactly."""
+    table = descriptive.advance_by_timing(fct.lazy())
+    analysable = (
+        rounds(fct.lazy())
+        .filter(pl.col("advanced").is_not_null())
+        .with_columns(timing_group().alias("timing_bin"))
+        .collect()
+    )
+    assert table.height > 2
+    for row in table.iter_rows(named=True):
+        group = analysable.filter(pl.col("timing_bin").eq_missing(row["timing_bin"]))
+        names = group.select(pl.concat_str("firm_id", "client_key", separator="/")).to_series()
+        expected = descriptive.clustered_wilson(
+            group["advanced"].cast(pl.Float64).to_numpy(), names.to_numpy()
+        )
+        for column in ("rounds", "clients", "design_effect"):
+            assert row[column] == expected["n" if column == "rounds" else column]
+        if row["enough_data"]:
+            assert (row["advance_rate_ci_low"], row["advance_rate_ci_high"]) == (
+                expected["rate_ci_low"],
+                expected["rate_ci_high"],
+            )

@@ -83,11 +83,33 @@ def _rates(frame: pl.DataFrame, by: list[str], outcome: str) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema).sort(by)
 
 
+# What the tables read of a round: selecting these lets Polars skip the rest of
+# ``rounds`` (the label groups, half its time).
+ROUND_COLUMNS = (
+    "firm_id",
+    "application_key",
+    "seniority",
+    "outcome",
+    "round_number",
+    "round_status",
+    "advanced",
+    "is_advance_inferred",
+    "self_rating",
+    "asked_fit_question",
+    "asked_at_pct",
+    "rapport_before_ask",
+)
+
+
 def _rounds(fct: pl.LazyFrame) -> pl.DataFrame:
-    # Clients as integers in the order of their names: the codes clustered_wilson would give
-    # the names (the same figures), without sorting a million Python strings per group.
-    client = pl.concat_str("firm_id", "client_key", separator="/")
-    return rounds(fct).with_columns(client.rank("dense").alias("client")).collect()
+    """The rounds with ``client``: clients as integers in the order of their names, the codes
+    ``clustered_wilson`` gives the names (so the same figures), without sorting a million
+    Python strings per group; an Enum of the sorted distinct names sorts only those."""
+    client = pl.concat_str("firm_id", "client_key", separator="/").alias("client")
+    frame = rounds(fct).select(*ROUND_COLUMNS, client).collect()
+    names = frame.get_column("client")
+    codes = names.cast(pl.Enum(names.unique().drop_nulls().sort())).to_physical()
+    return frame.with_columns(codes.cast(pl.Int64))
 
 
 def pass_through(fct: pl.LazyFrame) -> pl.DataFrame:

@@ -1,5 +1,6 @@
 """Descriptive rates on rounds and applications, with intervals that know clients have many
-rounds (pure transforms of ``fct_interviews``, LazyFrame -> DataFrame).
+rounds: pure transforms of a view's rounds (``view_rounds`` of its ``fct_interviews`` rows,
+prepared once for all its tables) -> DataFrame.
 
 The unit is the pipeline's own (``pipelines.insights.rounds``): a round advanced (offer or next
 round) or did not (rejected, no response); withdrawn and pending rounds, and rounds debriefed only
@@ -101,10 +102,11 @@ ROUND_COLUMNS = (
 )
 
 
-def _rounds(fct: pl.LazyFrame) -> pl.DataFrame:
-    """The rounds with ``client``: clients as integers in the order of their names, the codes
-    ``clustered_wilson`` gives the names (so the same figures), without sorting a million
-    Python strings per group; an Enum of the sorted distinct names sorts only those."""
+def view_rounds(fct: pl.LazyFrame) -> pl.DataFrame:
+    """What the tables read of the interviews' rounds, with ``client``: clients as integers
+    in the order of their names, the codes ``clustered_wilson`` gives the names (so the same
+    figures), without sorting a million Python strings per group; an Enum of the sorted
+    distinct names sorts only those."""
     client = pl.concat_str("firm_id", "client_key", separator="/").alias("client")
     frame = rounds(fct).select(*ROUND_COLUMNS, client).collect()
     names = frame.get_column("client")
@@ -112,10 +114,10 @@ def _rounds(fct: pl.LazyFrame) -> pl.DataFrame:
     return frame.with_columns(codes.cast(pl.Int64))
 
 
-def pass_through(fct: pl.LazyFrame) -> pl.DataFrame:
+def pass_through(frame: pl.DataFrame) -> pl.DataFrame:
     """Per round number (6 and later together): rounds, how they ended, and the share that got
     past the round among those decided by the employer, with its interval."""
-    frame = _rounds(fct).with_columns(
+    frame = frame.with_columns(
         pl.col("round_number").clip(upper_bound=LAST_ROUND).alias("round_number")
     )
     counts = frame.group_by("round_number").agg(
@@ -170,13 +172,12 @@ def pass_through(fct: pl.LazyFrame) -> pl.DataFrame:
     )
 
 
-def applications(fct: pl.LazyFrame) -> pl.DataFrame:
+def applications(frame: pl.DataFrame) -> pl.DataFrame:
     """One row per application: its rounds, how far it got, and whether it is closed (ended in
     an offer or a round that did not advance, not withdrawn) and ended in an offer."""
     status = pl.col("round_status")
     return (
-        _rounds(fct)
-        .group_by("firm_id", "application_key")
+        frame.group_by("firm_id", "application_key")
         .agg(
             pl.col("client").first(),
             pl.col("seniority").sort_by("round_number").first(),
@@ -191,10 +192,10 @@ def applications(fct: pl.LazyFrame) -> pl.DataFrame:
     )
 
 
-def offer_rate_per_application(fct: pl.LazyFrame, by: str | None = None) -> pl.DataFrame:
+def offer_rate_per_application(frame: pl.DataFrame, by: str | None = None) -> pl.DataFrame:
     """Offer rate of closed applications (overall, or per ``by``: "seniority" of the first
     round, "rounds_reached"), with its interval; open and withdrawn applications counted."""
-    apps = applications(fct)
+    apps = applications(frame)
     keys = [by] if by else []
     if not by:
         apps = apps.with_columns(pl.lit("all").alias("applications_of"))
@@ -238,8 +239,8 @@ def offer_rate_per_application(fct: pl.LazyFrame, by: str | None = None) -> pl.D
     )
 
 
-def _advance_by(fct: pl.LazyFrame, group: pl.Expr, name: str) -> pl.DataFrame:
-    frame = _rounds(fct).with_columns(group.alias(name))
+def _advance_by(frame: pl.DataFrame, group: pl.Expr, name: str) -> pl.DataFrame:
+    frame = frame.with_columns(group.alias(name))
     return _rates(frame, [name], "advanced").rename(
         {
             "n": "rounds",
@@ -251,26 +252,26 @@ def _advance_by(fct: pl.LazyFrame, group: pl.Expr, name: str) -> pl.DataFrame:
     )
 
 
-def advance_by_timing(fct: pl.LazyFrame) -> pl.DataFrame:
+def advance_by_timing(frame: pl.DataFrame) -> pl.DataFrame:
     """Pass-through by when the fit question was asked (the pipeline's bins), or not asked."""
-    return _advance_by(fct, timing_group(), "timing_bin")
+    return _advance_by(frame, timing_group(), "timing_bin")
 
 
-def advance_by_rapport(fct: pl.LazyFrame) -> pl.DataFrame:
+def advance_by_rapport(frame: pl.DataFrame) -> pl.DataFrame:
     """Pass-through by rapport before asking (1-5; 0 = did not ask)."""
-    return _advance_by(fct, rapport_group(), "rapport_before_ask")
+    return _advance_by(frame, rapport_group(), "rapport_before_ask")
 
 
-def advance_by_self_rating(fct: pl.LazyFrame) -> pl.DataFrame:
+def advance_by_self_rating(frame: pl.DataFrame) -> pl.DataFrame:
     """Pass-through by the client's own rating of the round (1-5): the raw calibration table."""
-    return _advance_by(fct, pl.col("self_rating"), "self_rating")
+    return _advance_by(frame, pl.col("self_rating"), "self_rating")
 
 
 VIEWS = {
     "pass_through": pass_through,
     "offer_rate_per_application": offer_rate_per_application,
-    "offer_rate_per_application_by_seniority": lambda fct: offer_rate_per_application(
-        fct, "seniority"
+    "offer_rate_per_application_by_seniority": lambda frame: offer_rate_per_application(
+        frame, "seniority"
     ),
     "advance_by_timing": advance_by_timing,
     "advance_by_rapport": advance_by_rapport,

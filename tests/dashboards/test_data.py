@@ -130,3 +130,27 @@ def test_a_views_two_estimate_tables_come_from_one_computation(built_home, monke
     assert hypotheses.equals(hypothesis_tests(rows, ("all",)).collect())
     data.mart(snap, "hypothesis_tests", data.Filters(stages=("final",)))
     assert len(calls) == 2  # another view, its own computation
+
+
+def test_a_views_descriptive_tables_share_one_preparation_of_its_rounds(built_home, monkeypatch):
+    from dashboards import descriptive
+
+    published = built_home.published_dir
+    snap = data.load_snapshot(str(published), current_snapshot(published).name, local_scope(None))
+    calls: list[int] = []
+    original = descriptive.view_rounds
+
+    def spy(fct):
+        calls.append(1)
+        return original(fct)
+
+    monkeypatch.setattr(descriptive, "view_rounds", spy)
+    data._view_rounds.clear()
+    data._mart.clear()
+    view = data.Filters(seniorities=("mid", "senior"))
+    names = ("pass_through", "offer_rate_per_application", "advance_by_timing")
+    tables = {name: data.mart(snap, name, view) for name in names}
+    assert len(calls) == 1
+    rounds = original(view.apply(snap.fct.lazy()))
+    for name in names:
+        assert tables[name].equals(descriptive.VIEWS[name](rounds))

@@ -46,7 +46,7 @@ def fct(built_home) -> pl.DataFrame:
 
 
 def test_pass_through_counts_every_round_once(fct):
-    table = descriptive.pass_through(fct.lazy())
+    table = descriptive.pass_through(descriptive.view_rounds(fct.lazy()))
     by_status = rounds_by_status(fct.lazy()).collect()
     assert table["rounds"].sum() == fct.height
     assert table["advanced"].sum() == by_status.filter(
@@ -62,7 +62,9 @@ def test_pass_through_counts_every_round_once(fct):
 
 
 def test_offer_rate_per_closed_application(fct):
-    overall = descriptive.offer_rate_per_application(fct.lazy()).row(0, named=True)
+    overall = descriptive.offer_rate_per_application(descriptive.view_rounds(fct.lazy())).row(
+        0, named=True
+    )
     apps = (
         rounds(fct.lazy())
         .group_by("firm_id", "application_key")
@@ -79,12 +81,12 @@ def test_offer_rate_per_closed_application(fct):
     assert overall["offers"] == closed["offer"].sum()
     assert overall["offer_rate"] == pytest.approx(closed["offer"].mean())
     assert overall["closed"] + overall["withdrawn"] + overall["open"] == apps.height
-    by = descriptive.offer_rate_per_application(fct.lazy(), "seniority")
+    by = descriptive.offer_rate_per_application(descriptive.view_rounds(fct.lazy()), "seniority")
     assert by["applications"].sum() == apps.height
 
 
 def test_advance_by_self_rating_is_the_raw_calibration(fct):
-    table = descriptive.advance_by_self_rating(fct.lazy())
+    table = descriptive.advance_by_self_rating(descriptive.view_rounds(fct.lazy()))
     analysable = rounds(fct.lazy()).filter(pl.col("advanced").is_not_null()).collect()
     assert table["rounds"].sum() == analysable.height
     four = table.filter(pl.col("self_rating") == 4).row(0, named=True)
@@ -95,7 +97,7 @@ def test_advance_by_self_rating_is_the_raw_calibration(fct):
 def test_rates_are_clustered_wilson_on_the_client_names(fct):
     """The views code clients as integers in name order: the figures clustered_wilson gives on
     the names themselves, exactly."""
-    table = descriptive.advance_by_timing(fct.lazy())
+    table = descriptive.advance_by_timing(descriptive.view_rounds(fct.lazy()))
     analysable = (
         rounds(fct.lazy())
         .filter(pl.col("advanced").is_not_null())

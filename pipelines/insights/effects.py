@@ -40,6 +40,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
@@ -57,6 +58,8 @@ from pipelines.insights.estimators import (
 )
 from pipelines.insights.fits import Gram, fit_adjusted, fit_crude, fit_within
 from pipelines.insights.rounds import KIND_COLUMNS, rounds, tactic_flag
+
+T = TypeVar("T")
 
 MIN_PER_ARM = 30
 MIN_CLIENTS = 20
@@ -186,16 +189,13 @@ class Data:
     segments: list[tuple[str, str, np.ndarray]]
     confounder_codes: np.ndarray  # n x len(CONFOUNDERS), what ``confounders`` one-hot codes
     confounder_levels: list[int]
-    # The confounders' Gram per set of rows: contrasts on the same rows share it (both tables,
-    # computed on two threads, so the cache is locked: each Gram is computed once).
-    grams: dict[bytes, Gram] = field(default_factory=dict)
-    _grams_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
-    # Results computed once for both tables (a hypothesis that restates a tactic fits the
-    # same models on the same rows), by whichever thread asks first.
+    # Results computed once for both tables, by whichever thread asks first: a hypothesis
+    # that restates a tactic fits the same models, and contrasts on the same rows share the
+    # confounders' Gram.
     _shared: dict[tuple, Future] = field(default_factory=dict, repr=False)
     _shared_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def once(self, key: tuple, compute: Callable[[], list]) -> list:
+    def once(self, key: tuple, compute: Callable[[], T]) -> T:
         """``compute()``'s result, computed on the first call with ``key``; a later call
         (from either table's thread) waits for it."""
         with self._shared_lock:
@@ -211,24 +211,22 @@ class Data:
         return future.result()
 
     def gram(self, rows: np.ndarray, parts: tuple[np.ndarray, ...] = ()) -> Gram:
-        """The Gram on ``rows``; summed from those of ``parts`` when given (disjoint, covering
-        ``rows``: counts, so the sum is exact and the parts' Grams serve their segments too)."""
-        key = hashlib.blake2b(np.packbits(rows).tobytes(), digest_size=16).digest()
-        with self._grams_lock:
-            return self._gram(key, rows, parts)
+        """The confounders' Gram on ``rows``, once per set of rows (contrasts on the same rows
+        share it); summed from those of ``parts`` when given (disjoint, non-empty, at least
+        two, covering ``rows``: counts, so the sum is exact and the parts' Grams serve their
+        segments too; each part is smaller than ``rows``, so no Gram waits on itself)."""
+        key = ("gram", hashlib.blake2b(np.packbits(rows).tobytes(), digest_size=16).digest())
+        return self.once(key, lambda: self._gram(rows, parts))
 
-    def _gram(self, key: bytes, rows: np.ndarray, parts: tuple[np.ndarray, ...]) -> Gram:
-        if key not in self.grams:
-            if parts:
-                grams = [self.gram(part) for part in parts]
-                self.grams[key] = Gram(sum(g.cross for g in grams), sum(g.sums for g in grams))
-            else:
-                gram = Gram.of_codes(self.confounder_codes[rows], self.confounder_levels)
-                self.grams[key] = gram or Gram.of(self.confounders[rows])
-        return self.grams[key]
+    def _gram(self, rows: np.ndarray, parts: tuple[np.ndarray, ...]) -> Gram:
+        if parts:
+            grams = [self.gram(part) for part in parts]
+            return Gram(sum(g.cross for g in grams), sum(g.sums for g in grams))
+        gram = Gram.of_codes(self.confounder_codes[rows], self.confounder_levels)
+        return gram or Gram.of(self.confounders[rows])
 
 
-def _codes(frame: pl.DataFrame, column: str) -> np.ndarray:
+def dense_codes(frame: pl.DataFrame, column: str) -> np.ndarray:
     """0-based codes of the values in sorted order (the dense rank), -1 for null. Text goes
     through an Enum of its sorted distinct values: ranking a million strings sorts them all."""
     values = frame.get_column(column)
@@ -283,14 +281,14 @@ def prepare(fct: pl.LazyFrame, segment_kinds: tuple[str, ...] = SEGMENT_KINDS) -
     # order the interviews come in (an incremental build must equal a full one bit for bit).
     frame = rounds(fct).select(_read_columns()).sort(SORT_KEYS).collect()
     n = frame.height
-    codes = np.column_stack([_codes(frame, c) for c in CONFOUNDERS])
+    codes = np.column_stack([dense_codes(frame, c) for c in CONFOUNDERS])
     return Data(
         frame=frame,
-        clients=_codes(frame.with_columns(pl.concat_str("firm_id", "client_key")), "firm_id"),
+        clients=dense_codes(frame.with_columns(pl.concat_str("firm_id", "client_key")), "firm_id"),
         confounders=one_hot(list(codes.T), n),
         confounder_codes=codes,
         confounder_levels=[int(c.max()) + 1 if n else 0 for c in codes.T],
-        within=one_hot([_codes(frame, c) for c in WITHIN_CLIENT_STRATA], n),
+        within=one_hot([dense_codes(frame, c) for c in WITHIN_CLIENT_STRATA], n),
         segments=_segments(frame, segment_kinds),
     )
 
@@ -375,10 +373,11 @@ def _row(est: float, se: float, dof: int, counts, enough: bool) -> dict:
 
 
 def _partition(rows: np.ndarray, masks: list[np.ndarray]) -> tuple[np.ndarray, ...]:
-    """``rows`` split by the segments of one kind, or nothing when they leave some out."""
-    parts = tuple(rows & mask for mask in masks)
+    """``rows`` split by the segments of one kind: the non-empty parts, or nothing when they
+    leave some rows out or are fewer than two (one part would be ``rows`` itself)."""
+    parts = tuple(p for p in (rows & mask for mask in masks) if p.any())
     covered = np.logical_or.reduce(parts) if parts else np.zeros_like(rows)
-    return parts if np.array_equal(covered, rows) else ()
+    return parts if len(parts) > 1 and np.array_equal(covered, rows) else ()
 
 
 def _contrast_rows(data: Data, c: Contrast) -> Iterator[tuple[str, str, str, str, Estimate]]:
@@ -503,7 +502,7 @@ def _applications(data: Data, ids: tuple[str, ...], t: np.ndarray) -> pl.DataFra
         .filter((pl.col("_offer") | pl.col("_lost")) & ~pl.col("_withdrawn"))
         .sort("firm_id", "application_key")
     )
-    clients = _codes(apps.with_columns(pl.concat_str("firm_id", "client_key")), "firm_id")
+    clients = dense_codes(apps.with_columns(pl.concat_str("firm_id", "client_key")), "firm_id")
     return apps.with_columns(pl.Series("_client", clients))
 
 

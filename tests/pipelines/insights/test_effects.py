@@ -413,6 +413,28 @@ def test_a_shared_result_is_computed_once_for_both_threads_and_errors_reach_both
     assert len(calls) == 2
 
 
+def test_rounds_all_in_one_stage_are_fitted_without_a_gram_waiting_on_itself(fct):
+    """The all-rows Gram is summed from the stages' only when two or more hold rows: with one,
+    that stage's rows are all the rows, the same Gram, and it must not wait for itself."""
+    from pipelines.insights import effects
+
+    stage = spec.STAGES[1]
+    one_stage = fct.with_columns(pl.lit(stage).alias("stage"))
+    done: dict[str, pl.DataFrame] = {}
+    worker = threading.Thread(
+        target=lambda: done.update(effects.estimate_tables(one_stage)), daemon=True
+    )
+    worker.start()
+    worker.join(timeout=120)
+    assert not worker.is_alive(), "the estimates waited on themselves"
+    figures = ["tactic", "method", "estimate", "std_error", "p_value", "n_treated"]
+    table = done["tactic_estimates"].filter(pl.col("estimand") == "advance")
+    everyone = table.filter(pl.col("segment") == "all").select(figures)
+    in_stage = table.filter(pl.col("segment") == f"stage={stage}").select(figures)
+    assert everyone.height > 0 and everyone["estimate"].is_not_null().all()
+    assert everyone.equals(in_stage)
+
+
 def test_the_build_computes_both_tables_side_by_side_with_the_same_figures(fct, monkeypatch):
     from pipelines.insights import effects
 

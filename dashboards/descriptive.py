@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from pipelines.insights.effects import MIN_PER_ARM
+from pipelines.insights.effects import MIN_PER_ARM, dense_codes
 from pipelines.insights.marts import rapport_group, timing_group
 from pipelines.insights.rounds import rounds
 from pipelines.insights.stats import wilson_ci
@@ -105,13 +105,10 @@ ROUND_COLUMNS = (
 def view_rounds(fct: pl.LazyFrame) -> pl.DataFrame:
     """What the tables read of the interviews' rounds, with ``client``: clients as integers
     in the order of their names, the codes ``clustered_wilson`` gives the names (so the same
-    figures), without sorting a million Python strings per group; an Enum of the sorted
-    distinct names sorts only those."""
+    figures), without sorting a million Python strings per group."""
     client = pl.concat_str("firm_id", "client_key", separator="/").alias("client")
     frame = rounds(fct).select(*ROUND_COLUMNS, client).collect()
-    names = frame.get_column("client")
-    codes = names.cast(pl.Enum(names.unique().drop_nulls().sort())).to_physical()
-    return frame.with_columns(codes.cast(pl.Int64))
+    return frame.with_columns(pl.Series("client", dense_codes(frame, "client")))
 
 
 def pass_through(frame: pl.DataFrame) -> pl.DataFrame:

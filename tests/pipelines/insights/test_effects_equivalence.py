@@ -13,7 +13,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipelines.insights.effects import _codes, estimate_tables, hypothesis_tests, tactic_estimates
+from pipelines.insights.effects import (
+    dense_codes,
+    estimate_tables,
+    hypothesis_tests,
+    tactic_estimates,
+)
 from tests.pipelines.insights.test_effects import population
 
 EXPECTED = Path(__file__).parent / "effects_expected"
@@ -60,4 +65,4 @@ def test_codes_are_the_dense_rank_of_the_values():
     )
     for column in frame.columns:
         rank = frame.get_column(column).rank("dense").fill_null(0).cast(pl.Int64).to_numpy() - 1
-        assert np.array_equal(_codes(frame, column), rank), column
+        assert np.array_equal(dense_codes(frame, column), rank), column

@@ -54,7 +54,10 @@ def clustered_wilson(y, clusters) -> dict:
             "design_effect": None,
         }
     p = y.mean()
-    clustered = (np.bincount(codes, weights=y - p) ** 2).sum() / n**2
+    # Each client's residual sum from its counts (exact), not summed row by row: the same
+    # bits whatever order the rows come in.
+    residuals = np.bincount(codes, weights=y) - np.bincount(codes) * p
+    clustered = (residuals**2).sum() / n**2
     simple = p * (1 - p) / n
     deff = max(1.0, clustered / simple) if simple > 0 else 1.0
     low, high = wilson_ci(p * n / deff, n / deff)

@@ -519,7 +519,7 @@ def _application_crude(
 ) -> Iterator[tuple[str, str, Estimate]]:
     """Applications where the tactic was used in any round vs never."""
     apps = apps.filter(pl.col(f"_in_pop:{cid}"))
-    # The codes of the clients left, as ``_codes`` would number them.
+    # The codes of the clients left, as ``dense_codes`` would number them.
     clients = _dense(apps.get_column("_client").to_numpy())
     used = apps.get_column(f"_used:{cid}").cast(pl.Float64).to_numpy()
     y = apps.get_column("_offer").cast(pl.Float64).to_numpy()

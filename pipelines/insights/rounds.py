@@ -68,9 +68,10 @@ def normalised_label(label: pl.Expr) -> pl.Expr:
 
 def _pooled(group: pl.Expr) -> pl.Expr:
     """Groups too small to estimate anything in become ``other``."""
-    rows = pl.len().over(group)
-    rare = (rows < MIN_GROUP_ROWS) | (rows < MIN_GROUP_SHARE * pl.len())
-    return pl.when(group.is_null() | rare).then(pl.lit(OTHER)).otherwise(group)
+    # ``group`` appears twice, not five times: Polars evaluates it at each appearance.
+    floor = pl.max_horizontal(pl.lit(MIN_GROUP_ROWS), MIN_GROUP_SHARE * pl.len())
+    rare = pl.len().over(group) < floor
+    return pl.when(rare).then(pl.lit(OTHER)).otherwise(group).fill_null(OTHER)
 
 
 def industry_group() -> pl.Expr:

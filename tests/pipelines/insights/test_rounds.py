@@ -119,6 +119,18 @@ def test_industry_spellings_are_grouped_and_rare_ones_pooled():
     }
 
 
+def test_a_group_under_its_share_of_all_interviews_and_a_missing_label_are_pooled():
+    # 40 "Legal" interviews pass MIN_GROUP_ROWS (30) but not 0.5% of 10,000 (50); 60 pass both.
+    spellings = ["Finance"] * 9_880 + ["Legal"] * 40 + ["Energy"] * 60 + [None] * 20
+    groups = industry_groups(fct(*({"industry": s} for s in spellings))).collect()
+    assert dict(groups.select("industry", "industry_group").iter_rows()) == {
+        "Finance": "finance",
+        "Legal": "other",
+        "Energy": "energy",
+        None: "other",
+    }
+
+
 def test_rounds_by_status_counts_what_is_left_out_and_why():
     out = rounds_by_status(
         fct(

@@ -290,6 +290,7 @@ class EventStore:
         finally:
             con.execute("DROP VIEW IF EXISTS _incoming_raw")
             con.execute("DROP TABLE IF EXISTS _incoming")
+            con.execute("DROP TABLE IF EXISTS _fresh")
 
     def _check_expected_versions(self, con: duckdb.DuckDBPyConnection, expected: dict[str, int]):
         rows = con.execute(
@@ -304,13 +305,15 @@ class EventStore:
             raise ConcurrencyError(f"stream changed since it was read: {detail}")
 
     def _append_staged(self, con: duckdb.DuckDBPyConnection) -> AppendResult:
-        # Classify every incoming row against the log and the batch, by its key and content hash
-        # (key_rank 1: the batch's first row of its key); payloads stay in _incoming_raw.
+        # Classify every incoming row against the log and the batch by its key and content hash
+        # (key_rank 1: the batch's first row of its key). Payloads stay in _incoming_raw: this
+        # small table carries everything else, the new rows' positions and versions included,
+        # so the insert below only joins the payloads to it.
         con.execute(
             """
             CREATE OR REPLACE TEMP TABLE _incoming AS
             WITH hashed AS (
-                SELECT batch_order, firm_id, record_id, source_file, source_line,
+                SELECT batch_order, firm_id, record_id, stream_id, source_file, source_line,
                        sha256(event_type || chr(31) || stream_id || chr(31) || payload)
                            AS content_hash
                 FROM _incoming_raw
@@ -320,12 +323,21 @@ class EventStore:
                 FROM hashed GROUP BY firm_id, record_id
             )
             SELECT h.*, if(h.batch_order = f.first_order, 1, 2) AS key_rank, f.first_hash,
-                   e.position AS existing_position, e.content_hash AS existing_hash
+                   e.position AS existing_position, NULL::VARCHAR AS existing_hash
             FROM hashed h
             JOIN firsts f USING (firm_id, record_id)
-            LEFT JOIN eventstore.events e USING (firm_id, record_id)
+            -- Keys only: the stored hashes are read for the few keys already in the log.
+            LEFT JOIN (SELECT firm_id, record_id, position FROM eventstore.events) e
+                USING (firm_id, record_id)
             """
         )
+        if first_row(con, "SELECT count(existing_position) FROM _incoming")[0]:
+            con.execute(
+                """
+                UPDATE _incoming i SET existing_hash = e.content_hash
+                FROM eventstore.events e WHERE e.position = i.existing_position
+                """
+            )
         counts = first_row(
             con,
             """
@@ -355,27 +367,33 @@ class EventStore:
         # takes the same positions makes one of the two commits fail (the position key).
         con.execute(
             """
-            INSERT INTO eventstore.events
+            CREATE OR REPLACE TEMP TABLE _fresh AS
             WITH fresh AS (
-                SELECT r.*, i.content_hash
-                FROM _incoming_raw r JOIN _incoming i USING (batch_order)
-                WHERE i.existing_hash IS NULL AND i.key_rank = 1
+                SELECT batch_order, stream_id, content_hash FROM _incoming
+                WHERE existing_hash IS NULL AND key_rank = 1
             ), heads AS (
                 SELECT stream_id, max(stream_version) AS head
                 FROM eventstore.events
                 WHERE stream_id IN (SELECT DISTINCT stream_id FROM fresh)
                 GROUP BY stream_id
             )
-            SELECT
-                ? + row_number() OVER (ORDER BY batch_order) AS position,
-                f.stream_id,
-                coalesce(h.head, 0)
-                    + row_number() OVER (PARTITION BY f.stream_id ORDER BY batch_order),
-                f.event_type, f.schema_version, f.occurred_at, now(), f.firm_id, f.client_key,
-                f.record_id, f.source_file, f.source_line, f.content_hash, f.payload
+            SELECT f.batch_order, f.content_hash,
+                   ? + row_number() OVER (ORDER BY f.batch_order) AS position,
+                   coalesce(h.head, 0)
+                       + row_number() OVER (PARTITION BY f.stream_id ORDER BY f.batch_order)
+                       AS stream_version
             FROM fresh f LEFT JOIN heads h USING (stream_id)
             """,
             [base],
+        )
+        con.execute(
+            """
+            INSERT INTO eventstore.events
+            SELECT n.position, r.stream_id, n.stream_version, r.event_type, r.schema_version,
+                   r.occurred_at, now(), r.firm_id, r.client_key, r.record_id, r.source_file,
+                   r.source_line, n.content_hash, r.payload
+            FROM _incoming_raw r JOIN _fresh n USING (batch_order)
+            """
         )
         return AppendResult(new, duplicates, conflicts, base + 1, base + new)
 

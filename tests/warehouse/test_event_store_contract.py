@@ -10,7 +10,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from warehouse.store import ConcurrencyError, EventStore, NewEvent, Upcasters
+from warehouse.store import ConcurrencyError, EventStore, NewEvent, Upcasters, new_events_frame
 
 T0 = datetime(2026, 3, 2, 18, 4, tzinfo=UTC)
 
@@ -257,3 +257,67 @@ def test_record_keys_stay_unique_and_versions_gap_free_without_unique_indexes(st
     assert gaps == []
     assert positions(store) == list(range(1, store.max_position() + 1))
     assert store.con.sql("SELECT count(*) FROM eventstore.conflicts").fetchall()[0][0] > 0
+
+
+def _model_append(model: dict, batch: list[NewEvent], hashes: list[str]) -> tuple[int, int, int]:
+    """The append's rules, one event at a time: a new key takes the next position and the next
+    version of its stream; a known key with the same content is a duplicate, other content a
+    conflict against the kept event (or the batch's first of that key)."""
+    appended = duplicates = conflicts = 0
+    for event, content in zip(batch, hashes, strict=True):
+        key = (event.firm_id, event.record_id)
+        kept = model["keys"].get(key)
+        if kept is None:
+            model["position"] += 1
+            version = model["streams"].get(event.stream_id, 0) + 1
+            model["streams"][event.stream_id] = version
+            model["keys"][key] = (content, model["position"])
+            model["rows"].append((model["position"], event.stream_id, version, *key, content))
+            appended += 1
+        elif kept[0] == content:
+            duplicates += 1
+        else:
+            model["conflicts"].add((*key, content, kept[0]))
+            conflicts += 1
+    return appended, duplicates, conflicts
+
+
+def test_appends_follow_the_one_event_at_a_time_rules_exactly(store):
+    # Random batches against a model of the rules: every position, stream version, content hash
+    # and conflict row, and each batch's counts, as if the events had arrived one by one.
+    rng = random.Random(7)
+    model: dict = {"position": 0, "streams": {}, "keys": {}, "rows": [], "conflicts": set()}
+    for _ in range(15):
+        batch = [
+            ev(
+                f"d-{rng.randrange(30)}",
+                stream=f"interview-{rng.randrange(6)}",
+                firm=rng.choice(["north-star", "bright-path"]),
+                stage=rng.choice(["final", "panel", "final"]),
+            )
+            for _ in range(rng.randrange(1, 20))
+        ]
+        store.con.register("_b", new_events_frame(batch).to_arrow())
+        hashes = [
+            h
+            for (h,) in store.con.sql(
+                "SELECT sha256(event_type || chr(31) || stream_id || chr(31) || payload) FROM _b"
+            ).fetchall()
+        ]
+        store.con.unregister("_b")
+        r = store.append(batch)
+        assert (r.appended, r.duplicates, r.conflicts) == _model_append(model, batch, hashes)
+    rows = store.con.sql(
+        "SELECT position, stream_id, stream_version, firm_id, record_id, content_hash "
+        "FROM eventstore.events ORDER BY position"
+    ).fetchall()
+    assert rows == model["rows"]
+    conflicts = store.con.sql(
+        "SELECT firm_id, record_id, incoming_hash, existing_hash FROM eventstore.conflicts"
+    ).fetchall()
+    assert set(conflicts) == model["conflicts"] and len(conflicts) == len(model["conflicts"])
+    kept_at = {key: position for key, (_, position) in model["keys"].items()}
+    for firm, record, position in store.con.sql(
+        "SELECT firm_id, record_id, existing_position FROM eventstore.conflicts"
+    ).fetchall():
+        assert position in (None, kept_at[(firm, record)])

@@ -120,7 +120,8 @@ def _jsonl_whole_file(path: Path, fields: tuple[str, ...] | None = None) -> pl.D
     """
     data = path.read_bytes()
     body = data[:-1] if data.endswith(b"\n") else data
-    if not body or _BLANK_OR_NULL_LINE.search(b"\n" + body + b"\n") or not _is_utf8(data):
+    lines = body.count(b"\n") + 1
+    if not body or _has_blank_or_null_line(body, lines) or not _is_utf8(data):
         return None
     selected = _whole_file_fields(fields or spec.CSV_COLUMNS)
     query = f"""
@@ -136,9 +137,17 @@ def _jsonl_whole_file(path: Path, fields: tuple[str, ...] | None = None) -> pl.D
         return None
     finally:
         con.close()
-    if frame.height != body.count(b"\n") + 1:
+    if frame.height != lines:
         return None
     return frame.cast({c: RAW_SCHEMA[c] for c in frame.columns})
+
+
+def _has_blank_or_null_line(body: bytes, lines: int) -> bool:
+    # Every line of a clean export opens with "{", which no blank or null line does: counting
+    # those line starts is ~2.5x faster than the regex, which only other files need.
+    if body.startswith(b"{") and body.count(b"\n{") == lines - 1:
+        return False
+    return _BLANK_OR_NULL_LINE.search(b"\n" + body + b"\n") is not None
 
 
 def _is_utf8(data: bytes) -> bool:

@@ -48,6 +48,15 @@ def test_tricky_but_readable_lines_read_the_same(tmp_path):
     assert fast.equals(by_line(path))
 
 
+def test_lines_opening_with_spaces_still_read_in_one_pass(tmp_path):
+    # Not every line opens with "{": the blank-or-null check falls back to the full scan.
+    path = tmp_path / "spaced.jsonl"
+    path.write_bytes(b'{"stage":"x"}\n  {"stage":"y"}\n\t{"stage":"nullish"}\n')
+    fast = _jsonl_whole_file(path)
+    assert fast is not None
+    assert fast.equals(by_line(path)) and fast.height == 3
+
+
 @pytest.mark.parametrize(
     "content",
     [

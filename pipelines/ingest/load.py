@@ -16,6 +16,7 @@ import tempfile
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ GX_ROWS = 100_000
 AUDIT_ROWS = 400_000
 FAILPOINT_ENV = "SEALDEAL_FAILPOINT"
 STAGED = "uncompressed"
+STAGING_THREADS = 2
 
 
 class FileHeld(Exception):
@@ -199,8 +201,9 @@ def prepare_files(
         names = [f"{c.prepared.report.file}#{c.n}" for c in chunks]
         batch = names[0] if len(names) == 1 else f"{names[0]} +{len(names) - 1} more"
         results, audit = validator.check_many([c.typed for c in chunks], batch)
-        for chunk, failures in zip(chunks, results, strict=True):
-            _stage_chunk(chunk, failures, master_key)
+        staged = stagers.map(_stage_chunk, chunks, results, [master_key] * len(chunks))
+        for chunk, counts in zip(chunks, staged, strict=True):
+            _add_counts(chunk.prepared.report, counts)
             if on_records:
                 on_records(chunk.typed.height)
         pending.append(audit)
@@ -220,6 +223,9 @@ def prepare_files(
         while queue and (queue[0].done and id(queue[0]) not in waiting):
             yield _checked_share(queue.popleft())
 
+    # A validation group's chunks are anonymised and staged side by side: most of that is
+    # Polars' regex passes and hashing, with the GIL released.
+    stagers = ThreadPoolExecutor(STAGING_THREADS, thread_name_prefix="ingest-stage")
     try:
         for delivery in files:
             path = delivery.path
@@ -243,6 +249,7 @@ def prepare_files(
         audit_groups()
         yield from ready()
     finally:  # stopped early (an error, or the consumer gave up): leave no staged files
+        stagers.shutdown()
         for prepared in queue:
             prepared.discard()
 
@@ -294,24 +301,38 @@ def _start(
     return prepared
 
 
-def _stage_chunk(chunk: _Chunk, failures: pl.DataFrame, master_key: bytes) -> None:
-    """Write a validated chunk's events (anonymised) and quarantine rows to the file's stage."""
-    prepared, report = chunk.prepared, chunk.prepared.report
-    checked = with_zone_check(with_reasons(chunk.typed, failures), report.zone)
+@dataclass
+class _StagedCounts:
+    records: int
+    quarantined: int
+    misdelivered: int
+    reasons: Counter
+
+
+def _stage_chunk(chunk: _Chunk, failures: pl.DataFrame, master_key: bytes) -> _StagedCounts:
+    """Write a validated chunk's events (anonymised) and quarantine rows to the file's stage.
+    Touches only its own files, so chunks can be staged side by side; the caller adds the
+    counts to the file's report."""
+    prepared = chunk.prepared
+    checked = with_zone_check(with_reasons(chunk.typed, failures), prepared.report.zone)
     is_valid = pl.col("reasons").list.len() == 0
     valid = checked.filter(is_valid).drop("reasons", "is_misdelivered")
     events = events_from_records(
-        anonymised_records(valid, master_key).lazy(), report.file
+        anonymised_records(valid, master_key).lazy(), prepared.report.file
     ).collect()
     # Uncompressed: read once by the committer, then deleted; zstd showed in the CPU profile.
     events.write_parquet(prepared.stage / f"events-{chunk.n:05d}.parquet", compression=STAGED)
-    bad = quarantine_rows(checked.filter(~is_valid), report.zone)
+    bad = quarantine_rows(checked.filter(~is_valid), prepared.report.zone)
     bad.write_parquet(prepared.stage / f"quarantine-{chunk.n:05d}.parquet", compression=STAGED)
-    report.records += chunk.typed.height
-    report.quarantined += bad.height
-    report.misdelivered += checked["is_misdelivered"].sum()
-    for reasons in bad["reasons"].to_list():
-        report.quarantine_reasons.update(_reason_kind(r) for r in reasons)
+    reasons = Counter(_reason_kind(r) for rs in bad["reasons"].to_list() for r in rs)
+    return _StagedCounts(chunk.typed.height, bad.height, checked["is_misdelivered"].sum(), reasons)
+
+
+def _add_counts(report: FileReport, counts: _StagedCounts) -> None:
+    report.records += counts.records
+    report.quarantined += counts.quarantined
+    report.misdelivered += counts.misdelivered
+    report.quarantine_reasons.update(counts.reasons)
 
 
 def _checked_share(prepared: PreparedFile) -> PreparedFile:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -576,21 +577,25 @@ def scrubbed_notes(lf: pl.LazyFrame, column: str = "notes") -> pl.LazyFrame:
 
 _SCRUBBED: dict[str, str] = {}  # short repeated strings (labels, file names) already scrubbed
 _SCRUBBED_MAX = 100_000
+_SCRUBBED_LOCK = threading.Lock()
 
 
 def scrub_texts(texts: list[str | None]) -> list[str | None]:
     """Scrub many strings in one query; strings seen before come from a cache. Each query
     compiles every rule's automaton and regex again (~0.2 s), so scrubbing labels or file names
     one call at a time dominated ingest."""
-    found = {t: _SCRUBBED[t] for t in set(texts) if t is not None and t in _SCRUBBED}
-    todo = list({t for t in texts if t is not None and t not in found})
+    wanted = {t for t in texts if t is not None}
+    with _SCRUBBED_LOCK:  # ingest threads stage chunks side by side
+        found = {t: _SCRUBBED[t] for t in wanted if t in _SCRUBBED}
+    todo = list(wanted - found.keys())
     if todo:
         frame = pl.LazyFrame({"notes": todo}, schema={"notes": pl.String})
         done = scrubbed_notes(frame).collect().get_column("notes").to_list()
         found.update(zip(todo, done, strict=True))
-        if len(_SCRUBBED) + len(todo) > _SCRUBBED_MAX:
-            _SCRUBBED.clear()
-        _SCRUBBED.update(zip(todo, done, strict=True))
+        with _SCRUBBED_LOCK:
+            if len(_SCRUBBED) + len(todo) > _SCRUBBED_MAX:
+                _SCRUBBED.clear()
+            _SCRUBBED.update(zip(todo, done, strict=True))
     return [None if t is None else found[t] for t in texts]
 
 

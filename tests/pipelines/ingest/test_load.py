@@ -6,11 +6,15 @@ import json
 import os
 import subprocess
 import sys
+import threading
 
 import duckdb
+import polars as pl
 import pytest
 
+from pipelines.ingest import load
 from pipelines.ingest.load import FAILPOINT_ENV, ingest_paths
+from pipelines.ingest.validate import RecordValidator
 from pipelines.privacy.anonymise import pseudonym
 from tests.samples import (
     DEBRIEF,
@@ -379,3 +383,49 @@ def test_a_failing_commit_discards_the_files_prepared_after_it(settings, master_
         ingest_paths([settings.landing_dir], settings, master_key)
     assert count(settings, "eventstore.events") == 1  # 0.jsonl, committed before the failure
     assert list(settings.staging_dir.iterdir()) == []
+
+
+def test_a_validation_groups_chunks_are_staged_side_by_side_with_the_same_results(
+    settings, master_key, monkeypatch
+):
+    # Four files, one validation group: their chunks are anonymised and staged two at a time
+    # (a barrier of two fails the run unless two are staged at once), and every report and
+    # staged row equals staging them one after the other.
+    for i in range(4):
+        write_jsonl(
+            zone(settings) / f"f{i}.jsonl",
+            [debrief(10 * i + j, notes=f"Met Priya Patel on day {j}") for j in range(1, 4)]
+            + [debrief(10 * i + 9, stage="lunch"), debrief(10 * i + 8, self_rating=9)],
+        )
+
+    def prepared(threads: int) -> list[tuple]:
+        monkeypatch.setattr(load, "STAGING_THREADS", threads)
+        out = []
+        for file in load.prepare_files(
+            load.landing_deliveries([settings.landing_dir], settings),
+            con=None,
+            master_key=master_key,
+            validator=RecordValidator(settings.quality_dir),
+            settings=settings,
+        ):
+            report = file.report
+            staged = [
+                pl.read_parquet(f).drop("recorded_at", strict=False).rows()
+                for f in sorted(file.stage.glob("*.parquet"))
+            ]
+            out.append((report.file, report.records, report.quarantined, report.misdelivered))
+            out.append((dict(report.quarantine_reasons), *staged))
+            file.discard()
+        return out
+
+    one_by_one = prepared(1)
+    barrier = threading.Barrier(2, timeout=60)
+    stage = load._stage_chunk
+
+    def side_by_side(*args):
+        barrier.wait()
+        return stage(*args)
+
+    monkeypatch.setattr(load, "_stage_chunk", side_by_side)
+    assert prepared(2) == one_by_one
+    assert [row[1:] for row in one_by_one[::2]] == [(5, 2, 0)] * 4

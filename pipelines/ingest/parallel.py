@@ -22,7 +22,6 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +33,8 @@ from pipelines.ingest.load import (
     IngestSummary,
     PreparedFile,
     ingest_paths,
-    landing_deliveries,
     prepare_files,
+    prepared_in_thread,
     skipped_if_ingested,
 )
 from pipelines.landing.files import Delivery
@@ -68,17 +67,16 @@ def ingest_in_processes(
 ) -> IngestSummary:
     """`ingest_paths`, its files prepared by worker processes when there is enough to prepare.
     `peaks` collects each worker's peak resident memory (pid -> bytes)."""
-    paths = list(paths)
-    n = (
-        preparing_processes(landing_deliveries(paths, settings, firm))
-        if workers is None
-        else workers
-    )
-    prepare = (
-        partial(prepared_in_processes, workers=n, peaks=peaks, group_bytes=group_bytes)
-        if n > 0
-        else None
-    )
+
+    def prepare(deliveries: list[Delivery], **prep: Any) -> Iterator[PreparedFile]:
+        # Decided on the deliveries ingest_paths lists, so the landing folders are walked once.
+        n = preparing_processes(deliveries) if workers is None else workers
+        if n == 0:
+            return prepared_in_thread(deliveries, **prep)
+        return prepared_in_processes(
+            deliveries, workers=n, peaks=peaks, group_bytes=group_bytes, **prep
+        )
+
     return ingest_paths(paths, settings, master_key, firm=firm, prepare=prepare, **kwargs)
 
 

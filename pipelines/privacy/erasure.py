@@ -244,10 +244,12 @@ def _with_client_keys(refs: pl.DataFrame, master_key: bytes) -> pl.DataFrame:
 
 def _without_lines(path: Path, drop: set[int]) -> bytes:
     """The file's bytes without the records that start on ``drop`` lines."""
-    text = path.read_bytes().decode("utf-8-sig")
+    data = path.read_bytes()
     if landing_format(path) == "jsonl":
-        kept = [ln for i, ln in enumerate(text.splitlines(keepends=True), 1) if i not in drop]
-        return "".join(kept).encode()
+        # Lines as the readers number them: split at "\n" only. str.splitlines would also split
+        # inside a note at a raw U+2028 or U+0085 (valid in a JSON string) and miscount.
+        return b"".join(ln for i, ln in enumerate(io.BytesIO(data), 1) if i not in drop)
+    text = data.decode("utf-8-sig")
     out = io.StringIO(newline="")
     reader = csv.reader(io.StringIO(text, newline=""))
     writer = csv.writer(out, lineterminator="\n")

@@ -269,3 +269,24 @@ def test_a_warehouse_refuses_appends_under_another_key(settings, master_key, mon
     # Under the warehouse's own key the same file goes in.
     monkeypatch.setenv("SEALDEAL_SECRET_KEY", TEST_KEY)
     assert CliRunner().invoke(main, ["ingest", "--no-progress", str(other)]).exit_code == 0
+
+
+def test_raw_file_rewrite_counts_lines_as_the_readers_do(settings, master_key):
+    # A note may hold a raw U+2028 or U+0085 (valid inside a JSON string): the readers number
+    # lines by "\n" only, so the rewrite must too, or it drops a neighbour's record and keeps
+    # the erased client's.
+    from tests.samples import ERASURE, debrief, zone
+
+    records = [
+        debrief(1, notes="Went well\u2028then a long pause\x85and a smile"),
+        debrief(2, client_ref=ERASURE["client_ref"]),
+        debrief(3),
+    ]
+    raw = zone(settings) / "a.jsonl"
+    raw.parent.mkdir(parents=True, exist_ok=True)
+    raw.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), "utf-8")
+    erasure = zone(settings) / "b.jsonl"
+    erasure.write_text(json.dumps(ERASURE) + "\n", "utf-8")
+    ingest_paths([settings.landing_dir], settings, master_key)
+    kept = [json.loads(line) for line in raw.read_bytes().split(b"\n") if line]
+    assert kept == [records[0], records[2]]

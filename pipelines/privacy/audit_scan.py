@@ -346,7 +346,8 @@ def _scan_parquet(path: Path, location: str, scanner: Scanner, scanned: dict) ->
 
 
 def _scan_text(path: Path, location: str, scanner: Scanner, scanned: dict) -> None:
-    lines = path.read_bytes().decode("utf-8", "replace").splitlines()
+    # Lines at "\n", as editors and grep number them (str.splitlines also breaks at U+2028).
+    lines = path.read_bytes().decode("utf-8", "replace").removesuffix("\n").split("\n")
     src = scanner.source(location, "text")
     scanner.add(
         src,

@@ -226,9 +226,11 @@ def test_value_in_an_airflow_task_log_is_found_with_its_line(home):
     log = home.home / "airflow" / "logs" / "dag_id=build_insights" / "run_id=r1" / "attempt=1.log"
     log.parent.mkdir(parents=True)
     log.write_text(
-        '{"event": "task started", "timestamp": "2026-03-02T18:04:00.069709Z"}\n'
+        # A raw U+2028 or U+0085 is no line break: lines are counted at "\n".
+        '{"event": "task started\u2028 \x85", "timestamp": "2026-03-02T18:04:00.069709Z"}\n'
         f'{{"event": "row failed: {PLANTED_EMAIL} / {PLANTED_PHONE}"}}\n'
-        '{"event": "done in 0:00:01.234567", "snapshot": "20261126T030345069709Z-p4227"}\n'
+        '{"event": "done in 0:00:01.234567", "snapshot": "20261126T030345069709Z-p4227"}\n',
+        encoding="utf-8",
     )
 
     report = run_audit(home)

@@ -158,6 +158,25 @@ def new_events_frame(events: Iterable[NewEvent]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=NEW_EVENT_SCHEMA)
 
 
+def _is_position_taken(exc: duckdb.ConstraintException) -> bool:
+    # The log's only key: another append took these positions (tests pin DuckDB's wording).
+    return 'Duplicate key "position:' in str(exc)
+
+
+def _drop_append_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop what an append staged. In a transaction an error aborted, the caller's rollback
+    drops them, and that error (not this cleanup's) is the one to report."""
+    try:
+        for statement in (
+            "DROP VIEW IF EXISTS _incoming_raw",
+            "DROP TABLE IF EXISTS _incoming",
+            "DROP TABLE IF EXISTS _fresh",
+        ):
+            con.execute(statement)
+    except duckdb.TransactionException:
+        pass
+
+
 def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> tuple | None:
     """The first row of a query, with the result fully consumed (DuckDB 2 refuses further work
     on a connection whose last result was only partly fetched)."""
@@ -284,13 +303,13 @@ class EventStore:
                 self._check_expected_versions(con, expected_versions)
             return self._append_staged(con)
         except duckdb.ConstraintException as exc:
+            if not _is_position_taken(exc):  # bad data (a NULL where none may be): as it is
+                raise
             raise ConcurrencyError(
                 f"another writer appended first ({exc}); nothing was written, retry the batch"
             ) from exc
         finally:
-            con.execute("DROP VIEW IF EXISTS _incoming_raw")
-            con.execute("DROP TABLE IF EXISTS _incoming")
-            con.execute("DROP TABLE IF EXISTS _fresh")
+            _drop_append_tables(con)
 
     def _check_expected_versions(self, con: duckdb.DuckDBPyConnection, expected: dict[str, int]):
         rows = con.execute(
@@ -357,6 +376,9 @@ class EventStore:
                    coalesce(existing_hash, first_hash), source_file, source_line, now()
             FROM _incoming
             WHERE coalesce(existing_hash, first_hash) <> content_hash
+            -- The same content twice in the batch: noted once, where it first came.
+            QUALIFY row_number()
+                OVER (PARTITION BY firm_id, record_id, content_hash ORDER BY batch_order) = 1
             ON CONFLICT DO NOTHING
             """
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import duckdb
@@ -111,7 +112,8 @@ def test_failed_batch_leaves_nothing_behind(store):
             "payload": ["{}", "{}"],
         }
     )
-    with pytest.raises(duckdb.Error):
+    # Bad data says so: no "another writer appended first, retry".
+    with pytest.raises(duckdb.ConstraintException, match="NOT NULL"):
         store.append(bad)
     assert positions(store) == [1]
     assert store.read_stream("interview-x") == []
@@ -153,6 +155,20 @@ def test_concurrent_append_via_transaction_raises_concurrency_error(store):
             store.append_in(con, [ev("d-1")])
             other.append([ev("d-2")])  # commits first, taking position 2
     assert [e.record_id for e in store.read()] == ["d-0", "d-2"]
+
+
+def test_an_append_behind_a_writer_that_committed_meanwhile_says_retry(store):
+    # The other writer commits after this transaction began: the insert itself meets the
+    # position key, and the caller must hear "retry", not that the transaction is aborted.
+    store.append([ev("d-0")])
+    other = EventStore(store.database, connection=store.con.cursor())
+    with pytest.raises(ConcurrencyError, match="another writer"):  # noqa: SIM117
+        with store.transaction() as con:
+            con.execute("SELECT count(*) FROM eventstore.events").fetchall()
+            other.append([ev("d-2")])  # takes position 2 first
+            store.append_in(con, [ev("d-1")])
+    assert [e.record_id for e in store.read()] == ["d-0", "d-2"]
+    assert store.append([ev("d-1")]).appended == 1  # and the retry goes through
 
 
 def test_read_by_position_range(store):
@@ -262,8 +278,10 @@ def test_record_keys_stay_unique_and_versions_gap_free_without_unique_indexes(st
 def _model_append(model: dict, batch: list[NewEvent], hashes: list[str]) -> tuple[int, int, int]:
     """The append's rules, one event at a time: a new key takes the next position and the next
     version of its stream; a known key with the same content is a duplicate, other content a
-    conflict against the kept event (or the batch's first of that key)."""
+    conflict against the kept event, noted once per content where it first came (the kept
+    event's position only when it was in the log before this batch)."""
     appended = duplicates = conflicts = 0
+    model["batch"] += 1
     for event, content in zip(batch, hashes, strict=True):
         key = (event.firm_id, event.record_id)
         kept = model["keys"].get(key)
@@ -271,13 +289,17 @@ def _model_append(model: dict, batch: list[NewEvent], hashes: list[str]) -> tupl
             model["position"] += 1
             version = model["streams"].get(event.stream_id, 0) + 1
             model["streams"][event.stream_id] = version
-            model["keys"][key] = (content, model["position"])
+            model["keys"][key] = (content, model["position"], model["batch"])
             model["rows"].append((model["position"], event.stream_id, version, *key, content))
             appended += 1
         elif kept[0] == content:
             duplicates += 1
         else:
-            model["conflicts"].add((*key, content, kept[0]))
+            kept_content, position, batch_no = kept
+            existing = position if batch_no < model["batch"] else None
+            model["conflicts"].setdefault(
+                (*key, content), (existing, kept_content, event.source_line)
+            )
             conflicts += 1
     return appended, duplicates, conflicts
 
@@ -286,16 +308,26 @@ def test_appends_follow_the_one_event_at_a_time_rules_exactly(store):
     # Random batches against a model of the rules: every position, stream version, content hash
     # and conflict row, and each batch's counts, as if the events had arrived one by one.
     rng = random.Random(7)
-    model: dict = {"position": 0, "streams": {}, "keys": {}, "rows": [], "conflicts": set()}
+    model: dict = {
+        "position": 0,
+        "batch": 0,
+        "streams": {},
+        "keys": {},
+        "rows": [],
+        "conflicts": {},
+    }
     for _ in range(15):
         batch = [
-            ev(
-                f"d-{rng.randrange(30)}",
-                stream=f"interview-{rng.randrange(6)}",
-                firm=rng.choice(["north-star", "bright-path"]),
-                stage=rng.choice(["final", "panel", "final"]),
+            replace(
+                ev(
+                    f"d-{rng.randrange(30)}",
+                    stream=f"interview-{rng.randrange(6)}",
+                    firm=rng.choice(["north-star", "bright-path"]),
+                    stage=rng.choice(["final", "panel", "final"]),
+                ),
+                source_line=line,
             )
-            for _ in range(rng.randrange(1, 20))
+            for line in range(1, rng.randrange(2, 21))
         ]
         store.con.register("_b", new_events_frame(batch).to_arrow())
         hashes = [
@@ -313,11 +345,12 @@ def test_appends_follow_the_one_event_at_a_time_rules_exactly(store):
     ).fetchall()
     assert rows == model["rows"]
     conflicts = store.con.sql(
-        "SELECT firm_id, record_id, incoming_hash, existing_hash FROM eventstore.conflicts"
+        "SELECT firm_id, record_id, incoming_hash, existing_position, existing_hash, "
+        "source_line FROM eventstore.conflicts"
     ).fetchall()
-    assert set(conflicts) == model["conflicts"] and len(conflicts) == len(model["conflicts"])
-    kept_at = {key: position for key, (_, position) in model["keys"].items()}
-    for firm, record, position in store.con.sql(
-        "SELECT firm_id, record_id, existing_position FROM eventstore.conflicts"
-    ).fetchall():
-        assert position in (None, kept_at[(firm, record)])
+    assert {(f, r, h): rest for f, r, h, *rest in conflicts} == {
+        key: list(value) for key, value in model["conflicts"].items()
+    }
+    assert len(conflicts) == len(model["conflicts"]) > 5
+    assert any(position is None for _, _, _, position, _, _ in conflicts)
+    assert any(position is not None for _, _, _, position, _, _ in conflicts)

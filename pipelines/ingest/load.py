@@ -249,7 +249,7 @@ def prepare_files(
         audit_groups()
         yield from ready()
     finally:  # stopped early (an error, or the consumer gave up): leave no staged files
-        stagers.shutdown()
+        stagers.shutdown(cancel_futures=True)
         for prepared in queue:
             prepared.discard()
 

@@ -71,7 +71,7 @@ def ingest_in_processes(
     def prepare(deliveries: list[Delivery], **prep: Any) -> Iterator[PreparedFile]:
         # Decided on the deliveries ingest_paths lists, so the landing folders are walked once.
         n = preparing_processes(deliveries) if workers is None else workers
-        if n == 0:
+        if n <= 0:
             return prepared_in_thread(deliveries, **prep)
         return prepared_in_processes(
             deliveries, workers=n, peaks=peaks, group_bytes=group_bytes, **prep

@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from pipelines.landing import records
 from pipelines.landing.records import (
     FileUnusable,
     _csv_chunks,
@@ -48,13 +49,25 @@ def test_tricky_but_readable_lines_read_the_same(tmp_path):
     assert fast.equals(by_line(path))
 
 
-def test_lines_opening_with_spaces_still_read_in_one_pass(tmp_path):
-    # Not every line opens with "{": the blank-or-null check falls back to the full scan.
-    path = tmp_path / "spaced.jsonl"
-    path.write_bytes(b'{"stage":"x"}\n  {"stage":"y"}\n\t{"stage":"nullish"}\n')
-    fast = _jsonl_whole_file(path)
-    assert fast is not None
-    assert fast.equals(by_line(path)) and fast.height == 3
+def test_the_blank_or_null_line_scan_runs_only_where_a_line_opens_otherwise(tmp_path, monkeypatch):
+    scanned = []
+    scan = records._BLANK_OR_NULL_LINE
+
+    class Spy:
+        def search(self, data):
+            scanned.append(data)
+            return scan.search(data)
+
+    monkeypatch.setattr(records, "_BLANK_OR_NULL_LINE", Spy())
+    clean = tmp_path / "clean.jsonl"
+    clean.write_bytes(b'{"stage":"x"}\n{"stage":"y"}\n')
+    assert _jsonl_whole_file(clean) is not None and scanned == []
+    # Not every line opens with "{": the full scan decides, and reads these in one pass.
+    spaced = tmp_path / "spaced.jsonl"
+    spaced.write_bytes(b'{"stage":"x"}\n  {"stage":"y"}\n\t{"stage":"nullish"}\n')
+    fast = _jsonl_whole_file(spaced)
+    assert len(scanned) == 1 and fast is not None
+    assert fast.equals(by_line(spaced)) and fast.height == 3
 
 
 @pytest.mark.parametrize(

@@ -158,9 +158,11 @@ def new_events_frame(events: Iterable[NewEvent]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=NEW_EVENT_SCHEMA)
 
 
-def _is_position_taken(exc: duckdb.ConstraintException) -> bool:
-    # The log's only key: another append took these positions (tests pin DuckDB's wording).
-    return 'Duplicate key "position:' in str(exc)
+def _is_key_taken(exc: duckdb.ConstraintException) -> bool:
+    # The append never repeats a key of its own, so a duplicate key (the position key; in
+    # warehouses created with them, the record and stream-version indexes) is another writer's.
+    # Other constraint errors are the data's. Tests pin DuckDB's wording.
+    return "Duplicate key" in str(exc)
 
 
 def _drop_append_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -303,7 +305,7 @@ class EventStore:
                 self._check_expected_versions(con, expected_versions)
             return self._append_staged(con)
         except duckdb.ConstraintException as exc:
-            if not _is_position_taken(exc):  # bad data (a NULL where none may be): as it is
+            if not _is_key_taken(exc):  # bad data (a NULL where none may be): as it is
                 raise
             raise ConcurrencyError(
                 f"another writer appended first ({exc}); nothing was written, retry the batch"

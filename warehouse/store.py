@@ -171,6 +171,8 @@ def _drop_append_tables(con: duckdb.DuckDBPyConnection) -> None:
     try:
         for statement in (
             "DROP VIEW IF EXISTS _incoming_raw",
+            "DROP TABLE IF EXISTS _hashed",
+            "DROP TABLE IF EXISTS _logged",
             "DROP TABLE IF EXISTS _incoming",
             "DROP TABLE IF EXISTS _fresh",
         ):
@@ -332,33 +334,42 @@ class EventStore:
         # so the insert below only joins the payloads to it.
         con.execute(
             """
-            CREATE OR REPLACE TEMP TABLE _incoming AS
-            WITH hashed AS (
-                SELECT batch_order, firm_id, record_id, stream_id, source_file, source_line,
-                       sha256(event_type || chr(31) || stream_id || chr(31) || payload)
-                           AS content_hash
-                FROM _incoming_raw
-            ), firsts AS (
-                SELECT firm_id, record_id, min(batch_order) AS first_order,
-                       arg_min(content_hash, batch_order) AS first_hash
-                FROM hashed GROUP BY firm_id, record_id
-            )
-            SELECT h.*, if(h.batch_order = f.first_order, 1, 2) AS key_rank, f.first_hash,
-                   e.position AS existing_position, NULL::VARCHAR AS existing_hash
-            FROM hashed h
-            JOIN firsts f USING (firm_id, record_id)
-            -- Keys only: the stored hashes are read for the few keys already in the log.
-            LEFT JOIN (SELECT firm_id, record_id, position FROM eventstore.events) e
-                USING (firm_id, record_id)
+            CREATE OR REPLACE TEMP TABLE _hashed AS
+            SELECT batch_order, firm_id, record_id, stream_id, source_file, source_line,
+                   sha256(event_type || chr(31) || stream_id || chr(31) || payload)
+                       AS content_hash,
+                   eventstore.hash_of_key(firm_id, record_id) AS key_hash,
+                   eventstore.hash_of_stream(stream_id) AS stream_hash
+            FROM _incoming_raw
             """
         )
-        if first_row(con, "SELECT count(existing_position) FROM _incoming")[0]:
-            con.execute(
-                """
-                UPDATE _incoming i SET existing_hash = e.content_hash
-                FROM eventstore.events e WHERE e.position = i.existing_position
-                """
+        # The batch's keys already in the log: found by their hashes (one column scanned), then
+        # read and matched on the keys themselves. Usually none, and then nothing more is read.
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE _logged AS
+            SELECT firm_id, record_id, position, content_hash FROM eventstore.events
+            WHERE position IN (
+                SELECT position FROM eventstore.events
+                WHERE key_hash IN (SELECT key_hash FROM _hashed)
             )
+            """
+        )
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE _incoming AS
+            WITH firsts AS (
+                SELECT firm_id, record_id, min(batch_order) AS first_order,
+                       arg_min(content_hash, batch_order) AS first_hash
+                FROM _hashed GROUP BY firm_id, record_id
+            )
+            SELECT h.*, if(h.batch_order = f.first_order, 1, 2) AS key_rank, f.first_hash,
+                   l.position AS existing_position, l.content_hash AS existing_hash
+            FROM _hashed h
+            JOIN firsts f USING (firm_id, record_id)
+            LEFT JOIN _logged l USING (firm_id, record_id)
+            """
+        )
         counts = first_row(
             con,
             """
@@ -393,29 +404,30 @@ class EventStore:
             """
             CREATE OR REPLACE TEMP TABLE _fresh AS
             WITH fresh AS (
-                SELECT batch_order, stream_id, content_hash FROM _incoming
-                WHERE existing_hash IS NULL AND key_rank = 1
+                SELECT batch_order, stream_id, content_hash, key_hash, stream_hash
+                FROM _incoming WHERE existing_hash IS NULL AND key_rank = 1
             ), heads AS (
-                SELECT stream_id, max(stream_version) AS head
+                SELECT stream_hash, max(stream_version) AS head
                 FROM eventstore.events
-                WHERE stream_id IN (SELECT DISTINCT stream_id FROM fresh)
-                GROUP BY stream_id
+                WHERE stream_hash IN (SELECT DISTINCT stream_hash FROM fresh)
+                GROUP BY stream_hash
             )
-            SELECT f.batch_order, f.content_hash,
+            SELECT f.batch_order, f.content_hash, f.key_hash, f.stream_hash,
                    ? + row_number() OVER (ORDER BY f.batch_order) AS position,
                    coalesce(h.head, 0)
                        + row_number() OVER (PARTITION BY f.stream_id ORDER BY f.batch_order)
                        AS stream_version
-            FROM fresh f LEFT JOIN heads h USING (stream_id)
+            FROM fresh f LEFT JOIN heads h USING (stream_hash)
             """,
             [base],
         )
         con.execute(
             """
-            INSERT INTO eventstore.events
+            INSERT INTO eventstore.events BY NAME
             SELECT n.position, r.stream_id, n.stream_version, r.event_type, r.schema_version,
-                   r.occurred_at, now(), r.firm_id, r.client_key, r.record_id, r.source_file,
-                   r.source_line, n.content_hash, r.payload
+                   r.occurred_at, now() AS recorded_at, r.firm_id, r.client_key, r.record_id,
+                   r.source_file, r.source_line, n.content_hash, r.payload, n.key_hash,
+                   n.stream_hash
             FROM _incoming_raw r JOIN _fresh n USING (batch_order)
             """
         )

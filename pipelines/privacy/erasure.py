@@ -140,7 +140,9 @@ def erase_in(
                 source_file = NULL,
                 source_line = NULL,
                 content_hash = '{TOMBSTONE_PREFIX}' || e.position,
-                payload = json_object('erased_by', t.position)
+                payload = json_object('erased_by', t.position),
+                key_hash = eventstore.hash_of_key(e.firm_id, '{TOMBSTONE_PREFIX}' || e.position),
+                stream_hash = eventstore.hash_of_stream('{TOMBSTONE_PREFIX}' || e.position)
             FROM _erase t
             WHERE e.firm_id = t.firm_id AND e.client_key = t.client_key
             """,

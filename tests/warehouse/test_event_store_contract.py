@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from dataclasses import replace
@@ -354,3 +355,63 @@ def test_appends_follow_the_one_event_at_a_time_rules_exactly(store):
     assert len(conflicts) == len(model["conflicts"]) > 5
     assert any(position is None for _, _, _, position, _, _ in conflicts)
     assert any(position is not None for _, _, _, position, _, _ in conflicts)
+
+
+def _stale_hashes(con: duckdb.DuckDBPyConnection) -> int:
+    return con.sql(
+        "SELECT count(*) FROM eventstore.events "
+        "WHERE key_hash IS DISTINCT FROM eventstore.hash_of_key(firm_id, record_id) "
+        "OR stream_hash IS DISTINCT FROM eventstore.hash_of_stream(stream_id)"
+    ).fetchall()[0][0]
+
+
+def test_every_event_carries_the_hashes_its_key_and_stream_are_looked_up_by(store):
+    rng = random.Random(3)
+    for _ in range(6):
+        store.append(
+            [ev(f"d-{rng.randrange(20)}", stream=f"interview-{rng.randrange(4)}") for _ in range(9)]
+        )
+    assert store.max_position() > 5
+    assert _stale_hashes(store.con) == 0
+    # MD5 of the key's parts (DuckDB reads the digest little-endian). Stored hashes must stay
+    # what the append computes: a DuckDB that changed md5_number would fail here first.
+    (digest,) = store.con.sql("SELECT eventstore.hash_of_key('f', 'r')").fetchall()[0]
+    assert digest == int.from_bytes(hashlib.md5(b"f\x1fr").digest(), "little")
+
+
+# eventstore.events as warehouses were created before the key and stream hashes (some with the
+# unique indexes of an earlier version still).
+LOG_BEFORE_HASHES = """
+CREATE SCHEMA eventstore;
+CREATE TABLE eventstore.events (
+    position BIGINT PRIMARY KEY, stream_id VARCHAR NOT NULL, stream_version INTEGER NOT NULL,
+    event_type VARCHAR NOT NULL, schema_version SMALLINT NOT NULL,
+    occurred_at TIMESTAMPTZ NOT NULL, recorded_at TIMESTAMPTZ NOT NULL,
+    firm_id VARCHAR NOT NULL, client_key VARCHAR, record_id VARCHAR NOT NULL,
+    source_file VARCHAR, source_line BIGINT, content_hash VARCHAR NOT NULL,
+    payload JSON NOT NULL
+);
+CREATE UNIQUE INDEX events_record ON eventstore.events (firm_id, record_id);
+CREATE UNIQUE INDEX events_stream_version ON eventstore.events (stream_id, stream_version);
+"""
+
+
+def test_a_log_from_before_the_hashes_gets_them_and_appends_carry_on(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    with EventStore(":memory:") as scratch:  # the old rows, as an append wrote them
+        scratch.append([ev("d-1"), ev("d-2", stream="interview-b"), ev("d-3")])
+        old_rows = scratch.con.sql(
+            "SELECT * EXCLUDE (key_hash, stream_hash) FROM eventstore.events"
+        ).pl()
+    con = duckdb.connect(str(path))
+    con.execute(LOG_BEFORE_HASHES)
+    con.register("_old", old_rows.to_arrow())
+    con.execute("INSERT INTO eventstore.events SELECT * FROM _old")
+    con.close()
+
+    with EventStore(path) as store:
+        assert _stale_hashes(store.con) == 0
+        again = store.append([ev("d-1"), ev("d-4"), ev("d-2", stream="interview-b", stage="x")])
+        assert (again.appended, again.duplicates, again.conflicts) == (1, 1, 1)
+        assert [e.stream_version for e in store.read_stream("interview-a")] == [1, 2, 3]
+        assert _stale_hashes(store.con) == 0

@@ -198,8 +198,30 @@ def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
         return
     for text in texts:
         con.execute(text)
+    _fill_log_hashes(con)
     con.execute("DELETE FROM eventstore.schema_applied")
     con.execute("INSERT INTO eventstore.schema_applied VALUES (?, now())", [digest])
+
+
+# Events per statement when a log from before the key and stream hashes gets them: one UPDATE
+# of a 20M-event log held 3.7 GiB until it committed; each slice is committed (and
+# checkpointed) on its own, outside a transaction.
+HASH_FILL_EVENTS = 250_000
+
+
+def _fill_log_hashes(con: duckdb.DuckDBPyConnection) -> None:
+    low, high = first_row(
+        con,
+        "SELECT min(position), max(position) FROM eventstore.events "
+        "WHERE key_hash IS NULL OR stream_hash IS NULL",
+    )
+    for start in range(low or 1, (high or 0) + 1, HASH_FILL_EVENTS):
+        con.execute(
+            "UPDATE eventstore.events SET key_hash = eventstore.hash_of_key(firm_id, record_id), "
+            "stream_hash = eventstore.hash_of_stream(stream_id) "
+            "WHERE position BETWEEN ? AND ? AND (key_hash IS NULL OR stream_hash IS NULL)",
+            [start, start + HASH_FILL_EVENTS - 1],
+        )
 
 
 def _schema_is_current(con: duckdb.DuckDBPyConnection, digest: str) -> bool:

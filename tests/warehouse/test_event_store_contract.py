@@ -12,6 +12,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from warehouse import store as store_module
 from warehouse.store import ConcurrencyError, EventStore, NewEvent, Upcasters, new_events_frame
 
 T0 = datetime(2026, 3, 2, 18, 4, tzinfo=UTC)
@@ -396,7 +397,8 @@ CREATE UNIQUE INDEX events_stream_version ON eventstore.events (stream_id, strea
 """
 
 
-def test_a_log_from_before_the_hashes_gets_them_and_appends_carry_on(tmp_path):
+def test_a_log_from_before_the_hashes_gets_them_and_appends_carry_on(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_module, "HASH_FILL_EVENTS", 2)  # filled in slices: 1-2, 3
     path = tmp_path / "warehouse.duckdb"
     with EventStore(":memory:") as scratch:  # the old rows, as an append wrote them
         scratch.append([ev("d-1"), ev("d-2", stream="interview-b"), ev("d-3")])

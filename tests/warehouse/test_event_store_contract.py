@@ -309,6 +309,19 @@ def _model_append(model: dict, batch: list[NewEvent], hashes: list[str]) -> tupl
 def test_appends_follow_the_one_event_at_a_time_rules_exactly(store):
     # Random batches against a model of the rules: every position, stream version, content hash
     # and conflict row, and each batch's counts, as if the events had arrived one by one.
+    _check_appends_against_the_model(store)
+
+
+def test_record_keys_that_share_a_hash_are_still_told_apart(store):
+    # The key hash only narrows the search: with every key hashed alike, every stored event is
+    # a candidate, and the keys themselves must decide.
+    store.con.execute(
+        "CREATE OR REPLACE MACRO eventstore.hash_of_key(firm_id, record_id) AS 7::UHUGEINT"
+    )
+    _check_appends_against_the_model(store)
+
+
+def _check_appends_against_the_model(store: EventStore) -> None:
     rng = random.Random(7)
     model: dict = {
         "position": 0,

@@ -196,8 +196,8 @@ def test_erase_one_client_from_the_command_line(story, monkeypatch):
         # Tombstones are found by the hashes of their new ids (the append looks them up so).
         stale_hashes = con.execute(
             "SELECT count(*) FROM eventstore.events "
-            "WHERE key_hash <> eventstore.hash_of_key(firm_id, record_id) "
-            "OR stream_hash <> eventstore.hash_of_stream(stream_id)"
+            "WHERE key_hash IS DISTINCT FROM eventstore.hash_of_key(firm_id, record_id) "
+            "OR stream_hash IS DISTINCT FROM eventstore.hash_of_stream(stream_id)"
         ).fetchall()[0][0]
     finally:
         con.close()

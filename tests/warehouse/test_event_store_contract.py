@@ -371,7 +371,8 @@ def _check_appends_against_the_model(store: EventStore) -> None:
     assert any(position is not None for _, _, _, position, _, _ in conflicts)
 
 
-def _stale_hashes(con: duckdb.DuckDBPyConnection) -> int:
+def stale_hashes(con: duckdb.DuckDBPyConnection) -> int:
+    """Events whose key or stream hash is not that of their key or stream (NULL counts)."""
     return con.sql(
         "SELECT count(*) FROM eventstore.events "
         "WHERE key_hash IS DISTINCT FROM eventstore.hash_of_key(firm_id, record_id) "
@@ -386,7 +387,7 @@ def test_every_event_carries_the_hashes_its_key_and_stream_are_looked_up_by(stor
             [ev(f"d-{rng.randrange(20)}", stream=f"interview-{rng.randrange(4)}") for _ in range(9)]
         )
     assert store.max_position() > 5
-    assert _stale_hashes(store.con) == 0
+    assert stale_hashes(store.con) == 0
     # MD5 of the key's parts (DuckDB reads the digest little-endian). Stored hashes must stay
     # what the append computes: a DuckDB that changed md5_number would fail here first.
     (digest,) = store.con.sql("SELECT eventstore.hash_of_key('f', 'r')").fetchall()[0]
@@ -425,8 +426,8 @@ def test_a_log_from_before_the_hashes_gets_them_and_appends_carry_on(tmp_path, m
     con.close()
 
     with EventStore(path) as store:
-        assert _stale_hashes(store.con) == 0
+        assert stale_hashes(store.con) == 0
         again = store.append([ev("d-1"), ev("d-4"), ev("d-2", stream="interview-b", stage="x")])
         assert (again.appended, again.duplicates, again.conflicts) == (1, 1, 1)
         assert [e.stream_version for e in store.read_stream("interview-a")] == [1, 2, 3]
-        assert _stale_hashes(store.con) == 0
+        assert stale_hashes(store.con) == 0

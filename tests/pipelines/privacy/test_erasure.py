@@ -21,6 +21,7 @@ from pipelines.landing.records import iter_raw_chunks
 from pipelines.privacy.anonymise import pseudonym
 from pipelines.synthetic.generate import generate
 from tests.conftest import TEST_KEY
+from tests.warehouse.test_event_store_contract import stale_hashes
 from warehouse.publish import snapshot_dirs
 
 KEY = TEST_KEY.encode()
@@ -194,17 +195,13 @@ def test_erase_one_client_from_the_command_line(story, monkeypatch):
             "SELECT count(*), count(raw_redacted_at) FROM eventstore.erasures"
         ).fetchall()[0]
         # Tombstones are found by the hashes of their new ids (the append looks them up so).
-        stale_hashes = con.execute(
-            "SELECT count(*) FROM eventstore.events "
-            "WHERE key_hash IS DISTINCT FROM eventstore.hash_of_key(firm_id, record_id) "
-            "OR stream_hash IS DISTINCT FROM eventstore.hash_of_stream(stream_id)"
-        ).fetchall()[0][0]
+        stale = stale_hashes(con)
     finally:
         con.close()
     # The log is still gap-free: one more event (the erasure), nothing deleted.
     assert positions == (events_before + 1, 1, events_before + 1)
     assert tombstones >= mine.height + 1
-    assert stale_hashes == 0
+    assert stale == 0
     assert erasures[0] == erasures[1]  # every raw-file redaction is done
 
     # Everyone else's rows are exactly as they were; the aggregates are recomputed without them.

@@ -38,7 +38,7 @@ from pipelines.core import spec
 from pipelines.core.settings import Settings
 from pipelines.insights.effects import HYPOTHESIS_SCHEMA, TACTIC_SCHEMA, estimate_tables
 from pipelines.insights.marts import MARTS
-from pipelines.insights.rounds import industry_group
+from pipelines.insights.rounds import with_group
 from warehouse.publish import NoSnapshot, current_snapshot, open_snapshot
 
 FIRM_ENV = "SEALDEAL_FIRM"
@@ -58,7 +58,7 @@ MART_VIEWS = {name: fn for name, fn in MARTS.items() if name not in ESTIMATES}
 @dataclass(frozen=True)
 class Filters:
     """The sidebar's choices; an empty tuple means "all". Industries are the normalised
-    groups (``pipelines.insights.rounds.industry_group``), not the firms' spellings."""
+    groups (``pipelines.insights.rounds.label_groups``), not the firms' spellings."""
 
     firms: tuple[str, ...] = ()
     date_from: date | None = None
@@ -187,9 +187,9 @@ def _read_firms(con: duckdb.DuckDBPyConnection, scope: access.Scope) -> dict[str
     scoped = " WHERE firm_id = ?" if firm else ""
     params = [firm] if firm else []
     out = {
-        "fct": _rows(con, f"SELECT * FROM detail.fct_interviews{scoped}", params).with_columns(
-            industry_group()
-        ),
+        "fct": with_group(
+            _rows(con, f"SELECT * FROM detail.fct_interviews{scoped}", params).lazy(), "industry"
+        ).collect(),
         "outcome_history": _rows(
             con,
             f"SELECT * FROM detail.outcome_history{scoped} ORDER BY client_key, decided_at",

@@ -17,6 +17,8 @@ that spell "Health Care" and "healthcare" land in one stratum instead of splitti
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import polars as pl
 
 ADVANCED = ("offer", "next_round")
@@ -66,29 +68,47 @@ def normalised_label(label: pl.Expr) -> pl.Expr:
     )
 
 
-def _pooled(group: pl.Expr) -> pl.Expr:
-    """Groups too small to estimate anything in become ``other``."""
-    # ``group`` appears twice, not five times: Polars evaluates it at each appearance.
-    floor = pl.max_horizontal(pl.lit(MIN_GROUP_ROWS), MIN_GROUP_SHARE * pl.len())
-    rare = pl.len().over(group) < floor
-    return pl.when(rare).then(pl.lit(OTHER)).otherwise(group).fill_null(OTHER)
+# Free-text label column -> (its group column, the group a label belongs to before pooling).
+GROUPED = {
+    "industry": ("industry_group", lambda label: normalised_label(label).replace(_SYNONYM_OF)),
+    "role_family": ("role_group", normalised_label),
+}
 
 
-def industry_group() -> pl.Expr:
-    normal = normalised_label(pl.col("industry"))
-    return _pooled(normal.replace(_SYNONYM_OF)).alias("industry_group")
+def label_counts(fct: pl.LazyFrame, label: str) -> pl.LazyFrame:
+    """How many interviews carry each spelling of ``label`` (the input of ``label_groups``)."""
+    return fct.group_by(label).agg(pl.len().alias("interviews"))
 
 
-def role_group() -> pl.Expr:
-    return _pooled(normalised_label(pl.col("role_family"))).alias("role_group")
+def label_groups(counts: pl.LazyFrame, label: str) -> pl.LazyFrame:
+    """Every spelling of ``label`` with its group: groups too small to estimate anything in
+    (fewer interviews than MIN_GROUP_ROWS or than MIN_GROUP_SHARE of all) and a missing label
+    become ``other``. From counts, so slices of the interviews can share one grouping."""
+    name, group_of = GROUPED[label]
+    n = pl.col("interviews")
+    floor = pl.max_horizontal(pl.lit(MIN_GROUP_ROWS), MIN_GROUP_SHARE * n.sum())
+    rare = n.sum().over(name) < floor
+    return (
+        counts.with_columns(group_of(pl.col(label)).alias(name))
+        .with_columns(
+            pl.when(rare).then(pl.lit(OTHER)).otherwise(name).fill_null(OTHER).alias(name)
+        )
+        .select(label, name)
+    )
+
+
+def with_group(fct: pl.LazyFrame, label: str, counts: pl.LazyFrame | None = None) -> pl.LazyFrame:
+    """``fct`` with the group column of ``label``, grouped by ``counts`` (default: its own)."""
+    groups = label_groups(label_counts(fct, label) if counts is None else counts, label)
+    return fct.join(groups, on=label, how="left", nulls_equal=True, maintain_order="left")
 
 
 def industry_groups(fct: pl.LazyFrame) -> pl.LazyFrame:
     """``marts.industry_groups``: every industry spelling seen, the group it was put in."""
+    counts = label_counts(fct, "industry")
     return (
-        fct.select("industry", industry_group())
-        .group_by("industry", "industry_group")
-        .agg(pl.len().cast(pl.Int64).alias("interviews"))
+        counts.join(label_groups(counts, "industry"), on="industry", nulls_equal=True)
+        .select("industry", "industry_group", pl.col("interviews").cast(pl.Int64))
         .sort("industry_group", "industry")
     )
 
@@ -156,18 +176,21 @@ def rounds_by_status(fct: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def rounds(fct: pl.LazyFrame) -> pl.LazyFrame:
+def rounds(fct: pl.LazyFrame, counts: Mapping[str, pl.LazyFrame] | None = None) -> pl.LazyFrame:
     """Every interview of ``fct_interviews`` as a round: number, status, ``advanced`` (null
-    when not analysable), kinds as flags and the grouped strata the estimators use."""
+    when not analysable), kinds as flags and the grouped strata the estimators use.
+
+    ``counts`` (label -> ``label_counts`` of every interview) groups the labels of a slice of
+    the interviews as the whole would be; by default ``fct`` is the whole."""
     status = pl.col("round_status")
+    for label in GROUPED:
+        fct = with_group(fct, label, (counts or {}).get(label))
     return (
         fct.with_columns(_round_number())
         .with_columns(
             _round_status(),
             pl.col("outcome").is_null().alias("is_advance_inferred"),
             *_kinds(),
-            industry_group(),
-            role_group(),
             pl.col("round_number").clip(upper_bound=LAST_ROUND_STRATUM).alias("round_stratum"),
             pl.col("interview_date").dt.strftime("%Y-%m").alias("month"),
         )

@@ -6,7 +6,13 @@ from datetime import date
 
 import polars as pl
 
-from pipelines.insights.rounds import industry_groups, rounds, rounds_by_status
+from pipelines.insights.rounds import (
+    GROUPED,
+    industry_groups,
+    label_counts,
+    rounds,
+    rounds_by_status,
+)
 
 BASE = {
     "firm_id": "north-star",
@@ -129,6 +135,22 @@ def test_a_group_under_its_share_of_all_interviews_and_a_missing_label_are_poole
         "Energy": "energy",
         None: "other",
     }
+
+
+def test_a_slice_grouped_by_the_wholes_counts_gets_the_wholes_groups():
+    # "Energy" is common in the whole (60 of 100) but rare in a slice of 40 rows holding 10.
+    spellings = ["Energy"] * 60 + ["Legal"] * 40
+    rows = (
+        {"industry": s, "role_family": s, "application_key": f"a{i}"}
+        for i, s in enumerate(spellings)
+    )
+    whole = fct(*rows).with_row_index("n")  # a slice holds whole applications
+    piece = whole.filter(pl.col("n") >= 50)
+    counts = {label: label_counts(whole, label) for label in GROUPED}
+    expected = rounds(whole).filter(pl.col("n") >= 50).collect()
+    assert rounds(piece, counts).collect().select(expected.columns).equals(expected)
+    own = rounds(piece).collect()  # grouped by the slice's own counts, Energy is pooled
+    assert set(own["industry_group"]) == {"other", "legal"} != set(expected["industry_group"])
 
 
 def test_rounds_by_status_counts_what_is_left_out_and_why():

@@ -124,9 +124,14 @@ class ReleasedTable:
     """A table for ``research.duckdb`` exactly as it may be released, with the COMMENTs that
     describe it (the researchers' dictionary is generated from them, so none may be missing)."""
 
-    frame: pl.DataFrame
+    frame: pl.DataFrame | Path  # a Path: a Parquet file, copied by DuckDB in its order
     comment: str
     columns: Mapping[str, str]
+
+    def column_names(self) -> list[str]:
+        if isinstance(self.frame, Path):
+            return list(pl.read_parquet_schema(self.frame))
+        return self.frame.columns
 
 
 @dataclass(frozen=True)
@@ -179,7 +184,10 @@ def _comments(con: duckdb.DuckDBPyConnection, schema: str, table: str, target: s
     return stmts
 
 
-def _copy_frame(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, target: str) -> None:
+def _copy_frame(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame | Path, target: str) -> None:
+    if isinstance(frame, Path):  # streamed: the rows need never be in memory at once
+        con.execute(f"CREATE TABLE {target} AS FROM read_parquet('{_q(str(frame))}')")
+        return
     con.register("_frame", frame.to_arrow())
     try:
         con.execute(f"CREATE TABLE {target} AS SELECT * FROM _frame")
@@ -228,17 +236,17 @@ def _released(con, snapshot_dir: Path, tables: Mapping[str, ReleasedTable]) -> d
         if schema in ("marts", "meta", *PARTS):  # marts are the aggregates; no schema a stem
             raise ValueError(f"{name}: the schema {schema!r} is taken")
         released, target = tables[name], f"snap.{schema}.{table}"
-        if missing := set(released.frame.columns) - set(released.columns):
+        if missing := set(released.column_names()) - set(released.columns):
             raise ValueError(f"{name}: no COMMENT for {sorted(missing)}")
         con.execute(f"CREATE SCHEMA IF NOT EXISTS snap.{schema}")
         _copy_frame(con, released.frame, target)
         con.execute(f"COMMENT ON TABLE {target} IS '{_q(released.comment)}'")
-        for column in released.frame.columns:
+        for column in released.column_names():
             text = _q(released.columns[column])
             con.execute(f"COMMENT ON COLUMN {target}.\"{column}\" IS '{text}'")
         parquet = snapshot_dir / "parquet" / f"{schema}_{table}.parquet"
         con.execute(f"COPY {target} TO '{parquet}' (FORMAT parquet)")
-        counts[name] = released.frame.height
+        (counts[name],) = con.execute(f"SELECT count(*) FROM {target}").fetchone()
     return counts
 
 

@@ -33,20 +33,31 @@ the aggregates applied to that difference.
 publish and never stored. Without the secret, a key says nothing about the warehouse pseudonym,
 and two snapshots' keys cannot be linked.
 
-Pure functions (frames in, frames out; the secret is an argument so tests can fix it):
-``analysable_rows``, ``snapshot_keys``, ``choose_step``, ``release``, ``publish_tables``.
+**Memory**: ``release`` never holds every round's row. It reads ``fct`` once for what slices
+need from the whole (label counts, every client), then a slice of whole applications at a time
+(``SLICE_ROUNDS``), writing each slice's analysable rounds to Parquet in its work folder. The
+recoding and suppression are decided on (client, class) pairs, the classes' quasi-identifiers in
+a small table; the released rows are streamed to Parquet and sorted by DuckDB.
+
+Functions (the secret is an argument so tests can fix it): ``analysable_rows``,
+``snapshot_keys``, ``choose_step``, ``publish_tables`` are pure; ``release`` writes into the
+folder it is given.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+import duckdb
 import polars as pl
 
-from pipelines.insights.rounds import INDUSTRY_SYNONYMS, OTHER, rounds
+from pipelines.insights.rounds import GROUPED, INDUSTRY_SYNONYMS, OTHER, label_counts, rounds
 from warehouse import tables
 from warehouse.publish import ReleasedTable
 
@@ -54,6 +65,9 @@ ALL = "all"
 UNKNOWN = "unknown"
 KEY_COLUMN = "snapshot_client_key"
 MAX_SUPPRESSED_SHARE = 0.05
+CLIENT = ("firm_id", "client_key")
+SLICE_ROUNDS = 500_000  # interviews per slice: Polars holds one slice's rows, not every round
+SORT_MEMORY = "512MB"  # DuckDB sorts the released rows in this, spilling to the work folder
 LAST_ROUND = 4  # rounds from the 4th on share one value: few applications have that many
 # Firms by their number of distinct clients: a class names a kind of firm, never the firm.
 FIRM_SIZES = ((1_000, "large"), (100, "medium"), (0, "small"))
@@ -182,8 +196,12 @@ INFO_SCHEMA = pl.Schema(
 
 @dataclass(frozen=True)
 class Release:
-    interviews: pl.DataFrame  # SCHEMA
+    path: Path  # the released rows (SCHEMA), Parquet
     info: pl.DataFrame  # one row, INFO_SCHEMA
+
+    @property
+    def interviews(self) -> pl.LazyFrame:
+        return pl.scan_parquet(self.path)
 
 
 def level_names(qi: str) -> tuple[str, ...]:
@@ -207,18 +225,40 @@ def levels_at(step: int) -> dict[str, int]:
     return levels
 
 
-def _firm_size(fct: pl.LazyFrame) -> pl.LazyFrame:
-    clients = pl.col("client_key").n_unique()
+def _firm_size(clients: pl.LazyFrame) -> pl.LazyFrame:
+    """firm_id -> firm_size, from every (firm_id, client_key) of the warehouse."""
+    clients_in_firm = pl.col("client_key").n_unique()
     size = pl.lit("small")
     for least, name in reversed(FIRM_SIZES[:-1]):
-        size = pl.when(clients >= least).then(pl.lit(name)).otherwise(size)
-    return fct.group_by("firm_id").agg(size.alias("firm_size"))
+        size = pl.when(clients_in_firm >= least).then(pl.lit(name)).otherwise(size)
+    return clients.group_by("firm_id").agg(size.alias("firm_size"))
 
 
-def analysable_rows(fct: pl.LazyFrame) -> pl.LazyFrame:
+@dataclass(frozen=True)
+class Whole:
+    """What a slice of the interviews needs from all of them: the label counts that group its
+    strata (``pipelines.insights.rounds.label_counts``) and every (firm_id, client_key)."""
+
+    counts: dict[str, pl.DataFrame]
+    clients: pl.DataFrame
+
+    @classmethod
+    def of(cls, fct: pl.LazyFrame) -> Whole:
+        """Streaming passes over ``fct``: Polars holds the counts and clients, not the rows."""
+        *counts, clients = pl.collect_all(
+            [*(label_counts(fct, label) for label in GROUPED), fct.select(CLIENT).unique()],
+            engine="streaming",
+        )
+        return cls(dict(zip(GROUPED, counts, strict=True)), clients)
+
+
+def analysable_rows(fct: pl.LazyFrame, whole: Whole | None = None) -> pl.LazyFrame:
     """Every analysable round of ``fct_interviews`` (``advanced`` known) with its client
     (firm_id, client_key: dropped before release) and the released columns, quasi-identifiers
-    at level 0."""
+    at level 0. ``fct`` may be a slice of whole applications, grouped as ``whole`` (default: it
+    is the whole)."""
+    if whole is None:
+        whole = Whole({}, fct.select(CLIENT).unique().collect())
     quarter = pl.format(
         "{}-Q{}", pl.col("interview_date").dt.year(), pl.col("interview_date").dt.quarter()
     )
@@ -234,13 +274,13 @@ def analysable_rows(fct: pl.LazyFrame) -> pl.LazyFrame:
         "interview_period": quarter,
         "firm_size": pl.col("firm_size"),
     }
+    counts = {label: frame.lazy() for label, frame in whole.counts.items()}
     return (
-        rounds(fct)
+        rounds(fct, counts)
         .filter(pl.col("advanced").is_not_null())
-        .join(_firm_size(fct), on="firm_id", how="left")
+        .join(_firm_size(whole.clients.lazy()), on="firm_id", how="left")
         .select(
-            "firm_id",
-            "client_key",
+            *CLIENT,
             "interview_key",  # a stable order within a client; dropped with the identity
             *(e.cast(pl.String).fill_null(UNKNOWN).alias(qi) for qi, e in text.items()),
             *TACTICS,
@@ -259,7 +299,7 @@ def snapshot_keys(clients: pl.DataFrame, secret: bytes) -> pl.DataFrame:
     under ``secret``. The leading letter keeps every key a word no phone pattern matches."""
     if len(secret) < 16:
         raise ValueError("the snapshot secret must have at least 16 random bytes")
-    pairs = clients.select("firm_id", "client_key").unique()
+    pairs = clients.select(CLIENT).unique()
     keys = [
         "c" + hmac.new(secret, f"{f}\x1f{c}".encode(), hashlib.sha256).hexdigest()[:16]
         for f, c in pairs.iter_rows()
@@ -270,104 +310,191 @@ def snapshot_keys(clients: pl.DataFrame, secret: bytes) -> pl.DataFrame:
     return out
 
 
-def _small_rows(rows: pl.DataFrame, levels: dict[str, int], k: int) -> pl.Series:
-    """Per row: whether its class, at ``levels``, has fewer than k distinct clients."""
-    classes = [generalised(qi, lv) for qi, lv in levels.items()]
-    return rows.select(
-        (pl.col(KEY_COLUMN).n_unique().over(pl.struct(classes)) < k).alias("small")
-    ).to_series()
+# ------------------------------------------------------------------------------------------
+# k-anonymity on the classes: every analysable round as (client, class at level 0), the
+# classes' quasi-identifiers in a small table. Generalising maps class ids, not rows.
+# ------------------------------------------------------------------------------------------
+def _classes_at(classes: pl.DataFrame, levels: dict[str, int]) -> pl.DataFrame:
+    """class (level 0) -> gclass, the dense rank of its quasi-identifiers at ``levels``."""
+    generalised_qis = pl.struct(generalised(qi, lv) for qi, lv in levels.items())
+    return classes.select("class", generalised_qis.rank("dense").alias("gclass"))
 
 
-def choose_step(rows: pl.DataFrame, k: int, max_share: float = MAX_SUPPRESSED_SHARE) -> int:
-    """The first step of ``STEPS`` at which at most ``max_share`` of the rows sit in classes of
-    fewer than k distinct clients (the last step if none)."""
-    budget = max_share * rows.height
+def _class_sizes(rounds_: pl.DataFrame, classes: pl.DataFrame, levels: dict[str, int]):
+    """Per round its gclass; per gclass its distinct clients and rounds."""
+    at = rounds_.join(_classes_at(classes, levels), on="class").select("client", "gclass")
+    sizes = at.group_by("gclass").agg(
+        pl.col("client").n_unique().alias("clients"), pl.len().alias("rows")
+    )
+    return at, sizes
+
+
+def choose_step(
+    rounds_: pl.DataFrame, classes: pl.DataFrame, k: int, max_share: float = MAX_SUPPRESSED_SHARE
+) -> int:
+    """The first step of ``STEPS`` at which at most ``max_share`` of the rounds sit in classes
+    of fewer than k distinct clients (the last step if none)."""
+    budget = max_share * rounds_.height
     for step in range(len(STEPS) + 1):
-        if _small_rows(rows, levels_at(step), k).sum() <= budget:
+        _, sizes = _class_sizes(rounds_, classes, levels_at(step))
+        if sizes.filter(pl.col("clients") < k).get_column("rows").sum() <= budget:
             return step
     return len(STEPS)
 
 
-def _suppressed(rows: pl.DataFrame, k: int) -> pl.Series:
-    """Rows to drop from ``rows`` (already generalised): those in classes of fewer than k
-    clients, then whole smallest classes until the dropped rows come from 0 or >= k clients."""
-    cls = pl.struct(QUASI_IDENTIFIERS)
-    sized = rows.with_columns(
-        pl.col(KEY_COLUMN).n_unique().over(cls).alias("_clients"),
-        cls.rank("dense").alias("_class"),
+def _suppressed(at: pl.DataFrame, sizes: pl.DataFrame, k: int) -> pl.Series:
+    """The gclasses to drop: those of fewer than k clients, then whole smallest classes until
+    the dropped rows come from 0 or >= k clients."""
+    drop = sizes.filter(pl.col("clients") < k).get_column("gclass")
+    dropped_clients = set(
+        at.filter(pl.col("gclass").is_in(drop.implode())).get_column("client").to_list()
     )
-    drop = sized.get_column("_clients") < k
-    dropped_clients = set(sized.filter(drop).get_column(KEY_COLUMN).to_list())
     if 0 < len(dropped_clients) < k:
-        by_size = (
-            sized.filter(~drop)
-            .group_by("_class")
-            .agg(pl.col("_clients").first(), pl.len().alias("_rows"))
-            .sort("_clients", "_rows", "_class")
-        )
-        extra: set[int] = set()
-        for cls_id in by_size.get_column("_class").to_list():
-            extra.add(cls_id)
-            members = sized.filter(pl.col("_class") == cls_id).get_column(KEY_COLUMN)
+        extra = []
+        for cls_id in sizes.filter(pl.col("clients") >= k).sort("clients", "rows", "gclass")[
+            "gclass"
+        ]:
+            extra.append(cls_id)
+            members = at.filter(pl.col("gclass") == cls_id).get_column("client")
             dropped_clients |= set(members.to_list())
             if len(dropped_clients) >= k:
                 break
-        drop = drop | sized.get_column("_class").is_in(list(extra))
+        drop = pl.concat([drop, pl.Series("gclass", extra, dtype=drop.dtype)])
     return drop
 
 
 def _rare_by_two_rows(released: pl.DataFrame, k: int) -> int:
     """Clients with two rows whose pair of classes fewer than k clients share: someone who knows
     two of their interviews can tell them apart from all but a few (k-anonymity is per row)."""
-    classes = released.select(
-        KEY_COLUMN, pl.struct(QUASI_IDENTIFIERS).rank("dense").alias("c")
-    ).unique()
-    pairs = (
-        classes.join(classes, on=KEY_COLUMN, suffix="_b")
-        .filter(pl.col("c") < pl.col("c_b"))
-        .with_columns(pl.col(KEY_COLUMN).n_unique().over("c", "c_b").alias("n"))
+    classes = released.lazy().select("client", pl.col("gclass").alias("c")).unique()
+    pairs = classes.join(classes, on="client", suffix="_b").filter(pl.col("c") < pl.col("c_b"))
+    # (client, c) is unique, so a pair's rows are its distinct clients; streamed, the pairs
+    # (about a client's rounds squared) are never held at once.
+    rare = (
+        pairs.group_by("c", "c_b")
+        .agg(pl.len().alias("n"))
+        .filter(pl.col("n") < k)
+        .collect(engine="streaming")
     )
-    return pairs.filter(pl.col("n") < k).get_column(KEY_COLUMN).n_unique()
+    with_rare = pairs.join(rare.lazy(), on=["c", "c_b"], how="semi")
+    return with_rare.select(pl.col("client").n_unique()).collect(engine="streaming").item()
+
+
+# ------------------------------------------------------------------------------------------
+# The release, a slice of whole applications at a time
+# ------------------------------------------------------------------------------------------
+
+
+def _slices(interviews: int) -> list[pl.Expr]:
+    """Predicates that split interviews into slices of whole applications. Application keys are
+    hex pseudonyms, so ranges of their first digits split them evenly (any key falls in one)."""
+    n = min(256, max(1, -(-interviews // SLICE_ROUNDS)))
+    bounds = [f"{256 * i // n:02x}" for i in range(1, n)]
+    key = pl.col("application_key")
+    lows, highs = [None, *bounds], [*bounds, None]
+    slices = []
+    for lo, hi in zip(lows, highs, strict=True):
+        ends = [c for c in (lo and key >= lo, hi and key < hi) if c is not None]
+        slices.append(functools.reduce(operator.and_, ends) if ends else pl.lit(True))
+    return slices
+
+
+def _write_slices(fct: pl.LazyFrame, whole: Whole, keys: pl.DataFrame, work: Path) -> list[Path]:
+    """Every slice's analysable rounds, with the client's index in ``keys``, as Parquet."""
+    interviews = int(whole.counts["industry"].get_column("interviews").sum() or 0)
+    paths = []
+    for i, inside in enumerate(_slices(interviews)):
+        path = work / f"rounds-{i:03d}.parquet"
+        rows = analysable_rows(fct.filter(inside), whole).join(
+            keys.lazy().select(*CLIENT, "client"), on=list(CLIENT)
+        )
+        rows.drop(*CLIENT).collect().write_parquet(path)
+        paths.append(path)
+    return paths
 
 
 def release(
     fct: pl.LazyFrame,
     k: int,
     secret: bytes,
+    work: Path,
     *,
     max_suppressed_share: float = MAX_SUPPRESSED_SHARE,
 ) -> Release:
-    """The row-level release of ``fct_interviews`` and what was done to make it k-anonymous."""
+    """The row-level release of ``fct_interviews`` and what was done to make it k-anonymous.
+
+    ``work`` is an empty folder for the slices and the released rows (``Release.path``):
+    ``fct`` is read once whole (counts and clients) and once per slice, so a DuckDB-backed
+    ``fct`` is never in memory at once."""
     if k < 1:
         raise ValueError("k must be at least 1")
-    rows = analysable_rows(fct).sort("firm_id", "client_key", "interview_key").collect()
-    rows = rows.join(
-        snapshot_keys(rows, secret), on=["firm_id", "client_key"], maintain_order="left"
-    ).drop("firm_id", "client_key", "interview_key")
-    step = choose_step(rows, k, max_suppressed_share)
-    levels = levels_at(step)
-    rows = rows.with_columns(generalised(qi, lv) for qi, lv in levels.items())
-    drop = _suppressed(rows, k)
-    released = (
-        rows.filter(~drop)
-        .select(SCHEMA.names())
-        .cast(dict(SCHEMA))
-        # Stable: ties keep the order by pseudonym, which says nothing.
-        .sort(KEY_COLUMN, "round", "interview_period", "stage", maintain_order=True)
+    whole = Whole.of(fct)
+    keys = snapshot_keys(whole.clients, secret).sort(*CLIENT).with_row_index("client")
+    slices = pl.scan_parquet(_write_slices(fct, whole, keys, work))
+    classes = slices.select(QUASI_IDENTIFIERS).unique().collect(engine="streaming")
+    classes = classes.sort(QUASI_IDENTIFIERS).with_row_index("class")
+    rounds_ = (
+        slices.join(classes.lazy(), on=QUASI_IDENTIFIERS, nulls_equal=True)
+        .select("client", "class")
+        .collect(engine="streaming")
     )
+    step = choose_step(rounds_, classes, k, max_suppressed_share)
+    levels = levels_at(step)
+    at, sizes = _class_sizes(rounds_, classes, levels)
+    drop = _suppressed(at, sizes, k)
+    dropped = pl.col("gclass").is_in(drop.implode())
+    kept, gone = at.filter(~dropped), at.filter(dropped)
+    path = _write_released(slices, classes, levels, drop, keys, work)
     info = {
         "k": k,
-        "analysable_rounds": rows.height,
-        "rows_released": released.height,
-        "rows_suppressed": int(drop.sum()),
-        "clients_released": released.get_column(KEY_COLUMN).n_unique(),
-        "clients_suppressed": rows.filter(drop).get_column(KEY_COLUMN).n_unique(),
+        "analysable_rounds": at.height,
+        "rows_released": kept.height,
+        "rows_suppressed": gone.height,
+        "clients_released": kept.get_column("client").n_unique(),
+        "clients_suppressed": gone.get_column("client").n_unique(),
         "max_suppressed_share": max_suppressed_share,
         "step": step,
         **{f"{qi}_level": level_names(qi)[lv] for qi, lv in levels.items()},
-        "clients_rare_by_two_rows": _rare_by_two_rows(released, k),
+        "clients_rare_by_two_rows": _rare_by_two_rows(kept, k),
     }
-    return Release(released, pl.DataFrame([info], schema=INFO_SCHEMA))
+    return Release(path, pl.DataFrame([info], schema=INFO_SCHEMA))
+
+
+def _write_released(
+    slices: pl.LazyFrame,
+    classes: pl.DataFrame,
+    levels: dict[str, int],
+    drop: pl.Series,
+    keys: pl.DataFrame,
+    work: Path,
+) -> Path:
+    """The released rows: generalised, kept classes only, under snapshot keys, sorted by key
+    (then as the warehouse orders a client's interviews: ties say nothing)."""
+    kept = (
+        classes.join(_classes_at(classes, levels), on="class")
+        .filter(~pl.col("gclass").is_in(drop.implode()))
+        .with_columns(generalised(qi, lv).alias(f"_{qi}") for qi, lv in levels.items())
+        .drop("class", "gclass")
+    )
+    unsorted = work / "released-unsorted.parquet"
+    (
+        slices.join(kept.lazy(), on=QUASI_IDENTIFIERS, nulls_equal=True)
+        .join(keys.lazy().select("client", KEY_COLUMN), on="client")
+        .drop(QUASI_IDENTIFIERS)
+        .rename({f"_{qi}": qi for qi in QUASI_IDENTIFIERS})
+        .select(*SCHEMA.names(), "interview_key")
+        .cast(dict(SCHEMA))
+        .sink_parquet(unsorted)
+    )
+    path = work / "released.parquet"
+    order = ", ".join([KEY_COLUMN, "round", "interview_period", "stage", "interview_key"])
+    with duckdb.connect(config={"memory_limit": SORT_MEMORY, "temp_directory": str(work)}) as con:
+        con.execute(
+            f"COPY (SELECT * EXCLUDE (interview_key) FROM read_parquet('{unsorted}') "
+            f"ORDER BY {order}) TO '{path}' (FORMAT parquet)"
+        )
+    unsorted.unlink()
+    return path
 
 
 # ------------------------------------------------------------------------------------------
@@ -461,6 +588,6 @@ RELEASE_INFO_COLUMNS = {
 def publish_tables(result: Release) -> dict[str, ReleasedTable]:
     """The release as ``warehouse.publish`` writes it into research.duckdb."""
     return {
-        INTERVIEWS: ReleasedTable(result.interviews, INTERVIEWS_COMMENT, INTERVIEWS_COLUMNS),
+        INTERVIEWS: ReleasedTable(result.path, INTERVIEWS_COMMENT, INTERVIEWS_COLUMNS),
         RELEASE_INFO: ReleasedTable(result.info, RELEASE_INFO_COMMENT, RELEASE_INFO_COLUMNS),
     }

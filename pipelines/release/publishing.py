@@ -6,6 +6,7 @@ storage layer)."""
 from __future__ import annotations
 
 import secrets
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -22,7 +23,9 @@ from warehouse.store import EventStore
 
 
 def _fct(con: duckdb.DuckDBPyConnection) -> pl.LazyFrame:
-    return con.sql(f"SELECT * FROM {tables.FACT}").pl().lazy()
+    """``fct_interviews`` read lazily: each use reads only its columns, and the release a
+    slice at a time."""
+    return con.sql(f"SELECT * FROM {tables.FACT}").pl(lazy=True)
 
 
 def research_marts(
@@ -48,17 +51,20 @@ def publish_marts(
     ``secret`` keys the release's client keys; by default a fresh random one that is never
     stored, so no two snapshots share keys (tests pass their own)."""
     fct = _fct(con)
-    rows = microdata.release(fct, k, secrets.token_bytes(32) if secret is None else secret)
-    return publish(
-        con,
-        published_dir,
-        last_position,
-        research_marts(con, k, fct),
-        k=k,
-        research_tables=microdata.publish_tables(rows),
-        data_docs_path=data_docs_path,
-        mart_checks=mart_checks,
-    )
+    published_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".release-", dir=published_dir) as work:
+        secret = secrets.token_bytes(32) if secret is None else secret
+        rows = microdata.release(fct, k, secret, Path(work))
+        return publish(
+            con,
+            published_dir,
+            last_position,
+            research_marts(con, k, fct),
+            k=k,
+            research_tables=microdata.publish_tables(rows),
+            data_docs_path=data_docs_path,
+            mart_checks=mart_checks,
+        )
 
 
 def publish_snapshot(settings: Settings) -> dict:

@@ -31,11 +31,11 @@ def test_the_build_computes_and_the_release_suppresses_the_catalogues_marts():
     assert not set(tables.RESEARCH_MARTS) & set(tables.FIRMS_ONLY_MARTS)
 
 
-def test_the_row_level_release_is_snapshot_only_and_is_the_catalogues():
+def test_the_row_level_release_is_snapshot_only_and_is_the_catalogues(tmp_path):
     with EventStore(":memory:") as store:
         empty = store.con.sql(f"SELECT * FROM {tables.FACT}").pl()
-    release = microdata.release(empty.lazy(), 5, b"0" * 32)
-    assert release.interviews.height == 0
+    release = microdata.release(empty.lazy(), 5, b"0" * 32, tmp_path)
+    assert release.interviews.collect().height == 0
     assert tuple(microdata.publish_tables(release)) == tables.MICRODATA
     assert not set(tables.MICRODATA) & (set(tables.PROJECTIONS) | set(tables.LOG))
     assert {t.split(".")[0] for t in tables.MICRODATA}.isdisjoint(("marts", "meta", *PARTS))

@@ -116,6 +116,13 @@ def _info(path: Path) -> dict:
     return _frame(path, "SELECT * FROM microdata.release_info").row(0, named=True)
 
 
+def _work(tmp_path: Path) -> Path:
+    """A fresh, empty work folder for one release."""
+    work = tmp_path / f"release-{len(list(tmp_path.iterdir()))}"
+    work.mkdir()
+    return work
+
+
 def _analysable(fct: pl.DataFrame) -> pl.DataFrame:
     """The estimates' unit, straight from pipelines.insights.rounds."""
     return rounds(fct.lazy()).filter(pl.col("advanced").is_not_null()).collect()
@@ -165,10 +172,10 @@ def test_the_data_needed_generalising_and_a_larger_k_needs_more(snapshots, fct):
         assert info["clients_suppressed"] == 0 or info["clients_suppressed"] >= info["k"]
 
 
-def test_no_recoding_at_k_1_and_a_zero_budget_suppresses_nothing(fct):
-    at_1 = microdata.release(fct.lazy(), 1, SECRET_A).info.row(0, named=True)
+def test_no_recoding_at_k_1_and_a_zero_budget_suppresses_nothing(fct, tmp_path):
+    at_1 = microdata.release(fct.lazy(), 1, SECRET_A, _work(tmp_path)).info.row(0, named=True)
     assert (at_1["step"], at_1["rows_suppressed"]) == (0, 0)
-    strict = microdata.release(fct.lazy(), 5, SECRET_A, max_suppressed_share=0.0)
+    strict = microdata.release(fct.lazy(), 5, SECRET_A, _work(tmp_path), max_suppressed_share=0.0)
     info = strict.info.row(0, named=True)
     assert info["rows_suppressed"] == 0 and info["step"] > 0
     assert info["rows_released"] == info["analysable_rounds"]
@@ -187,7 +194,7 @@ def _one_stratum(fct: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def test_rows_of_fewer_than_k_clients_go_with_the_smallest_class_until_k_clients_go(fct):
+def test_rows_of_fewer_than_k_clients_go_with_the_smallest_class_until_k_clients_go(fct, tmp_path):
     base = _one_stratum(fct)
     usable = _analysable(base)
     clients = usable.get_column("client_key").unique(maintain_order=True).to_list()
@@ -201,16 +208,26 @@ def test_rows_of_fewer_than_k_clients_go_with_the_smallest_class_until_k_clients
         .otherwise(pl.col("stage"))
         .alias("stage")
     )
-    out = microdata.release(crafted.lazy(), 5, SECRET_A)
+    out = microdata.release(crafted.lazy(), 5, SECRET_A, tmp_path)
     info = out.info.row(0, named=True)
     # One client's row alone would be a difference of one client against the aggregates: the
     # next smallest class (six clients) goes too.
     assert info["step"] == 0
-    assert set(out.interviews.get_column("stage").unique()) == {"panel"}
+    assert set(out.interviews.collect().get_column("stage").unique()) == {"panel"}
     analysable = _analysable(crafted)
     hm = analysable.filter(pl.col("stage") == "hiring_manager").height
     assert info["rows_suppressed"] == 1 + hm
     assert info["clients_suppressed"] == 7
+
+
+def test_slices_of_whole_applications_release_what_one_slice_does(fct, tmp_path, monkeypatch):
+    # Round numbers, industry groups and firm sizes span slices: each must come from the whole.
+    one = microdata.release(fct.lazy(), 5, SECRET_A, _work(tmp_path))
+    monkeypatch.setattr(microdata, "SLICE_ROUNDS", 50)
+    sliced = microdata.release(fct.lazy(), 5, SECRET_A, _work(tmp_path))
+    assert len(list(sliced.path.parent.glob("rounds-*.parquet"))) > 30
+    assert sliced.info.equals(one.info) and one.info["rows_suppressed"].item() > 0
+    assert sliced.interviews.collect().equals(one.interviews.collect())
 
 
 # ------------------------------------------------------------------------ keys
@@ -286,8 +303,8 @@ def test_keys_under_two_secrets_are_unrelated_and_each_secret_keys_one_client_on
         microdata.snapshot_keys(clients, b"short")
 
 
-def test_one_key_per_client_holds_exactly_that_clients_rounds(fct):
-    out = microdata.release(fct.lazy(), 1, SECRET_A).interviews
+def test_one_key_per_client_holds_exactly_that_clients_rounds(fct, tmp_path):
+    out = microdata.release(fct.lazy(), 1, SECRET_A, tmp_path).interviews.collect()
     keys = microdata.snapshot_keys(fct, SECRET_A)
     released = out.group_by(KEY).agg(pl.len().alias("released"), pl.col("advanced").sum())
     truth = (
@@ -309,11 +326,12 @@ COMPARED = ("advanced", "self_rating", "asked_fit_question", "asked_at_pct", "ra
 
 
 @pytest.mark.parametrize("k", [5, 20])
-def test_released_and_suppressed_rows_are_every_analysable_round(fct, k):
-    out = microdata.release(fct.lazy(), k, SECRET_A)
+def test_released_and_suppressed_rows_are_every_analysable_round(fct, k, tmp_path):
+    out = microdata.release(fct.lazy(), k, SECRET_A, tmp_path)
     info = out.info.row(0, named=True)
+    released_rows = out.interviews.collect()
     analysable = _analysable(fct)
-    assert info["rows_released"] == out.interviews.height
+    assert info["rows_released"] == released_rows.height
     assert info["rows_released"] + info["rows_suppressed"] == analysable.height
     keys = microdata.snapshot_keys(fct, SECRET_A)
     truth = analysable.join(keys, on=["firm_id", "client_key"])
@@ -321,7 +339,7 @@ def test_released_and_suppressed_rows_are_every_analysable_round(fct, k):
     advanced_missing = 0
     for (key,), rows in truth.group_by(KEY):
         warehouse_rows = Counter(rows.select(COMPARED).iter_rows())
-        released = Counter(out.interviews.filter(pl.col(KEY) == key).select(COMPARED).iter_rows())
+        released = Counter(released_rows.filter(pl.col(KEY) == key).select(COMPARED).iter_rows())
         assert not released - warehouse_rows, key  # every released row is one of the client's
         gone = warehouse_rows - released
         missing += gone.total()
@@ -329,7 +347,7 @@ def test_released_and_suppressed_rows_are_every_analysable_round(fct, k):
     assert missing == info["rows_suppressed"]
     # The released outcomes are the warehouse's, less those of the suppressed rows exactly.
     assert (
-        out.interviews.get_column("advanced").sum()
+        released_rows.get_column("advanced").sum()
         == analysable.get_column("advanced").sum() - advanced_missing
     )
 

@@ -98,7 +98,9 @@ def label_groups(counts: pl.LazyFrame, label: str) -> pl.LazyFrame:
 
 
 def with_group(fct: pl.LazyFrame, label: str, counts: pl.LazyFrame | None = None) -> pl.LazyFrame:
-    """``fct`` with the group column of ``label``, grouped by ``counts`` (default: its own)."""
+    """``fct`` with the group column of ``label`` (replaced if there), grouped by ``counts``
+    (default: its own)."""
+    fct = fct.drop(GROUPED[label][0], strict=False)
     groups = label_groups(label_counts(fct, label) if counts is None else counts, label)
     return fct.join(groups, on=label, how="left", nulls_equal=True, maintain_order="left")
 

@@ -12,6 +12,7 @@ from pipelines.insights.rounds import (
     label_counts,
     rounds,
     rounds_by_status,
+    with_group,
 )
 
 BASE = {
@@ -151,6 +152,19 @@ def test_a_slice_grouped_by_the_wholes_counts_gets_the_wholes_groups():
     assert rounds(piece, counts).collect().select(expected.columns).equals(expected)
     own = rounds(piece).collect()  # grouped by the slice's own counts, Energy is pooled
     assert set(own["industry_group"]) == {"other", "legal"} != set(expected["industry_group"])
+
+
+def test_groups_already_on_the_frame_are_regrouped_from_its_own_rows():
+    # The dashboards group a firm's rows, then filter them and ask for rounds again.
+    # Legal: 40 of 10,000 is under 0.5% (pooled), 40 of 40 is not.
+    spellings = ["Energy"] * 9_960 + ["Legal"] * 40
+    grouped = with_group(fct(*({"industry": s} for s in spellings)), "industry")
+    assert set(grouped.filter(pl.col("industry") == "Legal").collect()["industry_group"]) == {
+        "other"
+    }
+    legal = rounds(grouped.filter(pl.col("industry") == "Legal")).collect()
+    assert [c for c in legal.columns if c.startswith("industry_group")] == ["industry_group"]
+    assert set(legal["industry_group"]) == {"legal"}
 
 
 def test_rounds_by_status_counts_what_is_left_out_and_why():

@@ -72,7 +72,7 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> 
     """
     if frame.is_empty():
         return
-    with tempfile.TemporaryDirectory(prefix="sealdeal-build-", dir=_spill_dir(con)) as tmp:
+    with tempfile.TemporaryDirectory(prefix="sealdeal-build-", dir=spill_dir(con)) as tmp:
         path = Path(tmp) / "rows.parquet"
         frame.write_parquet(path, compression="uncompressed", statistics=False)
         _insert_files(con, table, [path])
@@ -86,7 +86,7 @@ def _insert_files(con: duckdb.DuckDBPyConnection, table: str, paths: list[Path])
         )
 
 
-def _spill_dir(con: duckdb.DuckDBPyConnection) -> Path | None:
+def spill_dir(con: duckdb.DuckDBPyConnection) -> Path | None:
     """DuckDB's own spill folder beside the database file (None, the system's, in memory)."""
     (spill,) = first_row(con, "SELECT current_setting('temp_directory')")
     if not Path(spill).is_absolute():
@@ -237,7 +237,7 @@ def _project_full(
     apply_schema(con)
     with (
         _log_reader(store) as log,
-        tempfile.TemporaryDirectory(prefix="sealdeal-build-", dir=_spill_dir(con)) as tmp,
+        tempfile.TemporaryDirectory(prefix="sealdeal-build-", dir=spill_dir(con)) as tmp,
         _Writer(con) as writer,
     ):
         buckets = _bucket_count(log, end)

@@ -29,6 +29,7 @@ from pipelines.core.settings import K_DEFAULT
 from pipelines.insights.effects import TACTICS
 from pipelines.insights.marts import concern_rows, rapport_group, timing_group
 from pipelines.insights.rounds import tactic_flag
+from pipelines.release.slices import key_ranges, slice_count
 from warehouse.publish import SUPPRESSED
 
 
@@ -189,10 +190,23 @@ def client_counts(mart: str, fct: pl.LazyFrame) -> pl.LazyFrame:
     raise KeyError(f"no disclosure rule for mart {mart!r}")
 
 
-def _client_counts(mart: str, table: pl.DataFrame, fct: pl.LazyFrame) -> pl.DataFrame:
-    if mart in ESTIMATE_TABLES:
-        return estimate_clients(mart, table)
-    return client_counts(mart, fct).collect()
+def _client_counts(tables: dict[str, pl.DataFrame], fct: pl.LazyFrame) -> dict[str, pl.DataFrame]:
+    """``client_counts`` of every mart in ``tables``, read a slice of clients at a time: a
+    client's interviews are all in one slice, so the slices' distinct clients add up."""
+    out = {m: estimate_clients(m, t) for m, t in tables.items() if m in ESTIMATE_TABLES}
+    marts = [m for m in tables if m not in ESTIMATE_TABLES]
+    parts: dict[str, list[pl.DataFrame]] = {m: [] for m in marts}
+    for inside in key_ranges("client_key", slice_count(fct)) if marts else []:
+        piece = fct.filter(inside)  # one read of the slice serves every mart
+        counted = pl.collect_all([client_counts(m, piece) for m in marts])
+        for m, counts in zip(marts, counted, strict=True):
+            parts[m].append(counts)
+    for m in marts:
+        keys, counts = list(CELLS[m].keys), pl.concat(parts[m])
+        out[m] = counts.group_by(keys, maintain_order=True).agg(
+            pl.col(c).sum().cast(counts.schema[c]) for c in counts.columns if c not in keys
+        )
+    return out
 
 
 def _primary(clients: pl.DataFrame, cells: Cells, k: int) -> pl.Series:
@@ -415,7 +429,7 @@ def suppress_marts(
     then more rows until no relation between the published tables recovers a hidden cell."""
     if k < 1:
         raise ValueError("k must be at least 1")
-    clients = {m: _client_counts(m, t, fct) for m, t in tables.items()}
+    clients = _client_counts(tables, fct)
     flags = {m: suppression_flags(m, t, clients[m], k).to_list() for m, t in tables.items()}
     size = {
         m: t.select(CELLS[m].keys)
@@ -496,6 +510,6 @@ def suppressed(
     """One mart with the k-rule applied on its own (primary, then per-family)."""
     if k < 1:
         raise ValueError("k must be at least 1")
-    clients = _client_counts(mart, table, fct)
+    clients = _client_counts({mart: table}, fct)[mart]
     flags = suppression_flags(mart, table, clients, k, complementary=complementary)
     return _apply(mart, table, flags.to_list())

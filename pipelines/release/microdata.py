@@ -35,9 +35,10 @@ and two snapshots' keys cannot be linked.
 
 **Memory**: ``release`` never holds every round's row. It reads ``fct`` once for what slices
 need from the whole (label counts, every client), then a slice of whole applications at a time
-(``SLICE_ROUNDS``), writing each slice's analysable rounds to Parquet in its work folder. The
-recoding and suppression are decided on (client, class) pairs, the classes' quasi-identifiers in
-a small table; the released rows are streamed to Parquet and sorted by DuckDB.
+(``pipelines.release.slices``), writing each slice's analysable rounds to Parquet in its work
+folder. The recoding and suppression are decided on (client, class) pairs, the classes'
+quasi-identifiers in a small table; the released rows are streamed to Parquet and sorted by
+DuckDB.
 
 Functions (the secret is an argument so tests can fix it): ``analysable_rows``,
 ``snapshot_keys``, ``choose_step``, ``publish_tables`` are pure; ``release`` writes into the
@@ -46,10 +47,8 @@ folder it is given.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
-import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +57,7 @@ import duckdb
 import polars as pl
 
 from pipelines.insights.rounds import GROUPED, INDUSTRY_SYNONYMS, OTHER, label_counts, rounds
+from pipelines.release.slices import key_ranges, slice_count
 from warehouse import tables
 from warehouse.publish import ReleasedTable
 
@@ -66,7 +66,6 @@ UNKNOWN = "unknown"
 KEY_COLUMN = "snapshot_client_key"
 MAX_SUPPRESSED_SHARE = 0.05
 CLIENT = ("firm_id", "client_key")
-SLICE_ROUNDS = 500_000  # interviews per slice: Polars holds one slice's rows, not every round
 SORT_MEMORY = "512MB"  # DuckDB sorts the released rows in this, spilling to the work folder
 LAST_ROUND = 4  # rounds from the 4th on share one value: few applications have that many
 # Firms by their number of distinct clients: a class names a kind of firm, never the firm.
@@ -385,25 +384,11 @@ def _rare_by_two_rows(released: pl.DataFrame, k: int) -> int:
 # ------------------------------------------------------------------------------------------
 
 
-def _slices(interviews: int) -> list[pl.Expr]:
-    """Predicates that split interviews into slices of whole applications. Application keys are
-    hex pseudonyms, so ranges of their first digits split them evenly (any key falls in one)."""
-    n = min(256, max(1, -(-interviews // SLICE_ROUNDS)))
-    bounds = [f"{256 * i // n:02x}" for i in range(1, n)]
-    key = pl.col("application_key")
-    lows, highs = [None, *bounds], [*bounds, None]
-    slices = []
-    for lo, hi in zip(lows, highs, strict=True):
-        ends = [c for c in (lo and key >= lo, hi and key < hi) if c is not None]
-        slices.append(functools.reduce(operator.and_, ends) if ends else pl.lit(True))
-    return slices
-
-
 def _write_slices(fct: pl.LazyFrame, whole: Whole, keys: pl.DataFrame, work: Path) -> list[Path]:
     """Every slice's analysable rounds, with the client's index in ``keys``, as Parquet."""
-    interviews = int(whole.counts["industry"].get_column("interviews").sum() or 0)
     paths = []
-    for i, inside in enumerate(_slices(interviews)):
+    # Slices of whole applications: rounds are numbered within an application.
+    for i, inside in enumerate(key_ranges("application_key", slice_count(fct))):
         path = work / f"rounds-{i:03d}.parquet"
         rows = analysable_rows(fct.filter(inside), whole).join(
             keys.lazy().select(*CLIENT, "client"), on=list(CLIENT)
@@ -430,11 +415,11 @@ def release(
         raise ValueError("k must be at least 1")
     whole = Whole.of(fct)
     keys = snapshot_keys(whole.clients, secret).sort(*CLIENT).with_row_index("client")
-    slices = pl.scan_parquet(_write_slices(fct, whole, keys, work))
-    classes = slices.select(QUASI_IDENTIFIERS).unique().collect(engine="streaming")
+    rows = pl.scan_parquet(_write_slices(fct, whole, keys, work))
+    classes = rows.select(QUASI_IDENTIFIERS).unique().collect(engine="streaming")
     classes = classes.sort(QUASI_IDENTIFIERS).with_row_index("class")
     rounds_ = (
-        slices.join(classes.lazy(), on=QUASI_IDENTIFIERS, nulls_equal=True)
+        rows.join(classes.lazy(), on=QUASI_IDENTIFIERS, nulls_equal=True)
         .select("client", "class")
         .collect(engine="streaming")
     )
@@ -444,7 +429,7 @@ def release(
     drop = _suppressed(at, sizes, k)
     dropped = pl.col("gclass").is_in(drop.implode())
     kept, gone = at.filter(~dropped), at.filter(dropped)
-    path = _write_released(slices, classes, levels, drop, keys, work)
+    path = _write_released(rows, classes, levels, drop, keys, work)
     info = {
         "k": k,
         "analysable_rounds": at.height,
@@ -461,7 +446,7 @@ def release(
 
 
 def _write_released(
-    slices: pl.LazyFrame,
+    rows: pl.LazyFrame,
     classes: pl.DataFrame,
     levels: dict[str, int],
     drop: pl.Series,
@@ -478,7 +463,7 @@ def _write_released(
     )
     unsorted = work / "released-unsorted.parquet"
     (
-        slices.join(kept.lazy(), on=QUASI_IDENTIFIERS, nulls_equal=True)
+        rows.join(kept.lazy(), on=QUASI_IDENTIFIERS, nulls_equal=True)
         .join(keys.lazy().select("client", KEY_COLUMN), on="client")
         .drop(QUASI_IDENTIFIERS)
         .rename({f"_{qi}": qi for qi in QUASI_IDENTIFIERS})

@@ -13,7 +13,7 @@ import duckdb
 import polars as pl
 
 from pipelines.core.settings import K_DEFAULT, Settings
-from pipelines.insights.build import built_position
+from pipelines.insights.build import built_position, spill_dir
 from pipelines.privacy.erasure import last_erasure_position
 from pipelines.release import microdata
 from pipelines.release.disclosure import suppress_marts
@@ -51,8 +51,8 @@ def publish_marts(
     ``secret`` keys the release's client keys; by default a fresh random one that is never
     stored, so no two snapshots share keys (tests pass their own)."""
     fct = _fct(con)
-    published_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".release-", dir=published_dir) as work:
+    # Beside the warehouse, never in the published folder: the slices hold pseudonyms.
+    with tempfile.TemporaryDirectory(prefix="sealdeal-release-", dir=spill_dir(con)) as work:
         secret = secrets.token_bytes(32) if secret is None else secret
         rows = microdata.release(fct, k, secret, Path(work))
         return publish(
@@ -71,6 +71,8 @@ def publish_snapshot(settings: Settings) -> dict:
     """Publish the built marts (after the mart checks), then drop snapshots an erasure outdated."""
     docs = settings.quality_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     with EventStore(settings.warehouse_path) as store:
+        # DuckDB would otherwise cache what it reads up to 80% of RAM; Polars does the work.
+        store.con.execute("SET memory_limit = ?", [settings.duckdb_memory_limit])
         snap = publish_marts(
             store.con,
             settings.published_dir,

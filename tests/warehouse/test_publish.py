@@ -91,11 +91,16 @@ def test_every_snapshot_table_answers_as_schema_table(warehouse, settings):
             con.close()
 
 
+@pytest.mark.parametrize("as_file", [False, True], ids=["frame", "parquet file"])
 def test_released_tables_are_written_as_handed_in_with_their_comments_and_parquet(
-    warehouse, settings
+    warehouse, settings, tmp_path, as_file
 ):
     frame = pl.DataFrame({"a": [1, 2], "b": ["x", None]})
-    table = ReleasedTable(frame, "A table.", {"a": "Column a.", "b": "Column b."})
+    handed = frame
+    if as_file:  # streamed by DuckDB: the release's rows need not fit in memory
+        handed = tmp_path / "t.parquet"
+        frame.write_parquet(handed)
+    table = ReleasedTable(handed, "A table.", {"a": "Column a.", "b": "Column b."})
     snap = write_snapshot(
         warehouse.con, settings.published_dir, 3, {}, k=5, research_tables={"extra.t": table}
     )
@@ -115,7 +120,7 @@ def test_released_tables_are_written_as_handed_in_with_their_comments_and_parque
     assert counts == {"extra.t": 2}
     assert pl.read_parquet(snap.parquet_dir / "extra_t.parquet").equals(frame)
     # Nothing undocumented, and no schema that a snapshot already uses or a file stem has.
-    undocumented = {"extra.t": ReleasedTable(frame, "A table.", {"a": "Column a."})}
+    undocumented = {"extra.t": ReleasedTable(handed, "A table.", {"a": "Column a."})}
     with pytest.raises(ValueError, match="no COMMENT"):
         write_snapshot(warehouse.con, settings.published_dir, 4, {}, k=5,
                        research_tables=undocumented)  # fmt: skip
@@ -124,6 +129,17 @@ def test_released_tables_are_written_as_handed_in_with_their_comments_and_parque
             write_snapshot(warehouse.con, settings.published_dir, 4, {}, k=5,
                            research_tables={f"{schema}.t": table})  # fmt: skip
     assert current_snapshot(settings.published_dir) == snap.path  # failed publishes left no trace
+
+
+def test_a_released_parquet_file_keeps_its_row_order(warehouse, settings, tmp_path):
+    # The release's rows are sorted by key on purpose (the order says nothing): kept as written.
+    frame = pl.DataFrame({"a": range(300_000, 0, -1)})
+    frame.write_parquet(tmp_path / "t.parquet", row_group_size=10_000)
+    table = ReleasedTable(tmp_path / "t.parquet", "A table.", {"a": "Column a."})
+    snap = write_snapshot(
+        warehouse.con, settings.published_dir, 3, {}, k=5, research_tables={"extra.t": table}
+    )
+    assert pl.read_parquet(snap.parquet_dir / "extra_t.parquet").equals(frame)
 
 
 def test_only_the_last_snapshots_are_kept_and_current_is_the_newest(warehouse, settings):

@@ -12,7 +12,16 @@ import pytest
 import scipy.linalg
 
 from pipelines.insights.marts import funnel_by_stage, trends_by_month
-from pipelines.release.disclosure import CELLS, SUPPRESSED, suppress_marts, suppressed
+from pipelines.release import slices
+from pipelines.release.disclosure import (
+    CELLS,
+    ESTIMATE_TABLES,
+    SUPPRESSED,
+    _client_counts,
+    client_counts,
+    suppress_marts,
+    suppressed,
+)
 from warehouse import tables
 
 
@@ -209,6 +218,23 @@ def test_no_linear_combination_of_published_aggregates_recovers_a_suppressed_cel
     if k > 5:  # the larger ks really do hide cells, so the check below has work to do
         assert hidden > 10
     assert _recoverable(truth, published, relations) == []
+
+
+def test_clients_counted_a_slice_of_clients_at_a_time_add_up_to_the_whole(built_home, monkeypatch):
+    fct, truth = _marts(built_home)
+    whole = {m: client_counts(m, fct).collect() for m in truth if m not in ESTIMATE_TABLES}
+    published = suppress_marts(truth, fct, 40)
+    monkeypatch.setattr(slices, "SLICE_ROUNDS", 50)
+    assert slices.slice_count(fct) > 20
+    counted = _client_counts(truth, fct)
+    for mart, expected in whole.items():
+        keys = list(CELLS[mart].keys)
+        assert (
+            counted[mart]
+            .sort(keys, nulls_last=True)
+            .equals(expected.select(counted[mart].columns).sort(keys, nulls_last=True))
+        ), mart
+    assert all(suppress_marts(truth, fct, 40)[m].equals(published[m]) for m in truth)
 
 
 def test_primary_suppression_alone_leaks_and_the_check_finds_it(built_home):

@@ -19,7 +19,7 @@ from pipelines.core import spec
 from pipelines.core.settings import KEY_ENV
 from pipelines.insights.rounds import INDUSTRY_SYNONYMS, rounds
 from pipelines.privacy.audit import run_audit
-from pipelines.release import microdata
+from pipelines.release import microdata, slices
 from pipelines.release.publishing import publish_marts
 from tests.conftest import TEST_KEY
 from tests.pipelines.privacy.test_audit import copy_home, plant_in_duckdb
@@ -223,7 +223,7 @@ def test_rows_of_fewer_than_k_clients_go_with_the_smallest_class_until_k_clients
 def test_slices_of_whole_applications_release_what_one_slice_does(fct, tmp_path, monkeypatch):
     # Round numbers, industry groups and firm sizes span slices: each must come from the whole.
     one = microdata.release(fct.lazy(), 5, SECRET_A, _work(tmp_path))
-    monkeypatch.setattr(microdata, "SLICE_ROUNDS", 50)
+    monkeypatch.setattr(slices, "SLICE_ROUNDS", 50)
     sliced = microdata.release(fct.lazy(), 5, SECRET_A, _work(tmp_path))
     assert len(list(sliced.path.parent.glob("rounds-*.parquet"))) > 30
     assert sliced.info.equals(one.info) and one.info["rows_suppressed"].item() > 0

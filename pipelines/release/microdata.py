@@ -243,12 +243,25 @@ class Whole:
 
     @classmethod
     def of(cls, fct: pl.LazyFrame) -> Whole:
-        """Streaming passes over ``fct``: Polars holds the counts and clients, not the rows."""
-        *counts, clients = pl.collect_all(
-            [*(label_counts(fct, label) for label in GROUPED), fct.select(CLIENT).unique()],
-            engine="streaming",
-        )
-        return cls(dict(zip(GROUPED, counts, strict=True)), clients)
+        """Read a slice of clients at a time: Polars holds one slice's labels, not every row's."""
+        parts = []
+        for inside in key_ranges("client_key", slice_count(fct)):
+            piece = fct.filter(inside).select(*CLIENT, *GROUPED).collect().lazy()
+            parts.append(
+                pl.collect_all(
+                    [
+                        *(label_counts(piece, label) for label in GROUPED),
+                        piece.select(CLIENT).unique(),
+                    ]
+                )
+            )
+        counts = {
+            label: pl.concat(part[i] for part in parts)
+            .group_by(label)
+            .agg(pl.col("interviews").sum())
+            for i, label in enumerate(GROUPED)
+        }
+        return cls(counts, pl.concat(part[-1] for part in parts))
 
 
 def analysable_rows(fct: pl.LazyFrame, whole: Whole | None = None) -> pl.LazyFrame:
@@ -415,7 +428,8 @@ def release(
         raise ValueError("k must be at least 1")
     whole = Whole.of(fct)
     keys = snapshot_keys(whole.clients, secret).sort(*CLIENT).with_row_index("client")
-    rows = pl.scan_parquet(_write_slices(fct, whole, keys, work))
+    files = _write_slices(fct, whole, keys, work)
+    rows = pl.scan_parquet(files)
     classes = rows.select(QUASI_IDENTIFIERS).unique().collect(engine="streaming")
     classes = classes.sort(QUASI_IDENTIFIERS).with_row_index("class")
     rounds_ = (
@@ -429,7 +443,7 @@ def release(
     drop = _suppressed(at, sizes, k)
     dropped = pl.col("gclass").is_in(drop.implode())
     kept, gone = at.filter(~dropped), at.filter(dropped)
-    path = _write_released(rows, classes, levels, drop, keys, work)
+    path = _write_released(files, classes, levels, drop, keys, work)
     info = {
         "k": k,
         "analysable_rounds": at.height,
@@ -446,7 +460,7 @@ def release(
 
 
 def _write_released(
-    rows: pl.LazyFrame,
+    rows: list[Path],
     classes: pl.DataFrame,
     levels: dict[str, int],
     drop: pl.Series,
@@ -454,31 +468,29 @@ def _write_released(
     work: Path,
 ) -> Path:
     """The released rows: generalised, kept classes only, under snapshot keys, sorted by key
-    (then as the warehouse orders a client's interviews: ties say nothing)."""
+    (then as the warehouse orders a client's interviews: ties say nothing). DuckDB joins the
+    slices to the two small tables and sorts, spilling to ``work`` beyond SORT_MEMORY."""
     kept = (
         classes.join(_classes_at(classes, levels), on="class")
         .filter(~pl.col("gclass").is_in(drop.implode()))
         .with_columns(generalised(qi, lv).alias(f"_{qi}") for qi, lv in levels.items())
         .drop("class", "gclass")
     )
-    unsorted = work / "released-unsorted.parquet"
-    (
-        rows.join(kept.lazy(), on=QUASI_IDENTIFIERS, nulls_equal=True)
-        .join(keys.lazy().select("client", KEY_COLUMN), on="client")
-        .drop(QUASI_IDENTIFIERS)
-        .rename({f"_{qi}": qi for qi in QUASI_IDENTIFIERS})
-        .select(*SCHEMA.names(), "interview_key")
-        .cast(dict(SCHEMA))
-        .sink_parquet(unsorted)
-    )
     path = work / "released.parquet"
-    order = ", ".join([KEY_COLUMN, "round", "interview_period", "stage", "interview_key"])
-    with duckdb.connect(config={"memory_limit": SORT_MEMORY, "temp_directory": str(work)}) as con:
+    same = " AND ".join(f'r."{qi}" = c."{qi}"' for qi in QUASI_IDENTIFIERS)
+    columns = ", ".join(
+        f'c."_{c}" AS "{c}"' if c in QUASI_IDENTIFIERS else f'"{c}"' for c in SCHEMA.names()
+    )
+    order = f'{KEY_COLUMN}, c."_round", c."_interview_period", c."_stage", r.interview_key'
+    files = ", ".join(f"'{f}'" for f in rows)
+    config = {"memory_limit": SORT_MEMORY, "temp_directory": str(work)}
+    with duckdb.connect(config=config) as con:
+        con.register("c", kept.to_arrow())
+        con.register("k", keys.select("client", KEY_COLUMN).to_arrow())
         con.execute(
-            f"COPY (SELECT * EXCLUDE (interview_key) FROM read_parquet('{unsorted}') "
-            f"ORDER BY {order}) TO '{path}' (FORMAT parquet)"
+            f"COPY (SELECT {columns} FROM read_parquet([{files}]) r JOIN c ON {same} "
+            f"JOIN k USING (client) ORDER BY {order}) TO '{path}' (FORMAT parquet)"
         )
-    unsorted.unlink()
     return path
 
 

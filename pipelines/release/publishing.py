@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import secrets
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -20,6 +22,10 @@ from pipelines.release.disclosure import suppress_marts
 from warehouse import tables
 from warehouse.publish import Snapshot, publish, remove_snapshots_before
 from warehouse.store import EventStore
+
+# DuckDB's buffer while the release and the research marts read fct_interviews a slice at a time:
+# it only scans for Polars, and at 10M a 1 GB cache of what it read took the step over 2 GiB.
+SCANNING_MEMORY = "256MB"
 
 
 def _fct(con: duckdb.DuckDBPyConnection) -> pl.LazyFrame:
@@ -54,17 +60,30 @@ def publish_marts(
     # Beside the warehouse, never in the published folder: the slices hold pseudonyms.
     with tempfile.TemporaryDirectory(prefix="sealdeal-release-", dir=spill_dir(con)) as work:
         secret = secrets.token_bytes(32) if secret is None else secret
-        rows = microdata.release(fct, k, secret, Path(work))
+        with _duckdb_memory(con, SCANNING_MEMORY):
+            rows = microdata.release(fct, k, secret, Path(work))
+            marts = research_marts(con, k, fct)
         return publish(
             con,
             published_dir,
             last_position,
-            research_marts(con, k, fct),
+            marts,
             k=k,
             research_tables=microdata.publish_tables(rows),
             data_docs_path=data_docs_path,
             mart_checks=mart_checks,
         )
+
+
+@contextmanager
+def _duckdb_memory(con: duckdb.DuckDBPyConnection, limit: str) -> Iterator[None]:
+    """DuckDB's buffer at ``limit`` meanwhile (lowering it evicts what it cached), then back."""
+    (before,) = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    con.execute("SET memory_limit = ?", [limit])
+    try:
+        yield
+    finally:
+        con.execute("SET memory_limit = ?", [before])
 
 
 def publish_snapshot(settings: Settings) -> dict:

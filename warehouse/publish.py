@@ -154,7 +154,8 @@ class Snapshot:
         return self.path / "parquet"
 
 
-def _q(text: str) -> str:
+def sql_quoted(text: str) -> str:
+    """``text`` for inside a single-quoted SQL literal (names and paths cannot be parameters)."""
     return text.replace("'", "''")
 
 
@@ -163,7 +164,7 @@ def _comments(con: duckdb.DuckDBPyConnection, schema: str, table: str, target: s
     columns ``target`` has)."""
     db, t_schema, t_table = target.split(".")
     stmts = [
-        f"COMMENT ON TABLE {target} IS '{_q(c)}'"
+        f"COMMENT ON TABLE {target} IS '{sql_quoted(c)}'"
         for (c,) in con.execute(
             "SELECT comment FROM duckdb_tables() WHERE database_name = current_database() "
             "AND schema_name = ? AND table_name = ? AND comment IS NOT NULL",
@@ -171,7 +172,7 @@ def _comments(con: duckdb.DuckDBPyConnection, schema: str, table: str, target: s
         ).fetchall()
     ]
     stmts += [
-        f"COMMENT ON COLUMN {target}.{col} IS '{_q(c)}'"
+        f"COMMENT ON COLUMN {target}.{col} IS '{sql_quoted(c)}'"
         for col, c in con.execute(
             "SELECT s.column_name, s.comment FROM duckdb_columns() s "
             "JOIN duckdb_columns() t ON t.column_name = s.column_name AND t.database_name = ? "
@@ -186,7 +187,7 @@ def _comments(con: duckdb.DuckDBPyConnection, schema: str, table: str, target: s
 
 def _copy_frame(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame | Path, target: str) -> None:
     if isinstance(frame, Path):  # streamed: the rows need never be in memory at once
-        con.execute(f"CREATE TABLE {target} AS FROM read_parquet('{_q(str(frame))}')")
+        con.execute(f"CREATE TABLE {target} AS FROM read_parquet('{sql_quoted(str(frame))}')")
         return
     con.register("_frame", frame.to_arrow())
     try:
@@ -206,7 +207,7 @@ def _write_meta(con: duckdb.DuckDBPyConnection, values: list, counts: dict[str, 
     for column, text in META_COMMENTS.items():
         target = "snap.meta.snapshot" + (f".{column}" if column else "")
         kind = "COLUMN" if column else "TABLE"
-        con.execute(f"COMMENT ON {kind} {target} IS '{_q(text)}'")
+        con.execute(f"COMMENT ON {kind} {target} IS '{sql_quoted(text)}'")
 
 
 def _research(con, snapshot_dir: Path, marts: Mapping[str, pl.DataFrame]) -> dict[str, int]:
@@ -221,7 +222,9 @@ def _research(con, snapshot_dir: Path, marts: Mapping[str, pl.DataFrame]) -> dic
         for stmt in _comments(con, "marts", mart, target):
             con.execute(stmt)
         if SUPPRESSED in table.columns:
-            con.execute(f"COMMENT ON COLUMN {target}.{SUPPRESSED} IS '{_q(SUPPRESSED_COMMENT)}'")
+            con.execute(
+                f"COMMENT ON COLUMN {target}.{SUPPRESSED} IS '{sql_quoted(SUPPRESSED_COMMENT)}'"
+            )
         con.execute(f"COPY {target} TO '{parquet / mart}.parquet' (FORMAT parquet)")
         counts[mart] = table.height
     return counts
@@ -240,9 +243,9 @@ def _released(con, snapshot_dir: Path, tables: Mapping[str, ReleasedTable]) -> d
             raise ValueError(f"{name}: no COMMENT for {sorted(missing)}")
         con.execute(f"CREATE SCHEMA IF NOT EXISTS snap.{schema}")
         _copy_frame(con, released.frame, target)
-        con.execute(f"COMMENT ON TABLE {target} IS '{_q(released.comment)}'")
+        con.execute(f"COMMENT ON TABLE {target} IS '{sql_quoted(released.comment)}'")
         for column in released.column_names():
-            text = _q(released.columns[column])
+            text = sql_quoted(released.columns[column])
             con.execute(f"COMMENT ON COLUMN {target}.\"{column}\" IS '{text}'")
         parquet = snapshot_dir / "parquet" / f"{schema}_{table}.parquet"
         con.execute(f"COPY {target} TO '{parquet}' (FORMAT parquet)")
@@ -280,12 +283,14 @@ def _firms(con, mart_checks: Path | None = None) -> dict[str, int]:
                 if not (comment and stmt.startswith("COMMENT ON TABLE")):
                     con.execute(stmt)
         if comment:
-            con.execute(f"COMMENT ON TABLE snap.{target} IS '{_q(comment)}'")
+            con.execute(f"COMMENT ON TABLE snap.{target} IS '{sql_quoted(comment)}'")
         for column, text in DETAIL_COLUMN_COMMENTS.get(target, {}).items():
-            con.execute(f"COMMENT ON COLUMN snap.{target}.{column} IS '{_q(text)}'")
+            con.execute(f"COMMENT ON COLUMN snap.{target}.{column} IS '{sql_quoted(text)}'")
         counts[target] = con.execute(f"SELECT count(*) FROM snap.{target}").fetchall()[0][0]
     for column, text in DETAIL_COLUMN_COMMENTS["health.mart_checks"].items():
-        con.execute(f"COMMENT ON COLUMN snap.health.mart_checks.\"{column}\" IS '{_q(text)}'")
+        con.execute(
+            f"COMMENT ON COLUMN snap.health.mart_checks.\"{column}\" IS '{sql_quoted(text)}'"
+        )
     counts["health.mart_checks"] = con.execute(
         "SELECT count(*) FROM snap.health.mart_checks"
     ).fetchall()[0][0]

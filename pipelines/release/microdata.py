@@ -59,7 +59,7 @@ import polars as pl
 from pipelines.insights.rounds import GROUPED, INDUSTRY_SYNONYMS, OTHER, label_counts, rounds
 from pipelines.release.slices import key_ranges, slice_count
 from warehouse import tables
-from warehouse.publish import ReleasedTable
+from warehouse.publish import ReleasedTable, sql_quoted
 
 ALL = "all"
 UNKNOWN = "unknown"
@@ -482,14 +482,14 @@ def _write_released(
         f'c."_{c}" AS "{c}"' if c in QUASI_IDENTIFIERS else f'"{c}"' for c in SCHEMA.names()
     )
     order = f'{KEY_COLUMN}, c."_round", c."_interview_period", c."_stage", r.interview_key'
-    files = ", ".join(f"'{f}'" for f in rows)
+    files = ", ".join(f"'{sql_quoted(str(f))}'" for f in rows)
     config = {"memory_limit": SORT_MEMORY, "temp_directory": str(work)}
     with duckdb.connect(config=config) as con:
         con.register("c", kept.to_arrow())
         con.register("k", keys.select("client", KEY_COLUMN).to_arrow())
         con.execute(
             f"COPY (SELECT {columns} FROM read_parquet([{files}]) r JOIN c ON {same} "
-            f"JOIN k USING (client) ORDER BY {order}) TO '{path}' (FORMAT parquet)"
+            f"JOIN k USING (client) ORDER BY {order}) TO '{sql_quoted(str(path))}' (FORMAT parquet)"
         )
     return path
 

@@ -27,4 +27,6 @@ def key_ranges(column: str, n: int) -> list[pl.Expr]:
     for lo, hi in zip([None, *bounds], [*bounds, None], strict=True):
         ends = [c for c in (lo and key >= lo, hi and key < hi) if c is not None]
         ranges.append(functools.reduce(operator.and_, ends) if ends else pl.lit(True))
+    if n > 1:  # a missing key compares to nothing: the first range takes it
+        ranges[0] = ranges[0] | key.is_null()
     return ranges

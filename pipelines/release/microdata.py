@@ -421,9 +421,9 @@ def release(
 ) -> Release:
     """The row-level release of ``fct_interviews`` and what was done to make it k-anonymous.
 
-    ``work`` is an empty folder for the slices and the released rows (``Release.path``):
-    ``fct`` is read once whole (counts and clients) and once per slice, so a DuckDB-backed
-    ``fct`` is never in memory at once."""
+    ``work`` is an empty folder for the slices and the released rows (``Release.path``).
+    ``fct`` is read twice, a slice at a time (by client for the whole's counts and clients,
+    then by application), so a DuckDB-backed ``fct`` is never in memory at once."""
     if k < 1:
         raise ValueError("k must be at least 1")
     whole = Whole.of(fct)

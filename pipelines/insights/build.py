@@ -33,6 +33,7 @@ from pipelines.insights import projections as P
 from pipelines.insights.marts import MARTS, descriptive_marts
 from pipelines.privacy.erasure import TOMBSTONE_PREFIX
 from warehouse import tables
+from warehouse.publish import sql_quoted
 from warehouse.store import EventStore, apply_schema, first_row
 
 TRACKING_NAME = "projections"
@@ -341,14 +342,23 @@ def _drop_erased(con: duckdb.DuckDBPyConnection, new_erasures: pl.DataFrame) -> 
         con.unregister("_erased")
 
 
+# The estimates hold the rounds of about this many interviews at once (a part of the clients).
+ESTIMATE_PART_INTERVIEWS = 500_000
+
+
 def write_marts(con: duckdb.DuckDBPyConnection, memory_limit: str) -> None:
-    """Recompute every mart from ``fct_interviews`` (small aggregates over every interview)."""
-    fct = _read(con, "SELECT * FROM marts.fct_interviews")
-    _evict_cache(con, memory_limit)  # the estimates need the room more than the cache
-    marts = descriptive_marts(fct)
-    rounds = effects.prepare(fct.lazy())
-    del fct  # the estimates keep only the prepared rounds: 0.14 GiB less at their peak (1M)
-    marts |= effects.estimates_from(rounds)
+    """Recompute every mart from ``fct_interviews`` (small aggregates over every interview),
+    read from a Parquet copy: the descriptive marts by Polars' streaming engine, the
+    estimates a part of the clients at a time, so memory does not grow with the table."""
+    (interviews,) = first_row(con, "SELECT count(*) FROM marts.fct_interviews")
+    with tempfile.TemporaryDirectory(prefix="sealdeal-marts-", dir=spill_dir(con)) as tmp:
+        path = Path(tmp) / "fct_interviews.parquet"
+        con.execute(f"COPY marts.fct_interviews TO '{sql_quoted(str(path))}' (FORMAT parquet)")
+        _evict_cache(con, memory_limit)  # the estimates need the room more than the cache
+        fct = pl.scan_parquet(path)
+        marts = descriptive_marts(fct)
+        parts = -(-interviews // ESTIMATE_PART_INTERVIEWS)
+        marts |= effects.estimates_in_parts(fct, parts, Path(tmp))
     for name in MARTS:
         _replace(con, f"marts.{name}", marts[name])
 

@@ -37,9 +37,10 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
@@ -56,8 +57,19 @@ from pipelines.insights.estimators import (
     application_offer_effect,
     one_hot,
 )
-from pipelines.insights.fits import Gram, fit_adjusted, fit_crude, fit_within
-from pipelines.insights.rounds import KIND_COLUMNS, rounds, tactic_flag
+from pipelines.insights.fits import (
+    Gram,
+    Normal,
+    Solved,
+    Within,
+    adjusted_meat,
+    adjusted_normal,
+    crude_meat,
+    crude_normal,
+    finish,
+    solve,
+)
+from pipelines.insights.rounds import GROUPED, KIND_COLUMNS, label_counts, rounds, tactic_flag
 
 T = TypeVar("T")
 
@@ -178,26 +190,65 @@ HYPOTHESIS_SCHEMA = pl.Schema({"hypothesis": pl.String, **ROW_SCHEMA, "n": pl.In
 
 
 # -------------------------------------------------------------------------------------------
-# Data in numpy form, once per table
+# Data in numpy form, once per part of the rounds
 # -------------------------------------------------------------------------------------------
+# Columns whose values every part codes alike: the confounders, the within strata, the segments.
+SEGMENT_COLUMNS = {"stage": ("stage", spec.STAGES), "seniority": ("seniority", spec.SENIORITIES)}
+SEGMENT_COLUMNS["firm"] = ("firm_id", ())
+CODED = tuple(dict.fromkeys((*CONFOUNDERS, *WITHIN_CLIENT_STRATA, "stage", "seniority", "firm_id")))
+Levels = dict[str, pl.Series]  # column -> its distinct values, sorted, no null
+
+
+def levels_of(frames: Iterable[pl.DataFrame]) -> Levels:
+    """Every coded column's distinct values over all the parts."""
+    seen: dict[str, list[pl.Series]] = {c: [] for c in CODED}
+    for frame in frames:
+        for column in CODED:
+            seen[column].append(frame.get_column(column).drop_nulls().unique())
+    return {c: pl.concat(values).unique().sort() for c, values in seen.items()}
+
+
 @dataclass(frozen=True)
 class Data:
-    frame: pl.DataFrame  # the rounds
+    frame: pl.DataFrame  # the rounds (of one part of the clients, or all)
     clients: np.ndarray
     confounders: sp.csr_matrix
     within: sp.csr_matrix
-    segments: list[tuple[str, str, np.ndarray]]
+    segments: list[tuple[str, str, np.ndarray]]  # the same list in every part
     confounder_codes: np.ndarray  # n x len(CONFOUNDERS), what ``confounders`` one-hot codes
     confounder_levels: list[int]
-    # Results computed once for both tables, by whichever thread asks first: a hypothesis
-    # that restates a tactic fits the same models, and contrasts on the same rows share the
-    # confounders' Gram.
+    # Results computed once per part for every contrast and thread that asks: contrasts on
+    # the same rows share the confounders' Gram.
     _shared: dict[tuple, Future] = field(default_factory=dict, repr=False)
     _shared_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    @classmethod
+    def of(
+        cls,
+        frame: pl.DataFrame,
+        segment_kinds: tuple[str, ...] = SEGMENT_KINDS,
+        levels: Levels | None = None,
+    ) -> Data:
+        """``frame`` (``prepared_rounds``) in numpy form; ``levels`` (``levels_of`` every
+        part) codes a part as the whole (default: ``frame`` is the whole)."""
+        levels = levels or levels_of([frame])
+        n = frame.height
+        codes = np.column_stack([dense_codes(frame, c, levels[c]) for c in CONFOUNDERS])
+        confounder_levels = [len(levels[c]) for c in CONFOUNDERS]
+        within = [dense_codes(frame, c, levels[c]) for c in WITHIN_CLIENT_STRATA]
+        return cls(
+            frame=frame,
+            clients=_client_codes(frame),
+            confounders=one_hot(list(codes.T), n, confounder_levels),
+            confounder_codes=codes,
+            confounder_levels=confounder_levels,
+            within=one_hot(within, n, [len(levels[c]) for c in WITHIN_CLIENT_STRATA]),
+            segments=_segments(frame, segment_kinds, levels),
+        )
+
     def once(self, key: tuple, compute: Callable[[], T]) -> T:
         """``compute()``'s result, computed on the first call with ``key``; a later call
-        (from either table's thread) waits for it."""
+        (from either thread) waits for it."""
         with self._shared_lock:
             future, first = self._shared.get(key), key not in self._shared
             if first:
@@ -226,35 +277,43 @@ class Data:
         return gram or Gram.of(self.confounders[rows])
 
 
-def dense_codes(frame: pl.DataFrame, column: str) -> np.ndarray:
-    """0-based codes of the values in sorted order (the dense rank), -1 for null. Text goes
-    through an Enum of its sorted distinct values: ranking a million strings sorts them all."""
+def _client_codes(frame: pl.DataFrame) -> np.ndarray:
+    return dense_codes(frame.with_columns(pl.concat_str("firm_id", "client_key")), "firm_id")
+
+
+def dense_codes(frame: pl.DataFrame, column: str, levels: pl.Series | None = None) -> np.ndarray:
+    """0-based codes of the values in sorted order (the dense rank), -1 for null; with
+    ``levels`` (sorted distinct values, a superset of the column's), the rank among them.
+    Text goes through an Enum of its sorted distinct values: ranking a million strings sorts
+    them all."""
     values = frame.get_column(column)
     if values.dtype == pl.String:
-        levels = values.drop_nulls().unique().sort()
+        levels = values.drop_nulls().unique().sort() if levels is None else levels
         codes = values.cast(pl.Enum(levels.to_list())).to_physical()
         return codes.cast(pl.Int64).fill_null(-1).to_numpy()
-    return values.rank("dense").fill_null(0).cast(pl.Int64).to_numpy() - 1
+    if levels is None:
+        return values.rank("dense").fill_null(0).cast(pl.Int64).to_numpy() - 1
+    missing = values.is_null().to_numpy()
+    codes = np.searchsorted(levels.to_numpy(), values.fill_null(strategy="zero").to_numpy())
+    return np.where(missing, -1, codes).astype(np.int64)
 
 
-def _segment_values(frame: pl.DataFrame, column: str, preferred: tuple[str, ...]) -> list[str]:
-    seen = set(frame.get_column(column).drop_nulls().unique().to_list())
-    return [*preferred, *sorted(seen - set(preferred))]
+def _segment_values(seen: Iterable[str], preferred: tuple[str, ...]) -> list[str]:
+    return [*preferred, *sorted(set(seen) - set(preferred))]
 
 
 def _segments(
-    frame: pl.DataFrame, kinds: tuple[str, ...] = SEGMENT_KINDS
+    frame: pl.DataFrame, kinds: tuple[str, ...], levels: Levels | None = None
 ) -> list[tuple[str, str, np.ndarray]]:
+    """('all', 'all', every row), then a mask per value of each segment kind: the preferred
+    values, then the others seen (in ``levels``, default ``frame``'s own) in sorted order."""
     out = [("all", "all", np.ones(frame.height, dtype=bool))]
-    for kind, column, preferred in (
-        ("stage", "stage", spec.STAGES),
-        ("seniority", "seniority", spec.SENIORITIES),
-        ("firm", "firm_id", ()),
-    ):
+    for kind, (column, preferred) in SEGMENT_COLUMNS.items():
         if kind not in kinds:
             continue
         values = frame.get_column(column)  # compared in Polars: numpy compares objects
-        for value in _segment_values(frame, column, preferred):
+        seen = (levels[column] if levels else values.drop_nulls().unique()).to_list()
+        for value in _segment_values(seen, preferred):
             out.append((kind, f"{kind}={value}", (values == value).fill_null(False).to_numpy()))
     return out
 
@@ -268,7 +327,7 @@ def _read_columns() -> list[str]:
     names |= {h for c in contrasts for h in c.held_fixed} | {c.outcome for c in contrasts}
     return sorted(
         names
-        | {*CONFOUNDERS, *WITHIN_CLIENT_STRATA, *SORT_KEYS, "application_key", "seniority"}
+        | {*CODED, *SORT_KEYS, "application_key"}
         | {"round_number", "round_status", "outcome", "advanced"}
     )
 
@@ -276,25 +335,44 @@ def _read_columns() -> list[str]:
 SORT_KEYS = ("firm_id", "client_key", "interview_key")
 
 
+def prepared_rounds(
+    fct: pl.LazyFrame, counts: Mapping[str, pl.LazyFrame] | None = None
+) -> pl.DataFrame:
+    """The rounds' columns the estimates read, in a fixed row order: it makes every
+    floating-point sum, and so every figure, the same whatever order the interviews come in
+    (an incremental build must equal a full one bit for bit). ``counts`` as in ``rounds``."""
+    return rounds(fct, counts).select(_read_columns()).sort(SORT_KEYS).collect()
+
+
 def prepare(fct: pl.LazyFrame, segment_kinds: tuple[str, ...] = SEGMENT_KINDS) -> Data:
-    # A fixed row order makes every floating-point sum, and so every figure, the same whatever
-    # order the interviews come in (an incremental build must equal a full one bit for bit).
-    frame = rounds(fct).select(_read_columns()).sort(SORT_KEYS).collect()
-    n = frame.height
-    codes = np.column_stack([dense_codes(frame, c) for c in CONFOUNDERS])
-    return Data(
-        frame=frame,
-        clients=dense_codes(frame.with_columns(pl.concat_str("firm_id", "client_key")), "firm_id"),
-        confounders=one_hot(list(codes.T), n),
-        confounder_codes=codes,
-        confounder_levels=[int(c.max()) + 1 if n else 0 for c in codes.T],
-        within=one_hot([dense_codes(frame, c) for c in WITHIN_CLIENT_STRATA], n),
-        segments=_segments(frame, segment_kinds),
-    )
+    return Data.of(prepared_rounds(fct), segment_kinds)
+
+
+def client_part(n_parts: int) -> pl.Expr:
+    """Which of ``n_parts`` parts an interview's client falls in (every interview of a client
+    in the same one, so each part's sums are over whole clients)."""
+    return pl.struct("firm_id", "client_key").hash(seed=0) % n_parts
+
+
+def estimates_in_parts(fct: pl.LazyFrame, n_parts: int, folder: Path) -> dict[str, pl.DataFrame]:
+    """Both estimate marts from ``fct`` read a part of the clients at a time: each part's
+    rounds are prepared once (labels grouped by the whole's counts) and kept in ``folder`` as
+    Parquet for the two passes. One part: as ``estimates_from(prepare(fct))``."""
+    if n_parts <= 1:
+        return estimates_from(prepare(fct))
+    counts = {label: label_counts(fct, label).collect().lazy() for label in GROUPED}
+    paths = []
+    for part in range(n_parts):
+        paths.append(folder / f"rounds-{part}.parquet")
+        frame = prepared_rounds(fct.filter(client_part(n_parts) == part), counts)
+        frame.write_parquet(paths[-1], compression="uncompressed", statistics=False)
+        del frame
+    levels = levels_of(pl.read_parquet(path, columns=list(CODED)) for path in paths)
+    return estimates_over(lambda: (Data.of(pl.read_parquet(p), levels=levels) for p in paths))
 
 
 # -------------------------------------------------------------------------------------------
-# One contrast: every method x segment
+# One contrast: every method x segment, summed over parts of the clients
 # -------------------------------------------------------------------------------------------
 def _values(data: Data, exprs) -> np.ndarray:
     """Columns of 0/1 floats, NaN where null."""
@@ -302,19 +380,23 @@ def _values(data: Data, exprs) -> np.ndarray:
     return cols.to_numpy().astype(float)
 
 
-def _counts(t: np.ndarray, clients: np.ndarray) -> tuple[int, ...]:
-    """Rows treated, rows control, clients; clients treated, clients control."""
+def _counts(t: np.ndarray, clients: np.ndarray) -> np.ndarray:
+    """Rows treated, rows control, clients; clients treated, clients control (clients of
+    different parts are different clients, so the counts of parts add up)."""
     treated, control = t == 1, t == 0
 
     def distinct(codes: np.ndarray) -> int:
         return int(np.count_nonzero(np.bincount(codes))) if codes.size else 0
 
-    return (
-        int(treated.sum()),
-        int(control.sum()),
-        distinct(clients),
-        distinct(clients[treated]),
-        distinct(clients[control]),
+    return np.array(
+        [
+            int(treated.sum()),
+            int(control.sum()),
+            distinct(clients),
+            distinct(clients[treated]),
+            distinct(clients[control]),
+        ],
+        dtype=np.int64,
     )
 
 
@@ -327,18 +409,138 @@ def _informative_clients(t: np.ndarray, clients: np.ndarray) -> int:
     return int(((treated > 0) & (treated < size)).sum())
 
 
-def _fit(data: Data, method: str, y, t, held, rows, parts=()) -> list[Fit]:
-    g = data.clients[rows]
+@dataclass(frozen=True)
+class _Segment:
+    """One contrast's rows of one segment of a part."""
+
+    kind: str
+    name: str
+    rows: np.ndarray
+    parts: tuple[np.ndarray, ...]  # the rows by stage, whose Grams sum to theirs
+    y: np.ndarray
+    t: np.ndarray
+    held: np.ndarray
+    g: np.ndarray
+
+    @property
+    def x(self) -> np.ndarray:
+        return np.column_stack([self.t, self.held])
+
+
+def _segment_rows(data: Data, c: Contrast) -> Iterator[_Segment]:
+    t_all = _values(data, c.treatments)
+    held_all = _values(data, [pl.col(h) for h in c.held_fixed]) if c.held_fixed else None
+    y_all = data.frame.get_column(c.outcome).cast(pl.Float64).to_numpy()
+    population = pl.repeat(True, pl.len()) if c.population is None else c.population
+    base = data.frame.select(population.fill_null(False)).to_series().to_numpy().copy()
+    base &= ~np.isnan(y_all) & ~np.isnan(t_all).any(axis=1)
+    stages = _partition(base, [mask for kind, _, mask in data.segments if kind == "stage"])
+    for kind, name, seg_mask in data.segments:
+        rows = base & seg_mask
+        y, t = y_all[rows], t_all[rows]
+        held = held_all[rows] if held_all is not None else np.empty((len(y), 0))
+        parts = stages if kind == "all" else ()
+        yield _Segment(kind, name, rows, parts, y, t, held, data.clients[rows])
+
+
+def _normals(data: Data, method: str, s: _Segment) -> list[Normal | None]:
+    """The normal equations of a method's fits on a segment: one per treatment for crude."""
     if method == "crude":
-        return [fit_crude(y, t[:, j], g) for j in range(t.shape[1])]
-    x, k = np.column_stack([t, held]), t.shape[1]
+        return [crude_normal(s.y, s.t[:, j], s.g) for j in range(s.t.shape[1])]
     if method == "adjusted":
-        fit = fit_adjusted(y, x, k, data.confounders[rows], data.gram(rows, parts), g)
-    else:
-        fit = fit_within(y, x, k, data.within[rows], g)
+        gram = data.gram(s.rows, s.parts)
+        return [adjusted_normal(s.y, s.x, data.confounders[s.rows], gram, s.g)]
+    return [Within.of(s.y, s.x, data.within[s.rows], s.g).normal()]
+
+
+def _solve(method: str, normals: list[Normal | None], k: int) -> list[Solved | None]:
+    if method == "crude":
+        return [solve(normal, 1) for normal in normals]
+    return [solve(normals[0], k, absorbed=method == "within_client")]
+
+
+def _meats(data: Data, method: str, s: _Segment, solved: list[Solved | None]) -> list[np.ndarray]:
+    """Each fit's CR1 meat (diagonal, treatment columns) on a segment's rows."""
+    k = s.t.shape[1]
+    if method == "crude":
+        return [
+            crude_meat(fit, s.y, s.t[:, j], s.g) if fit else np.zeros(1)
+            for j, fit in enumerate(solved)
+        ]
+    if solved[0] is None:
+        return [np.zeros(k)]
+    if method == "adjusted":
+        return [adjusted_meat(solved[0], k, s.y, s.x, data.confounders[s.rows], s.g)]
+    return [Within.of(s.y, s.x, data.within[s.rows], s.g).meat(solved[0], k)]
+
+
+def _fits(method: str, k: int, normals: list, solved: list, meats: list[np.ndarray]) -> list[Fit]:
+    """One single-column fit per treatment."""
+    if method == "crude":
+        return [finish(*fit, 1, meat) for *fit, meat in zip(solved, normals, meats, strict=True)]
+    fit = finish(solved[0], normals[0], k, meats[0])
     return [
         Fit(fit.coef[j : j + 1], fit.std_error[j : j + 1], fit.n, fit.n_clusters) for j in range(k)
     ]
+
+
+def _add(total: list | None, part: list) -> list:
+    """Sums of parts' Normals (None: no rows) or meats, fit by fit."""
+    if total is None:
+        return part
+    return [b if a is None else a if b is None else a + b for a, b in zip(total, part, strict=True)]
+
+
+@dataclass
+class _ModelSums:
+    """What one model's fits need, summed over the parts of the clients: pass one sums the
+    normal equations and counts, ``solve`` finds the coefficients, pass two sums the meats."""
+
+    contrast: Contrast
+    normals: dict[tuple[str, str], list] = field(default_factory=dict)
+    counts: dict[str, np.ndarray] = field(default_factory=dict)  # segment -> k x 5
+    informative: dict[str, np.ndarray] = field(default_factory=dict)
+    solved: dict[tuple[str, str], list] = field(default_factory=dict)
+    meats: dict[tuple[str, str], list] = field(default_factory=dict)
+
+    def add_normals(self, data: Data) -> None:
+        for s in _segment_rows(data, self.contrast):
+            k = s.t.shape[1]
+            counts = np.array([_counts(s.t[:, j], s.g) for j in range(k)])
+            informative = np.array([_informative_clients(s.t[:, j], s.g) for j in range(k)])
+            self.counts[s.name] = self.counts.get(s.name, 0) + counts
+            self.informative[s.name] = self.informative.get(s.name, 0) + informative
+            for method in METHODS:
+                key = (s.name, method)
+                self.normals[key] = _add(self.normals.get(key), _normals(data, method, s))
+
+    def solve(self) -> None:
+        k = len(self.contrast.ids)
+        self.solved = {key: _solve(key[1], normals, k) for key, normals in self.normals.items()}
+
+    def add_meats(self, data: Data) -> None:
+        for s in _segment_rows(data, self.contrast):
+            for method in METHODS:
+                key = (s.name, method)
+                meats = _meats(data, method, s, self.solved[key])
+                self.meats[key] = _add(self.meats.get(key), meats)
+
+    def estimates(self, segments) -> list[tuple[int, str, str, str, Estimate]]:
+        """(treatment index, method, segment_kind, segment, estimate) for every row."""
+        k, out = len(self.contrast.ids), []
+        for kind, segment, _ in segments:
+            counts = [tuple(int(v) for v in row) for row in self.counts[segment]]
+            for method in METHODS:
+                key = (segment, method)
+                fits = _fits(method, k, self.normals[key], self.solved[key], self.meats[key])
+                for j in range(k):
+                    enough = min(counts[j][:2]) >= MIN_PER_ARM and counts[j][2] >= MIN_CLIENTS
+                    if method == "within_client":
+                        enough &= self.informative[segment][j] >= MIN_CLIENTS
+                    f = fits[j]
+                    row = _row(f.coef[0], f.std_error[0], f.dof, counts[j], bool(enough))
+                    out.append((j, method, kind, segment, Estimate(row, f)))
+        return out
 
 
 @dataclass(frozen=True)
@@ -380,15 +582,9 @@ def _partition(rows: np.ndarray, masks: list[np.ndarray]) -> tuple[np.ndarray, .
     return parts if len(parts) > 1 and np.array_equal(covered, rows) else ()
 
 
-def _contrast_rows(data: Data, c: Contrast) -> Iterator[tuple[str, str, str, str, Estimate]]:
-    """(id, method, segment_kind, segment, estimate) for every advance/referral row; a
-    contrast with the same model as one already fitted on ``data`` reuses its fits."""
-    for j, method, kind, segment, est in data.once(_model_key(c), lambda: _fitted(data, c)):
-        yield c.ids[j], method, kind, segment, est
-
-
 def _model_key(c: Contrast) -> tuple:
-    """What a contrast's fits depend on (everything but its ids)."""
+    """What a contrast's fits depend on (everything but its ids): a hypothesis that restates
+    a tactic shares its fits."""
     exprs = (*c.treatments, c.population)
     return (
         "contrast",
@@ -398,39 +594,12 @@ def _model_key(c: Contrast) -> tuple:
     )
 
 
-def _fitted(data: Data, c: Contrast) -> list[tuple[int, str, str, str, Estimate]]:
-    """(treatment index, method, segment_kind, segment, estimate) for every row."""
-    t_all = _values(data, c.treatments)
-    held_all = _values(data, [pl.col(h) for h in c.held_fixed]) if c.held_fixed else None
-    y_all = data.frame.get_column(c.outcome).cast(pl.Float64).to_numpy()
-    population = pl.repeat(True, pl.len()) if c.population is None else c.population
-    base = data.frame.select(population.fill_null(False)).to_series().to_numpy().copy()
-    base &= ~np.isnan(y_all) & ~np.isnan(t_all).any(axis=1)
-    stages = _partition(base, [mask for kind, _, mask in data.segments if kind == "stage"])
-    out = []
-    for kind, segment, seg_mask in data.segments:
-        rows = base & seg_mask
-        y, t, g = y_all[rows], t_all[rows], data.clients[rows]
-        held = held_all[rows] if held_all is not None else np.empty((len(y), 0))
-        counts = [_counts(t[:, j], g) for j in range(len(c.ids))]  # the same for every method
-        for method in METHODS:
-            fits = _fit(data, method, y, t, held, rows, stages if kind == "all" else ())
-            for j in range(len(c.ids)):
-                enough = min(counts[j][:2]) >= MIN_PER_ARM and counts[j][2] >= MIN_CLIENTS
-                if method == "within_client":
-                    enough &= _informative_clients(t[:, j], g) >= MIN_CLIENTS
-                f = fits[j]
-                row = _row(f.coef[0], f.std_error[0], f.dof, counts[j], enough)
-                out.append((j, method, kind, segment, Estimate(row, f)))
-    return out
-
-
 # -------------------------------------------------------------------------------------------
 # Applications
 # -------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Rounds:
-    """The columns every round profile reads, in numpy form once per table."""
+    """The columns every round profile reads, in numpy form once per part."""
 
     number: np.ndarray  # 0-based round number
     advanced: np.ndarray  # 1.0, 0.0, NaN
@@ -445,39 +614,53 @@ class _Rounds:
         )
 
 
-@dataclass(frozen=True)
-class _SegmentRounds:
-    """A segment's analysable rounds by round number: what every tactic's profile on the
-    segment shares (computed once per segment, not once per tactic)."""
+def _padded_sum(a: np.ndarray | None, b: np.ndarray) -> np.ndarray:
+    if a is None:
+        return b
+    size = max(a.size, b.size)
+    return np.pad(a, (0, size - a.size)) + np.pad(b, (0, size - b.size))
 
-    rows: np.ndarray
-    number: np.ndarray  # the rows' 0-based round numbers
-    total: np.ndarray
-    advance: np.ndarray
-    share: np.ndarray
 
-    @classmethod
-    def of(cls, all_rounds: _Rounds, rows: np.ndarray) -> _SegmentRounds:
-        r, adv, offer = all_rounds.number[rows], all_rounds.advanced[rows], all_rounds.offer[rows]
+@dataclass
+class _RoundSums:
+    """A segment's analysable rounds by round number, summed over parts: rounds, advances,
+    offers, and per tactic the gap do(T=1)/do(T=0) opens (sums of 1 - t and of -t)."""
+
+    total: np.ndarray | None = None
+    advanced: np.ndarray | None = None
+    offers: np.ndarray | None = None
+    up: dict[str, np.ndarray] = field(default_factory=dict)
+    down: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def add(self, rounds: _Rounds, rows: np.ndarray, tactics: dict[str, np.ndarray]) -> None:
+        r, adv, offer = rounds.number[rows], rounds.advanced[rows], rounds.offer[rows]
         size = int(r.max()) + 1 if r.size else 0
-        total = np.bincount(r, minlength=size).astype(float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            advance = np.bincount(r, weights=adv, minlength=size) / total
-            advanced = np.bincount(r, weights=adv, minlength=size)
-            share = np.bincount(r, weights=offer.astype(float), minlength=size) / advanced
-        return cls(rows, r, total, advance, np.where(advanced > 0, share, 1.0))
+        self.total = _padded_sum(self.total, np.bincount(r, minlength=size).astype(float))
+        self.advanced = _padded_sum(self.advanced, np.bincount(r, weights=adv, minlength=size))
+        self.offers = _padded_sum(
+            self.offers, np.bincount(r, weights=offer.astype(float), minlength=size)
+        )
+        for cid, t in tactics.items():
+            tt = t[rows]
+            pop = ~np.isnan(tt)
+            up = np.bincount(r[pop], weights=1 - tt[pop], minlength=size)
+            down = np.bincount(r[pop], weights=-tt[pop], minlength=size)
+            self.up[cid] = _padded_sum(self.up.get(cid), up)
+            self.down[cid] = _padded_sum(self.down.get(cid), down)
 
-    def profile(self, t: np.ndarray, in_pop: np.ndarray) -> RoundProfile:
+    def profile(self, cid: str) -> RoundProfile:
         """Per round number: advance rate, the gap do(T=1)/do(T=0) opens, and the offer
         share, over the segment's analysable rounds."""
-        r, size = self.number, self.total.size
-        tt = np.where(in_pop[self.rows], t[self.rows], np.nan)
-        pop = ~np.isnan(tt)
+        total = self.total if self.total is not None else np.zeros(0)
+        size = total.size
+        advanced, offers = (np.pad(a, (0, size - a.size)) for a in (self.advanced, self.offers))
+        up, down = (np.pad(a[cid], (0, size - a[cid].size)) for a in (self.up, self.down))
         with np.errstate(invalid="ignore", divide="ignore"):
-            up = np.bincount(r[pop], weights=1 - tt[pop], minlength=size) / self.total
-            down = np.bincount(r[pop], weights=-tt[pop], minlength=size) / self.total
-        seen = self.total > 0
-        return RoundProfile(self.advance[seen], up[seen], down[seen], self.share[seen])
+            advance, share = advanced / total, offers / advanced
+            up, down = up / total, down / total
+        seen = total > 0
+        share = np.where(advanced > 0, share, 1.0)
+        return RoundProfile(advance[seen], up[seen], down[seen], share[seen])
 
 
 def _applications(data: Data, ids: tuple[str, ...], t: np.ndarray) -> pl.DataFrame:
@@ -502,8 +685,7 @@ def _applications(data: Data, ids: tuple[str, ...], t: np.ndarray) -> pl.DataFra
         .filter((pl.col("_offer") | pl.col("_lost")) & ~pl.col("_withdrawn"))
         .sort("firm_id", "application_key")
     )
-    clients = dense_codes(apps.with_columns(pl.concat_str("firm_id", "client_key")), "firm_id")
-    return apps.with_columns(pl.Series("_client", clients))
+    return apps.with_columns(pl.Series("_client", _client_codes(apps)))
 
 
 def _dense(codes: np.ndarray) -> np.ndarray:
@@ -514,44 +696,113 @@ def _dense(codes: np.ndarray) -> np.ndarray:
     return (np.cumsum(present) - 1)[codes]
 
 
-def _application_crude(
+def _application_segments(apps: pl.DataFrame, kinds: tuple[str, ...]):
+    return _segments(apps, tuple(k for k in kinds if k != "stage"))
+
+
+def _application_fits(
     apps: pl.DataFrame, cid: str, kinds: tuple[str, ...]
-) -> Iterator[tuple[str, str, Estimate]]:
-    """Applications where the tactic was used in any round vs never."""
+) -> Iterator[tuple[str, str, np.ndarray, np.ndarray, np.ndarray]]:
+    """(kind, segment, offer, used, client) of the applications where the tactic could be
+    used, per segment of the applications (the values this part's applications hold)."""
     apps = apps.filter(pl.col(f"_in_pop:{cid}"))
     # The codes of the clients left, as ``dense_codes`` would number them.
     clients = _dense(apps.get_column("_client").to_numpy())
     used = apps.get_column(f"_used:{cid}").cast(pl.Float64).to_numpy()
     y = apps.get_column("_offer").cast(pl.Float64).to_numpy()
     for kind, segment, mask in _application_segments(apps, kinds):
-        f = fit_crude(y[mask], used[mask], clients[mask])
-        counts = _counts(used[mask], clients[mask])
-        enough = min(counts[:2]) >= MIN_PER_ARM and counts[2] >= MIN_CLIENTS
-        yield kind, segment, Estimate(_row(f.coef[0], f.std_error[0], f.dof, counts, enough))
+        yield kind, segment, y[mask], used[mask], clients[mask]
 
 
-def _application_segments(apps: pl.DataFrame, kinds: tuple[str, ...]):
-    return _segments(apps, tuple(k for k in kinds if k != "stage"))
+@dataclass
+class _ApplicationSums:
+    """The tactics' application figures, summed over parts: the crude comparison of
+    applications (normal equations, counts, then meats) and each segment's round sums."""
+
+    contrasts: tuple[Contrast, ...]
+    kinds: tuple[str, ...]
+    normals: dict[tuple[str, str], Normal | None] = field(default_factory=dict)
+    counts: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    segments: dict[str, str] = field(default_factory=dict)  # segment -> kind
+    solved: dict[tuple[str, str], Solved | None] = field(default_factory=dict)
+    meats: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    rounds: dict[str, _RoundSums] = field(default_factory=dict)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(cid for c in self.contrasts for cid in c.ids)
+
+    def _apps(self, data: Data) -> tuple[pl.DataFrame, np.ndarray]:
+        t = _values(data, [t for c in self.contrasts for t in c.treatments])
+        return _applications(data, self.ids, t), t
+
+    def add_normals(self, data: Data) -> None:
+        apps, t = self._apps(data)
+        for cid in self.ids:
+            for kind, segment, y, used, g in _application_fits(apps, cid, self.kinds):
+                key = (cid, segment)
+                self.segments[segment] = kind
+                self.counts[key] = self.counts.get(key, 0) + _counts(used, g)
+                (self.normals[key],) = _add([self.normals.get(key)], [crude_normal(y, used, g)])
+        rounds = _Rounds.of(data.frame)
+        analysable = ~np.isnan(rounds.advanced)
+        tactics = {cid: t[:, j] for j, cid in enumerate(self.ids)}
+        for kind, segment, mask in data.segments:
+            if kind != "stage":
+                self.rounds.setdefault(segment, _RoundSums()).add(
+                    rounds, analysable & mask, tactics
+                )
+
+    def solve(self) -> None:
+        self.solved = {key: solve(normal, 1) for key, normal in self.normals.items()}
+
+    def add_meats(self, data: Data) -> None:
+        apps, _ = self._apps(data)
+        for cid in self.ids:
+            for _, segment, y, used, g in _application_fits(apps, cid, self.kinds):
+                fit = self.solved[(cid, segment)]
+                meat = crude_meat(fit, y, used, g) if fit else np.zeros(1)
+                self.meats[(cid, segment)] = self.meats.get((cid, segment), 0) + meat
+
+    def crude(self, cid: str) -> Iterator[tuple[str, str, Estimate]]:
+        """Applications where the tactic was used in any round vs never."""
+        for kind, segment in _ordered(self.segments):
+            key = (cid, segment)
+            f = finish(self.solved[key], self.normals[key], 1, self.meats[key])
+            counts = tuple(int(v) for v in self.counts[key])
+            enough = min(counts[:2]) >= MIN_PER_ARM and counts[2] >= MIN_CLIENTS
+            yield kind, segment, Estimate(_row(f.coef[0], f.std_error[0], f.dof, counts, enough))
+
+
+def _ordered(segments: dict[str, str]) -> list[tuple[str, str]]:
+    """(kind, segment) as ``_segments`` orders them: 'all', then each kind's preferred values,
+    then its others sorted."""
+
+    def position(item: tuple[str, str]) -> tuple:
+        segment, kind = item
+        if kind == "all":
+            return (-1, 0, "")
+        _, preferred = SEGMENT_COLUMNS[kind]
+        value = segment.split("=", 1)[1]
+        rank = preferred.index(value) if value in preferred else len(preferred)
+        return (list(SEGMENT_COLUMNS).index(kind), rank, value)
+
+    return [(kind, segment) for segment, kind in sorted(segments.items(), key=position)]
 
 
 def _application_rows(
-    data: Data,
     c: Contrast,
     advance: dict[tuple[str, str, str], Estimate],
-    apps: pl.DataFrame,
-    segment_rounds: dict[str, _SegmentRounds],
+    sums: _ApplicationSums,
+    segments: list[tuple[str, str, np.ndarray]],
 ) -> Iterator[tuple[str, str, str, str, Estimate]]:
-    t_all = _values(data, c.treatments)
-    kinds = tuple(dict.fromkeys(k for k, _, _ in data.segments))
-    for j, cid in enumerate(c.ids):
-        t = t_all[:, j]
-        for kind, segment, est in _application_crude(apps, cid, kinds):
+    for cid in c.ids:
+        for kind, segment, est in sums.crude(cid):
             yield cid, "crude", kind, segment, est
-        in_pop = ~np.isnan(t)
-        for kind, segment, _ in data.segments:
+        for kind, segment, _ in segments:
             if kind == "stage":
                 continue
-            profile = segment_rounds[segment].profile(t, in_pop)
+            profile = sums.rounds[segment].profile(cid)
             for method in METHODS[1:]:
                 adv = advance[(cid, method, segment)]
                 effect = adv.row["estimate"]
@@ -615,46 +866,9 @@ def tactic_estimates(
     """``marts.tactic_estimates`` from ``fct_interviews`` (see the module docstring); only the
     ``all`` rows with ``segment_kinds=("all",)`` (they do not depend on the others)."""
     return fct.map_batches(
-        lambda df: _tactic_table(prepare(df.lazy(), segment_kinds)),
+        lambda df: _tables(df, segment_kinds, ("tactic_estimates",))["tactic_estimates"],
         schema=TACTIC_SCHEMA,
         streamable=False,
-    )
-
-
-# The fits' products are tall and skinny (a million rows by a few columns): OpenBLAS splitting
-# them over threads made them several times slower on 2 cores, most of all beside other work.
-_ONE_BLAS_THREAD = threadpool_limits.wrap(limits=1, user_api="blas")
-
-
-@_ONE_BLAS_THREAD
-def _tactic_table(data: Data) -> pl.DataFrame:
-    items, advance = [], {}
-    for c in TACTIC_CONTRASTS:
-        for cid, method, kind, segment, est in _contrast_rows(data, c):
-            advance[(cid, method, segment)] = est
-            items.append((cid, method, kind, segment, est, "advance"))
-    rows = _records("tactic", items, COMPARES)
-    apps = _applications(
-        data,
-        tuple(cid for c in TACTIC_CONTRASTS for cid in c.ids),
-        _values(data, [t for c in TACTIC_CONTRASTS for t in c.treatments]),
-    )
-    all_rounds = _Rounds.of(data.frame)
-    analysable = ~np.isnan(all_rounds.advanced)
-    segment_rounds = {
-        segment: _SegmentRounds.of(all_rounds, analysable & mask)
-        for kind, segment, mask in data.segments
-        if kind != "stage"
-    }
-    app_items = [
-        (*item, "application_offer")
-        for c in TACTIC_CONTRASTS
-        for item in _application_rows(data, c, advance, apps, segment_rounds)
-    ]
-    rows += _records("tactic", app_items, COMPARES_APPLICATION)
-    order = {t: i for i, t in enumerate(TACTICS)}
-    return _finish(rows, TACTIC_SCHEMA).sort(
-        pl.col("tactic").replace_strict(order), "estimand", maintain_order=True
     )
 
 
@@ -663,23 +877,51 @@ def hypothesis_tests(
 ) -> pl.LazyFrame:
     """``marts.hypothesis_tests`` from ``fct_interviews`` (see the module docstring)."""
     return fct.map_batches(
-        lambda df: _hypothesis_table(prepare(df.lazy(), segment_kinds)),
+        lambda df: _tables(df, segment_kinds, ("hypothesis_tests",))["hypothesis_tests"],
         schema=HYPOTHESIS_SCHEMA,
         streamable=False,
     )
 
 
-@_ONE_BLAS_THREAD
-def _hypothesis_table(data: Data) -> pl.DataFrame:
+def _tactic_table(
+    models: dict[tuple, _ModelSums], apps: _ApplicationSums, segments
+) -> pl.DataFrame:
+    items, advance = [], {}
+    for c in TACTIC_CONTRASTS:
+        for cid, method, kind, segment, est in _contrast_rows(models, c, segments):
+            advance[(cid, method, segment)] = est
+            items.append((cid, method, kind, segment, est, "advance"))
+    rows = _records("tactic", items, COMPARES)
+    app_items = [
+        (*item, "application_offer")
+        for c in TACTIC_CONTRASTS
+        for item in _application_rows(c, advance, apps, segments)
+    ]
+    rows += _records("tactic", app_items, COMPARES_APPLICATION)
+    order = {t: i for i, t in enumerate(TACTICS)}
+    return _finish(rows, TACTIC_SCHEMA).sort(
+        pl.col("tactic").replace_strict(order), "estimand", maintain_order=True
+    )
+
+
+def _hypothesis_table(models: dict[tuple, _ModelSums], segments) -> pl.DataFrame:
     items = [
         (cid, method, kind, segment, est, c.estimand)
         for c in HYPOTHESIS_CONTRASTS
-        for cid, method, kind, segment, est in _contrast_rows(data, c)
+        for cid, method, kind, segment, est in _contrast_rows(models, c, segments)
     ]
     rows = _records("hypothesis", items, COMPARES)
     for row in rows:
         row["n"] = row["n_treated"] + row["n_control"]
     return _finish(rows, HYPOTHESIS_SCHEMA)
+
+
+def _contrast_rows(
+    models: dict[tuple, _ModelSums], c: Contrast, segments
+) -> Iterator[tuple[str, str, str, str, Estimate]]:
+    """(id, method, segment_kind, segment, estimate) for every advance/referral row."""
+    for j, method, kind, segment, est in models[_model_key(c)].estimates(segments):
+        yield c.ids[j], method, kind, segment, est
 
 
 ESTIMATE_MARTS = ("tactic_estimates", "hypothesis_tests")
@@ -690,19 +932,64 @@ def estimate_tables(
 ) -> dict[str, pl.DataFrame]:
     """Both estimate marts from one preparation of the rounds (only the ``all`` rows with
     ``segment_kinds=("all",)``)."""
-    return estimates_from(prepare(fct.lazy(), segment_kinds))
+    return _tables(fct, segment_kinds, ESTIMATE_MARTS)
 
 
-@_ONE_BLAS_THREAD  # for both threads: the limit is the process's, restored when both are done
 def estimates_from(data: Data) -> dict[str, pl.DataFrame]:
-    """Both estimate marts from prepared rounds (what the build calls, having let go of
-    ``fct``): the tables share their row sets, and so the confounders' Gram matrices, and a
-    hypothesis that restates a tactic shares its fits.
+    """Both estimate marts from the prepared rounds of every client."""
+    return estimates_over(lambda: iter([data]))
 
-    The two tables are computed side by side, the hypotheses on a second thread: most of a
-    fit's time is spent in numpy, scipy and Polars with the GIL released (at 1M on 2 cores,
-    13.9 -> 10.1 s). Each table's figures are the same as computed alone."""
+
+def _tables(fct: pl.DataFrame, segment_kinds, tables: tuple[str, ...]) -> dict[str, pl.DataFrame]:
+    data = prepare(fct.lazy(), segment_kinds)
+    return estimates_over(lambda: iter([data]), tables)
+
+
+# The fits' products are tall and skinny (a million rows by a few columns): OpenBLAS splitting
+# them over threads made them several times slower on 2 cores, most of all beside other work.
+@threadpool_limits.wrap(limits=1, user_api="blas")
+def estimates_over(
+    parts: Callable[[], Iterator[Data]], tables: tuple[str, ...] = ESTIMATE_MARTS
+) -> dict[str, pl.DataFrame]:
+    """The estimate marts from the rounds in parts of the clients (``parts()`` gives them,
+    each ``Data.of`` with the levels of all; it is called twice): every sum a fit needs adds
+    up over clients, so each part is read once to sum the normal equations and the counts,
+    and once more, with the coefficients solved, to sum the errors' meat. Memory holds one
+    part, not every round.
+
+    Each part's models are fitted on two threads, the tactics' (and their applications') and
+    the hypotheses' own: most of a fit's time is spent in numpy, scipy and Polars with the GIL
+    released. A hypothesis that restates a tactic shares its fits."""
+    tactics, hypotheses = (name in tables for name in ESTIMATE_MARTS)
+    contrasts = (*TACTIC_CONTRASTS * tactics, *HYPOTHESIS_CONTRASTS * hypotheses)
+    models = {_model_key(c): _ModelSums(c) for c in reversed(contrasts)}
+    tactic_keys = {_model_key(c) for c in TACTIC_CONTRASTS} if tactics else set()
+    apps, segments = None, None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sealdeal-estimates") as pool:
-        hypotheses = pool.submit(_hypothesis_table, data)
-        tactics = _tactic_table(data)
-        return dict(zip(ESTIMATE_MARTS, (tactics, hypotheses.result()), strict=True))
+        for data in parts():
+            segments = segments or data.segments
+            if apps is None and tactics:
+                kinds = tuple(dict.fromkeys(k for k, _, _ in data.segments))
+                apps = _ApplicationSums(TACTIC_CONTRASTS, kinds)
+            first = [m for key, m in models.items() if key in tactic_keys] + [apps] * tactics
+            second = [m for key, m in models.items() if key not in tactic_keys]
+            _on_two_threads(pool, first, second, lambda m, d=data: m.add_normals(d))
+        for model in first + second:
+            model.solve()
+        for data in parts():
+            _on_two_threads(pool, first, second, lambda m, d=data: m.add_meats(d))
+    out = {}
+    if tactics:
+        out["tactic_estimates"] = _tactic_table(models, apps, segments)
+    if hypotheses:
+        out["hypothesis_tests"] = _hypothesis_table(models, segments)
+    return out
+
+
+def _on_two_threads(pool: ThreadPoolExecutor, mine: list, theirs: list, work) -> None:
+    other = pool.submit(lambda: [work(m) for m in theirs])
+    try:
+        for m in mine:
+            work(m)
+    finally:
+        other.result()

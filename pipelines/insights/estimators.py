@@ -56,18 +56,19 @@ class Fit:
         return max(self.n_clusters - 1, 1)
 
 
-def one_hot(codes: list[np.ndarray], n: int) -> sp.csr_matrix:
+def one_hot(codes: list[np.ndarray], n: int, levels: list[int] | None = None) -> sp.csr_matrix:
     """Dummies of each integer-coded categorical (codes 0..L-1, -1 = missing: no dummy), the
     first level of each dropped (the intercept or the absorbed effect stands for it). Built as
     CSR arrays directly: each row's columns come in categorical order, already sorted (stacking
-    a sparse block per categorical took 0.9 s at 1M rounds)."""
+    a sparse block per categorical took 0.9 s at 1M rounds). ``levels`` (default: each one's
+    highest code + 1) lays out the columns of rows that are a part of a larger whole."""
     columns, width = [], 0
-    for c in codes:
+    for b, c in enumerate(codes):
         c = np.asarray(c, dtype=np.int64)
-        levels = int(c.max()) + 1 if c.size else 0
-        if levels > 1:
+        size = (int(c.max()) + 1 if c.size else 0) if levels is None else levels[b]
+        if size > 1:
             columns.append(np.where(c > 0, width + c - 1, -1))
-            width += levels - 1
+            width += size - 1
     if not columns:
         return sp.csr_matrix((n, 0))
     cells = np.column_stack(columns)

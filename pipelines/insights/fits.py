@@ -137,87 +137,109 @@ def _assemble(groups, levels, tables) -> Gram:
     return Gram(cross, sums)
 
 
+@dataclass(frozen=True)
+class Normal:
+    """What a fit needs of its rows before its coefficients are known: Z'Z, Z'y, rows and
+    clients. Additive over parts of the rows that share no client."""
+
+    ztz: np.ndarray
+    zty: np.ndarray
+    n: int
+    n_groups: int
+
+    def __add__(self, other: Normal) -> Normal:
+        groups = self.n_groups + other.n_groups
+        return Normal(self.ztz + other.ztz, self.zty + other.zty, self.n + other.n, groups)
+
+
+@dataclass(frozen=True)
+class Solved:
+    """A fit's coefficients, solved from the normal equations of all its rows."""
+
+    normal: Normal
+    beta: np.ndarray
+    bread: np.ndarray
+    rank: int  # the absorbed client effects count as one
+    identified: np.ndarray  # per treatment column
+
+
+def solve(normal: Normal | None, k: int, absorbed: bool = False) -> Solved | None:
+    """The coefficients, as ``fit_ols`` solves them; None when the rows cannot identify a
+    model (fewer than two clients, or no more rows than parameters)."""
+    if normal is None or normal.n_groups < 2 or normal.n <= normal.ztz.shape[0]:
+        return None
+    bread, rank = linalg.pinvh(normal.ztz, rtol=RANK_RTOL, return_rank=True)
+    rank += int(absorbed)
+    if normal.n <= rank:
+        return None
+    identified = np.abs(np.diag(bread @ normal.ztz)[:k] - 1) < 1e-6
+    return Solved(normal, bread @ normal.zty, bread, rank, identified)
+
+
+def finish(solved: Solved | None, normal: Normal | None, k: int, meat: np.ndarray) -> Fit:
+    """The fit from its solution and its CR1 meat's diagonal on the treatment columns (the
+    per-client scores squared, summed over every part of the rows)."""
+    if solved is None:
+        return _empty(k, 0, 0) if normal is None else _empty(k, normal.n, normal.n_groups)
+    n, n_groups = normal.n, normal.n_groups
+    scale = n_groups / (n_groups - 1) * (n - 1) / (n - solved.rank)
+    se = np.sqrt(np.clip(scale * meat, 0, None))
+    ok = solved.identified
+    return Fit(np.where(ok, solved.beta[:k], np.nan), np.where(ok, se, np.nan), n, n_groups)
+
+
 def _empty(k: int, n: int, n_groups: int) -> Fit:
     return Fit(np.full(k, np.nan), np.full(k, np.nan), n, n_groups)
 
 
-def _groups(g: np.ndarray) -> tuple[np.ndarray, int]:
+def _client_meat(projected: np.ndarray, resid: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Sum over clients of their scores squared, each row's score projected on the treatment
+    rows of the bread (``u_g = sum_i e_i z_i' B[:, :k]``, G x k)."""
+    scores = projected * resid[:, None]
+    u = np.column_stack([np.bincount(g, weights=scores[:, j]) for j in range(scores.shape[1])])
+    return np.einsum("gj,gj->j", u, u)
+
+
+# -- crude: y on t and an intercept, from per-client sums -------------------------------------
+def _client_sums(y: np.ndarray, t: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, ...]:
     sizes = np.bincount(g)
-    return sizes, int(np.count_nonzero(sizes))
+    return sizes, *(np.bincount(g, weights=w, minlength=sizes.size) for w in (t, y, t * t, t * y))
 
 
-def _sandwich(
-    ztz: np.ndarray,
-    zty: np.ndarray,
-    k: int,
-    y: np.ndarray,
-    g: np.ndarray,
-    times,  # v -> Z @ v
-    absorbed: np.ndarray | None = None,  # per-client sizes when clients are absorbed
-) -> Fit:
-    """Solve the normal equations and the CR1 treatment errors, as ``fit_ols`` does."""
-    n, n_groups = len(y), int(np.count_nonzero(np.bincount(g)))
-    bread, rank = linalg.pinvh(ztz, rtol=RANK_RTOL, return_rank=True)
-    beta = bread @ zty
-    resid = y - times(beta)
-    if absorbed is not None:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            means = np.bincount(g, weights=resid, minlength=absorbed.size) / absorbed
-        resid -= means[g]
-    rank += int(absorbed is not None)  # the absorbed effects stand in for one intercept
-    if n <= rank:
-        return _empty(k, n, n_groups)
-    projected = times(bread[:, :k]) * resid[:, None]
-    u = np.column_stack([np.bincount(g, weights=projected[:, j]) for j in range(k)])
-    scale = n_groups / (n_groups - 1) * (n - 1) / (n - rank)
-    se = np.sqrt(np.clip(scale * np.einsum("gj,gj->j", u, u), 0, None))
-    identified = np.abs(np.diag(bread @ ztz)[:k] - 1) < 1e-6
-    return Fit(
-        np.where(identified, beta[:k], np.nan), np.where(identified, se, np.nan), n, n_groups
-    )
+def crude_normal(y: np.ndarray, t: np.ndarray, g: np.ndarray) -> Normal | None:
+    if len(y) == 0:
+        return None
+    sizes, s_t, s_y, s_tt, s_ty = _client_sums(y, t, g)
+    ztz = np.array([[s_tt.sum(), s_t.sum()], [s_t.sum(), float(len(y))]])
+    zty = np.array([s_ty.sum(), s_y.sum()])
+    return Normal(ztz, zty, len(y), int(np.count_nonzero(sizes)))
+
+
+def crude_meat(solved: Solved, y: np.ndarray, t: np.ndarray, g: np.ndarray) -> np.ndarray:
+    if len(y) == 0:
+        return np.zeros(1)
+    sizes, s_t, s_y, s_tt, s_ty = _client_sums(y, t, g)
+    (b, a), bread = solved.beta, solved.bread
+    # Each client's scores (sum t*e, sum e), projected on the slope's row of the bread.
+    u = (s_ty - b * s_tt - a * s_t) * bread[0, 0] + (s_y - b * s_t - a * sizes) * bread[1, 0]
+    return np.array([float(u @ u)])
 
 
 def fit_crude(y: np.ndarray, t: np.ndarray, g: np.ndarray) -> Fit:
     """``fit_ols(y, t, <no covariates>, g)``: y on t and an intercept, from per-client sums."""
-    n = len(y)
-    if n == 0:
-        return _empty(1, 0, 0)
-    sizes, n_groups = _groups(g)
-    if n_groups < 2 or n <= 2:
-        return _empty(1, n, n_groups)
-    size = sizes.size
-    s_t, s_y, s_tt, s_ty = (np.bincount(g, weights=w, minlength=size) for w in (t, y, t * t, t * y))
-    ztz = np.array([[s_tt.sum(), s_t.sum()], [s_t.sum(), float(n)]])
-    zty = np.array([s_ty.sum(), s_y.sum()])
-    bread, rank = linalg.pinvh(ztz, rtol=RANK_RTOL, return_rank=True)
-    b, a = bread @ zty
-    if n <= rank:
-        return _empty(1, n, n_groups)
-    # Each client's scores (sum t*e, sum e), projected on the slope's row of the bread.
-    u = (s_ty - b * s_tt - a * s_t) * bread[0, 0] + (s_y - b * s_t - a * sizes) * bread[1, 0]
-    scale = n_groups / (n_groups - 1) * (n - 1) / (n - rank)
-    se = np.sqrt(max(scale * float(u @ u), 0.0))
-    identified = abs((bread @ ztz)[0, 0] - 1) < 1e-6
-    return Fit(
-        np.array([b if identified else np.nan]),
-        np.array([se if identified else np.nan]),
-        n,
-        n_groups,
-    )
+    normal = crude_normal(y, t, g)
+    solved = solve(normal, 1)
+    return finish(solved, normal, 1, crude_meat(solved, y, t, g) if solved else np.zeros(1))
 
 
-def fit_adjusted(
-    y: np.ndarray, x: np.ndarray, k: int, covariates: sp.csr_matrix, gram: Gram, g: np.ndarray
-) -> Fit:
-    """``fit_ols(y, x, covariates, g)`` for the first k columns of x (the rest held fixed),
-    with ``gram`` = ``Gram.of(covariates)`` computed once for these rows."""
-    n, m = x.shape
+# -- adjusted: treatments, held-fixed columns and the confounders' dummies ---------------------
+def adjusted_normal(
+    y: np.ndarray, x: np.ndarray, covariates: sp.csr_matrix, gram: Gram, g: np.ndarray
+) -> Normal | None:
+    """Z'Z and Z'y for Z = [x, covariates, 1], with ``gram`` = ``Gram.of(covariates)``."""
+    n = x.shape[0]
     if n == 0:
-        return _empty(k, 0, 0)
-    _, n_groups = _groups(g)
-    p = covariates.shape[1]
-    if n_groups < 2 or n <= m + p + 1:
-        return _empty(k, n, n_groups)
+        return None
     dx = np.asarray(covariates.T @ x)
     xs = x.sum(axis=0)
     ztz = np.block(
@@ -228,11 +250,36 @@ def fit_adjusted(
         ]
     )
     zty = np.concatenate([x.T @ y, covariates.T @ y, [y.sum()]])
+    return Normal(ztz, zty, n, _groups(g))
+
+
+def adjusted_meat(
+    solved: Solved, k: int, y: np.ndarray, x: np.ndarray, covariates: sp.csr_matrix, g
+) -> np.ndarray:
+    if len(y) == 0:
+        return np.zeros(k)
+    m, p = x.shape[1], covariates.shape[1]
 
     def times(v: np.ndarray) -> np.ndarray:
         return x @ v[:m] + covariates @ v[m : m + p] + v[m + p]
 
-    return _sandwich(ztz, zty, k, y, g, times)
+    return _client_meat(times(solved.bread[:, :k]), y - times(solved.beta), g)
+
+
+def fit_adjusted(
+    y: np.ndarray, x: np.ndarray, k: int, covariates: sp.csr_matrix, gram: Gram, g: np.ndarray
+) -> Fit:
+    """``fit_ols(y, x, covariates, g)`` for the first k columns of x (the rest held fixed),
+    with ``gram`` = ``Gram.of(covariates)`` computed once for these rows."""
+    normal = adjusted_normal(y, x, covariates, gram, g)
+    solved = solve(normal, k)
+    meat = adjusted_meat(solved, k, y, x, covariates, g) if solved else np.zeros(k)
+    return finish(solved, normal, k, meat)
+
+
+# -- within-client: client effects absorbed ----------------------------------------------------
+def _groups(g: np.ndarray) -> int:
+    return int(np.count_nonzero(np.bincount(g)))
 
 
 def _columns(x: np.ndarray, strata: sp.csr_matrix) -> np.ndarray:
@@ -249,22 +296,48 @@ def _columns(x: np.ndarray, strata: sp.csr_matrix) -> np.ndarray:
     return z
 
 
+@dataclass(frozen=True)
+class Within:
+    """The rows of clients with more than one, as the within fit sees them."""
+
+    y: np.ndarray
+    z: np.ndarray  # [x, strata]
+    g: np.ndarray
+    sizes: np.ndarray  # rows per client
+
+    @classmethod
+    def of(cls, y: np.ndarray, x: np.ndarray, strata: sp.csr_matrix, g: np.ndarray) -> Within:
+        keep = np.flatnonzero(np.bincount(g)[g] > 1) if len(g) else np.zeros(0, dtype=np.int64)
+        g = g[keep]
+        return cls(y[keep], _columns(x[keep], strata[keep]), g, np.bincount(g))
+
+    def normal(self) -> Normal | None:
+        """The within transformation applied to the normal equations."""
+        if len(self.y) == 0:
+            return None
+        z, y, g = self.z, self.y, self.g
+        ctz = np.column_stack([np.bincount(g, weights=z[:, j]) for j in range(z.shape[1])])
+        cty = np.bincount(g, weights=y)
+        present = self.sizes > 0
+        inv = np.where(present, 1 / np.where(present, self.sizes, 1), 0.0)
+        ztz = z.T @ z - ctz.T @ (ctz * inv[:, None])
+        zty = z.T @ y - ctz.T @ (cty * inv)
+        return Normal(ztz, zty, len(y), int(np.count_nonzero(self.sizes)))
+
+    def meat(self, solved: Solved, k: int) -> np.ndarray:
+        if len(self.y) == 0:
+            return np.zeros(k)
+        resid = self.y - self.z @ solved.beta
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.bincount(self.g, weights=resid, minlength=self.sizes.size) / self.sizes
+        resid -= means[self.g]
+        return _client_meat(self.z @ solved.bread[:, :k], resid, self.g)
+
+
 def fit_within(y: np.ndarray, x: np.ndarray, k: int, strata: sp.csr_matrix, g: np.ndarray) -> Fit:
     """``fit_ols(y, x, strata, g, absorb_clusters=True)``: one effect per client (clients with
     a single row dropped), the within transformation applied to the normal equations."""
-    if len(y) == 0:
-        return _empty(k, 0, 0)
-    keep = np.flatnonzero(np.bincount(g)[g] > 1)
-    y, g = y[keep], g[keep]
-    z = _columns(x[keep], strata[keep])
-    sizes, n_groups = _groups(g)
-    n = len(y)
-    if n_groups < 2 or n <= z.shape[1]:
-        return _empty(k, n, n_groups)
-    ctz = np.column_stack([np.bincount(g, weights=z[:, j]) for j in range(z.shape[1])])
-    cty = np.bincount(g, weights=y)
-    present = sizes > 0
-    inv = np.where(present, 1 / np.where(present, sizes, 1), 0.0)
-    ztz = z.T @ z - ctz.T @ (ctz * inv[:, None])
-    zty = z.T @ y - ctz.T @ (cty * inv)
-    return _sandwich(ztz, zty, k, y, g, lambda v: z @ v, absorbed=sizes.astype(float))
+    rows = Within.of(y, x, strata, g)
+    normal = rows.normal()
+    solved = solve(normal, k, absorbed=True)
+    return finish(solved, normal, k, rows.meat(solved, k) if solved else np.zeros(k))

@@ -275,9 +275,10 @@ MARTS = {
 }
 
 
-def descriptive_marts(fct: pl.DataFrame) -> dict[str, pl.DataFrame]:
+def descriptive_marts(fct: pl.DataFrame | pl.LazyFrame) -> dict[str, pl.DataFrame]:
     """Every mart of ``MARTS`` but the estimates (``effects.estimate_tables``), in one Polars
-    query plan: they share the scan of ``fct``."""
+    query plan on the streaming engine: they share the scan of ``fct``, read in batches."""
     names = [name for name in MARTS if name not in ESTIMATE_MARTS]
     lazy = fct.lazy()
-    return dict(zip(names, pl.collect_all([MARTS[name](lazy) for name in names]), strict=True))
+    frames = pl.collect_all([MARTS[name](lazy) for name in names], engine="streaming")
+    return dict(zip(names, frames, strict=True))

@@ -45,7 +45,27 @@ def delivered(generated, settings):
     return landing_files([settings.landing_dir])
 
 
-def test_incremental_build_equals_full_rebuild(settings, master_key, landing):
+@pytest.fixture(params=[None, 1500], ids=["estimates-whole", "estimates-in-parts"])
+def estimate_parts(request, monkeypatch):
+    """Interviews per part of the clients the estimates hold (None: the default, one part);
+    returns it and the sizes of the parts' prepared rounds as they are made."""
+    import pipelines.insights.build as build_module
+    from pipelines.insights import effects
+
+    if request.param:
+        monkeypatch.setattr(build_module, "ESTIMATE_PART_INTERVIEWS", request.param)
+    prepared: list[int] = []
+    original = effects.prepared_rounds
+
+    def spy(*args, **kwargs):
+        prepared.append((frame := original(*args, **kwargs)).height)
+        return frame
+
+    monkeypatch.setattr(effects, "prepared_rounds", spy)
+    return request.param, prepared
+
+
+def test_incremental_build_equals_full_rebuild(settings, master_key, landing, estimate_parts):
     files = delivered(landing, settings)
     half = len(files) // 2
     ingest_paths(files[:half], settings, master_key)
@@ -60,6 +80,34 @@ def test_incremental_build_equals_full_rebuild(settings, master_key, landing):
     # Nothing new: a build is a no-op that changes nothing.
     assert build(settings).events == 0
     assert_same(incremental, snapshot(settings.warehouse_path))
+    # The last build prepared its rounds in one part, or in parts of ~1500 interviews.
+    size, prepared = estimate_parts
+    interviews = incremental["marts.fct_interviews"].height
+    parts = -(-interviews // size) if size else 1
+    assert sum(prepared[-parts:]) == interviews > 5000
+    assert parts == 1 or 0 < min(prepared[-parts:]) < max(prepared[-parts:]) < 2 * size
+
+
+def test_marts_from_parts_of_the_clients_equal_those_from_one(
+    settings, master_key, landing, monkeypatch
+):
+    """Counts and labels exactly; figures to 1e-9 (the same sums, added part by part)."""
+    import pipelines.insights.build as build_module
+    from tests.pipelines.insights.test_effects_equivalence import assert_equivalent
+
+    ingest_paths(delivered(landing, settings), settings, master_key)
+    build(settings, full=True)
+    whole = snapshot(settings.warehouse_path)
+    monkeypatch.setattr(build_module, "ESTIMATE_PART_INTERVIEWS", 1000)
+    build(settings)  # nothing new: the marts alone are computed again
+    parts = snapshot(settings.warehouse_path)
+    estimates = {f"marts.{name}" for name in ("tactic_estimates", "hypothesis_tests")}
+    for table in TABLES:
+        if table in estimates:
+            assert_equivalent(parts[table], whole[table], rtol=1e-9)
+            assert parts[table]["estimate"].is_not_null().sum() > 100
+        else:
+            assert parts[table].equals(whole[table]), table
 
 
 def test_a_full_build_in_many_slices_equals_one_in_a_single_slice(

@@ -338,13 +338,14 @@ def test_the_fits_run_with_blas_on_one_thread(fct, monkeypatch):
         return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
 
     seen: list[set[int]] = []
-    fit_within, before = effects.fit_within, blas_threads()
+    normals, before = effects._normals, blas_threads()
 
-    def spy(*args):
-        seen.append(blas_threads())
-        return fit_within(*args)
+    def spy(data, method, s):
+        if method == "within_client":
+            seen.append(blas_threads())
+        return normals(data, method, s)
 
-    monkeypatch.setattr(effects, "fit_within", spy)
+    monkeypatch.setattr(effects, "_normals", spy)
     tactic_estimates(fct.lazy()).collect()
     hypothesis_tests(fct.lazy()).collect()
     alone = len(seen)
@@ -356,18 +357,27 @@ def test_the_fits_run_with_blas_on_one_thread(fct, monkeypatch):
     assert blas_threads() == before  # the limit is lifted when both are done
 
 
+def _spy_on_models(monkeypatch) -> list[tuple[tuple, str]]:
+    """(model key, thread name) of every part's first pass of a model."""
+    from pipelines.insights import effects
+
+    calls: list[tuple[tuple, str]] = []
+    original = effects._ModelSums.add_normals
+
+    def spy(self, data):
+        calls.append((effects._model_key(self.contrast), threading.current_thread().name))
+        return original(self, data)
+
+    monkeypatch.setattr(effects._ModelSums, "add_normals", spy)
+    return calls
+
+
 def test_a_hypothesis_that_restates_a_tactic_shares_its_fits(fct, monkeypatch):
     from pipelines.insights import effects
 
-    fitted: list[tuple] = []
-    original = effects._fitted
-
-    def spy(data, c):
-        fitted.append(effects._model_key(c))
-        return original(data, c)
-
-    monkeypatch.setattr(effects, "_fitted", spy)
+    calls = _spy_on_models(monkeypatch)
     tables = effects.estimate_tables(fct)
+    fitted = [key for key, _ in calls]
     contrasts = (*effects.TACTIC_CONTRASTS, *effects.HYPOTHESIS_CONTRASTS)
     assert len(fitted) == len(set(fitted)) == len(contrasts) - 1  # each model once
     figures = ["method", "segment", "estimate", "std_error", "ci_low", "ci_high", "p_value"]
@@ -438,16 +448,10 @@ def test_rounds_all_in_one_stage_are_fitted_without_a_gram_waiting_on_itself(fct
 def test_the_build_computes_both_tables_side_by_side_with_the_same_figures(fct, monkeypatch):
     from pipelines.insights import effects
 
-    threads: dict[str, str] = {}
-    for name in ("_tactic_table", "_hypothesis_table"):
-        table = getattr(effects, name)
-
-        def spy(data, table=table, name=name):
-            threads[name] = threading.current_thread().name
-            return table(data)
-
-        monkeypatch.setattr(effects, name, spy)
+    calls = _spy_on_models(monkeypatch)
     tables = effects.estimate_tables(fct)
-    assert threads["_tactic_table"] != threads["_hypothesis_table"]
+    tactic_keys = {effects._model_key(c) for c in effects.TACTIC_CONTRASTS}
+    threads = {side: {n for key, n in calls if (key in tactic_keys) == side} for side in (1, 0)}
+    assert len(threads[1]) == len(threads[0]) == 1 and threads[1] != threads[0]
     assert tables["tactic_estimates"].equals(tactic_estimates(fct.lazy()).collect())
     assert tables["hypothesis_tests"].equals(hypothesis_tests(fct.lazy()).collect())

@@ -25,7 +25,7 @@ EXPECTED = Path(__file__).parent / "effects_expected"
 POPULATIONS = ((300, 0), (1500, 5))
 
 
-def assert_equivalent(table: pl.DataFrame, expected: pl.DataFrame) -> None:
+def assert_equivalent(table: pl.DataFrame, expected: pl.DataFrame, rtol: float = 1e-12) -> None:
     assert table.schema == expected.schema and table.height == expected.height
     for column in table.columns:
         got, want = table.get_column(column), expected.get_column(column)
@@ -34,7 +34,7 @@ def assert_equivalent(table: pl.DataFrame, expected: pl.DataFrame) -> None:
             continue
         assert got.is_null().equals(want.is_null()), column
         np.testing.assert_allclose(
-            got.to_numpy(), want.to_numpy(), rtol=1e-12, atol=1e-12, err_msg=column
+            got.to_numpy(), want.to_numpy(), rtol=rtol, atol=rtol, err_msg=column
         )
 
 
@@ -66,3 +66,51 @@ def test_codes_are_the_dense_rank_of_the_values():
     for column in frame.columns:
         rank = frame.get_column(column).rank("dense").fill_null(0).cast(pl.Int64).to_numpy() - 1
         assert np.array_equal(dense_codes(frame, column), rank), column
+    # With the levels of a larger whole, a part is coded as the whole would code its rows.
+    whole = pl.concat([frame, pl.DataFrame({"text": ["zz", "0"], "number": [-4, 12]})])
+    for column in frame.columns:
+        levels = whole.get_column(column).drop_nulls().unique().sort()
+        expected = dense_codes(whole, column)[: frame.height]
+        assert np.array_equal(dense_codes(frame, column, levels), expected), column
+
+
+@pytest.mark.parametrize(("clients", "seed"), POPULATIONS)
+def test_estimates_from_parts_of_the_clients_equal_those_from_all(clients, seed, tmp_path):
+    """Counts, flags and labels exactly; figures to 1e-9 (the same sums, added part by part),
+    with firms and label groups that some parts lack."""
+    from pipelines.insights.effects import client_part, estimates_in_parts
+    from pipelines.insights.rounds import rounds
+
+    client = pl.col("client_key")
+    # A firm of one client; a label of ten, a group in the whole but too small in any part;
+    # rare labels of other clients, pooled as "other" in the whole.
+    ten = client.is_in([f"c{c}" for c in range(1, 11)])
+    rare = client.str.slice(1).cast(pl.Int64) % 20 == 19
+    fct = population(clients, seed).with_columns(
+        pl.when(client == "c0").then(pl.lit("firm-solo")).otherwise("firm_id").alias("firm_id"),
+        pl.when(ten)
+        .then(pl.lit("Health Care"))
+        .when(rare)
+        .then(pl.lit("zoo ") + client)
+        .otherwise("industry")
+        .alias("industry"),
+    )
+    groups = rounds(fct.lazy()).collect()["industry_group"].to_list()
+    assert "healthcare" in groups and "other" in groups
+    parts = fct.select(client_part(4).alias("part")).get_column("part")
+    assert parts.n_unique() == 4
+    # Every client in one part.
+    assert (
+        fct.with_columns(parts)
+        .group_by("firm_id", "client_key")
+        .agg(pl.col("part").n_unique())["part"]
+        .max()
+        == 1
+    )
+    whole = estimate_tables(fct)
+    in_parts = estimates_in_parts(fct.lazy(), 4, tmp_path)
+    for name in ("tactic_estimates", "hypothesis_tests"):
+        assert_equivalent(in_parts[name], whole[name], rtol=1e-9)
+        assert in_parts[name]["estimate"].is_not_null().sum() > 20
+        assert "firm=firm-solo" in in_parts[name]["segment"].to_list()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"rounds-{p}.parquet" for p in range(4)]

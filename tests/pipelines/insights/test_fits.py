@@ -118,3 +118,45 @@ def test_gram_from_joint_tables_equals_the_sparse_product(levels):
 def test_gram_from_joint_tables_declines_tables_too_large():
     codes = np.column_stack([np.arange(5000) % 3000, np.arange(5000) % 2000])
     assert Gram.of_codes(codes, [3000, 2000]) is None
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_fits_summed_over_parts_of_the_clients_equal_the_fit_of_all(seed):
+    """Normal equations and meats add up over parts that share no client: the fit from the
+    parts' sums equals the one-pass fit (the adjusted one's normal equations exactly)."""
+    from pipelines.insights.fits import (
+        Within,
+        adjusted_meat,
+        adjusted_normal,
+        crude_meat,
+        crude_normal,
+        finish,
+        solve,
+    )
+
+    y, x, d, g = design(seed)
+    parts = [np.flatnonzero(g % 3 == p) for p in range(3)]
+
+    def local(rows):  # each part numbers its own clients
+        return np.unique(g[rows], return_inverse=True)[1]
+
+    normals = [adjusted_normal(y[r], x[r], d[r], Gram.of(d[r]), local(r)) for r in parts]
+    total = normals[0] + normals[1] + normals[2]
+    whole = adjusted_normal(y, x, d, Gram.of(d), g)
+    assert np.array_equal(total.ztz, whole.ztz) and np.array_equal(total.zty, whole.zty)
+    solved = solve(total, 2)
+    meat = sum(adjusted_meat(solved, 2, y[r], x[r], d[r], local(r)) for r in parts)
+    assert_same(finish(solved, total, 2, meat), fit_adjusted(y, x, 2, d, Gram.of(d), g))
+
+    t = x[:, 0]
+    crude = [crude_normal(y[r], t[r], local(r)) for r in parts]
+    total = crude[0] + crude[1] + crude[2]
+    solved = solve(total, 1)
+    meat = sum(crude_meat(solved, y[r], t[r], local(r)) for r in parts)
+    assert_same(finish(solved, total, 1, meat), fit_crude(y, t, g))
+
+    rows = [Within.of(y[r], x[r], d[r], local(r)) for r in parts]
+    total = rows[0].normal() + rows[1].normal() + rows[2].normal()
+    solved = solve(total, 2, absorbed=True)
+    meat = sum(part.meat(solved, 2) for part in rows)
+    assert_same(finish(solved, total, 2, meat), fit_within(y, x, 2, d, g))

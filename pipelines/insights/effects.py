@@ -733,8 +733,13 @@ class _ApplicationSums:
         return tuple(cid for c in self.contrasts for cid in c.ids)
 
     def _apps(self, data: Data) -> tuple[pl.DataFrame, np.ndarray]:
-        t = _values(data, [t for c in self.contrasts for t in c.treatments])
-        return _applications(data, self.ids, t), t
+        """The part's applications and treatments (once per part: both passes read them)."""
+
+        def compute() -> tuple[pl.DataFrame, np.ndarray]:
+            t = _values(data, [t for c in self.contrasts for t in c.treatments])
+            return _applications(data, self.ids, t), t
+
+        return data.once(("applications", self.ids), compute)
 
     def add_normals(self, data: Data) -> None:
         apps, t = self._apps(data)

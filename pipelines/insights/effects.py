@@ -31,6 +31,12 @@ construction (longer applications have more rounds to ask in), shown only as tha
 Multiple testing: each table's ``segment = 'all'`` rows are its confirmatory family; each
 segment kind (stage, seniority, firm) of each table is an exploratory family of its own.
 Benjamini-Hochberg within the family; ``is_finding`` = enough data and q < 0.05.
+
+Computation (``pipelines.insights.fits``): everything a fit needs of its rows is a sum over
+clients, so the rounds can be read a part of the clients at a time (``estimates_in_parts``):
+once to sum the normal equations and the counts, once more, with the coefficients solved, to
+sum the CR1 meat. The figures equal those of one pass to rounding (the sums are added part by
+part); the same parts always give the same figures bit for bit.
 """
 
 from __future__ import annotations
@@ -192,9 +198,13 @@ HYPOTHESIS_SCHEMA = pl.Schema({"hypothesis": pl.String, **ROW_SCHEMA, "n": pl.In
 # -------------------------------------------------------------------------------------------
 # Data in numpy form, once per part of the rounds
 # -------------------------------------------------------------------------------------------
+# Segment kind -> its column and the values shown first.
+SEGMENT_COLUMNS = {
+    "stage": ("stage", spec.STAGES),
+    "seniority": ("seniority", spec.SENIORITIES),
+    "firm": ("firm_id", ()),
+}
 # Columns whose values every part codes alike: the confounders, the within strata, the segments.
-SEGMENT_COLUMNS = {"stage": ("stage", spec.STAGES), "seniority": ("seniority", spec.SENIORITIES)}
-SEGMENT_COLUMNS["firm"] = ("firm_id", ())
 CODED = tuple(dict.fromkeys((*CONFOUNDERS, *WITHIN_CLIENT_STRATA, "stage", "seniority", "firm_id")))
 Levels = dict[str, pl.Series]  # column -> its distinct values, sorted, no null
 
@@ -720,7 +730,6 @@ class _ApplicationSums:
     applications (normal equations, counts, then meats) and each segment's round sums."""
 
     contrasts: tuple[Contrast, ...]
-    kinds: tuple[str, ...]
     normals: dict[tuple[str, str], Normal | None] = field(default_factory=dict)
     counts: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
     segments: dict[str, str] = field(default_factory=dict)  # segment -> kind
@@ -744,7 +753,7 @@ class _ApplicationSums:
     def add_normals(self, data: Data) -> None:
         apps, t = self._apps(data)
         for cid in self.ids:
-            for kind, segment, y, used, g in _application_fits(apps, cid, self.kinds):
+            for kind, segment, y, used, g in _application_fits(apps, cid, _kinds(data)):
                 key = (cid, segment)
                 self.segments[segment] = kind
                 self.counts[key] = self.counts.get(key, 0) + _counts(used, g)
@@ -764,7 +773,7 @@ class _ApplicationSums:
     def add_meats(self, data: Data) -> None:
         apps, _ = self._apps(data)
         for cid in self.ids:
-            for _, segment, y, used, g in _application_fits(apps, cid, self.kinds):
+            for _, segment, y, used, g in _application_fits(apps, cid, _kinds(data)):
                 fit = self.solved[(cid, segment)]
                 meat = crude_meat(fit, y, used, g) if fit else np.zeros(1)
                 self.meats[(cid, segment)] = self.meats.get((cid, segment), 0) + meat
@@ -777,6 +786,10 @@ class _ApplicationSums:
             counts = tuple(int(v) for v in self.counts[key])
             enough = min(counts[:2]) >= MIN_PER_ARM and counts[2] >= MIN_CLIENTS
             yield kind, segment, Estimate(_row(f.coef[0], f.std_error[0], f.dof, counts, enough))
+
+
+def _kinds(data: Data) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(kind for kind, _, _ in data.segments))
 
 
 def _ordered(segments: dict[str, str]) -> list[tuple[str, str]]:
@@ -940,14 +953,13 @@ def estimate_tables(
     return _tables(fct, segment_kinds, ESTIMATE_MARTS)
 
 
-def estimates_from(data: Data) -> dict[str, pl.DataFrame]:
-    """Both estimate marts from the prepared rounds of every client."""
-    return estimates_over(lambda: iter([data]))
+def estimates_from(data: Data, tables: tuple[str, ...] = ESTIMATE_MARTS) -> dict[str, pl.DataFrame]:
+    """The estimate marts from the prepared rounds of every client."""
+    return estimates_over(lambda: iter([data]), tables)
 
 
 def _tables(fct: pl.DataFrame, segment_kinds, tables: tuple[str, ...]) -> dict[str, pl.DataFrame]:
-    data = prepare(fct.lazy(), segment_kinds)
-    return estimates_over(lambda: iter([data]), tables)
+    return estimates_from(prepare(fct.lazy(), segment_kinds), tables)
 
 
 # The fits' products are tall and skinny (a million rows by a few columns): OpenBLAS splitting
@@ -969,15 +981,13 @@ def estimates_over(
     contrasts = (*TACTIC_CONTRASTS * tactics, *HYPOTHESIS_CONTRASTS * hypotheses)
     models = {_model_key(c): _ModelSums(c) for c in reversed(contrasts)}
     tactic_keys = {_model_key(c) for c in TACTIC_CONTRASTS} if tactics else set()
-    apps, segments = None, None
+    apps = _ApplicationSums(TACTIC_CONTRASTS)
+    first = [m for key, m in models.items() if key in tactic_keys] + [apps] * tactics
+    second = [m for key, m in models.items() if key not in tactic_keys]
+    segments = None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sealdeal-estimates") as pool:
         for data in parts():
             segments = segments or data.segments
-            if apps is None and tactics:
-                kinds = tuple(dict.fromkeys(k for k, _, _ in data.segments))
-                apps = _ApplicationSums(TACTIC_CONTRASTS, kinds)
-            first = [m for key, m in models.items() if key in tactic_keys] + [apps] * tactics
-            second = [m for key, m in models.items() if key not in tactic_keys]
             _on_two_threads(pool, first, second, lambda m, d=data: m.add_normals(d))
         for model in first + second:
             model.solve()

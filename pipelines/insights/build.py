@@ -348,8 +348,9 @@ ESTIMATE_PART_INTERVIEWS = 500_000
 
 def write_marts(con: duckdb.DuckDBPyConnection, memory_limit: str) -> None:
     """Recompute every mart from ``fct_interviews`` (small aggregates over every interview),
-    read from a Parquet copy: the descriptive marts by Polars' streaming engine, the
-    estimates a part of the clients at a time, so memory does not grow with the table."""
+    read from a Parquet copy: the descriptive marts by Polars' streaming engine, those of the
+    rounds (the estimates, ``rounds_by_status``) a part of the clients at a time, so memory
+    does not grow with the table."""
     (interviews,) = first_row(con, "SELECT count(*) FROM marts.fct_interviews")
     with tempfile.TemporaryDirectory(prefix="sealdeal-marts-", dir=spill_dir(con)) as tmp:
         path = Path(tmp) / "fct_interviews.parquet"
@@ -358,7 +359,7 @@ def write_marts(con: duckdb.DuckDBPyConnection, memory_limit: str) -> None:
         fct = pl.scan_parquet(path)
         marts = descriptive_marts(fct)
         parts = -(-interviews // ESTIMATE_PART_INTERVIEWS)
-        marts |= effects.estimates_in_parts(fct, parts, Path(tmp))
+        marts |= effects.round_marts(fct, parts, Path(tmp))
     for name in MARTS:
         _replace(con, f"marts.{name}", marts[name])
 

@@ -75,7 +75,15 @@ from pipelines.insights.fits import (
     finish,
     solve,
 )
-from pipelines.insights.rounds import GROUPED, KIND_COLUMNS, label_counts, rounds, tactic_flag
+from pipelines.insights.rounds import (
+    GROUPED,
+    KIND_COLUMNS,
+    label_counts,
+    rounds,
+    status_counts,
+    status_table,
+    tactic_flag,
+)
 
 T = TypeVar("T")
 
@@ -83,6 +91,7 @@ MIN_PER_ARM = 30
 MIN_CLIENTS = 20
 ALPHA = 0.05
 METHODS = ("crude", "adjusted", "within_client")
+ESTIMATE_MARTS = ("tactic_estimates", "hypothesis_tests")
 ESTIMANDS = ("advance", "application_offer")
 SEGMENT_KINDS = ("all", "stage", "seniority", "firm")
 TACTICS = ("asked_fit_question", *KIND_COLUMNS, "addressed_concerns")
@@ -339,6 +348,7 @@ def _read_columns() -> list[str]:
         names
         | {*CODED, *SORT_KEYS, "application_key"}
         | {"round_number", "round_status", "outcome", "advanced"}
+        | {"is_advance_inferred", "versions_after_outcome"}  # for ``status_counts``
     )
 
 
@@ -364,21 +374,36 @@ def client_part(n_parts: int) -> pl.Expr:
     return pl.struct("firm_id", "client_key").hash(seed=0) % n_parts
 
 
-def estimates_in_parts(fct: pl.LazyFrame, n_parts: int, folder: Path) -> dict[str, pl.DataFrame]:
-    """Both estimate marts from ``fct`` read a part of the clients at a time: each part's
-    rounds are prepared once (labels grouped by the whole's counts) and kept in ``folder`` as
-    Parquet for the two passes. One part: as ``estimates_from(prepare(fct))``."""
+ROUND_MARTS = (*ESTIMATE_MARTS, "rounds_by_status")
+
+
+def round_marts(fct: pl.LazyFrame, n_parts: int, folder: Path) -> dict[str, pl.DataFrame]:
+    """The marts computed from the rounds (``ROUND_MARTS``), ``fct`` read a part of the
+    clients at a time: each part's rounds are prepared once (labels grouped by the whole's
+    counts) and kept in ``folder`` as Parquet for the estimates' two passes. One part: the
+    rounds of every client, prepared once."""
     if n_parts <= 1:
-        return estimates_from(prepare(fct))
+        frame = prepared_rounds(fct)
+        status = status_counts(frame.lazy()).collect()
+        return {**estimates_from(Data.of(frame)), "rounds_by_status": _status(status)}
     counts = {label: label_counts(fct, label).collect().lazy() for label in GROUPED}
-    paths = []
+    paths, status = [], []
     for part in range(n_parts):
         paths.append(folder / f"rounds-{part}.parquet")
         frame = prepared_rounds(fct.filter(client_part(n_parts) == part), counts)
         frame.write_parquet(paths[-1], compression="uncompressed", statistics=False)
+        status.append(status_counts(frame.lazy()).collect())
         del frame
     levels = levels_of(pl.read_parquet(path, columns=list(CODED)) for path in paths)
-    return estimates_over(lambda: (Data.of(pl.read_parquet(p), levels=levels) for p in paths))
+
+    def parts() -> Iterator[Data]:
+        return (Data.of(pl.read_parquet(path), levels=levels) for path in paths)
+
+    return {**estimates_over(parts), "rounds_by_status": _status(pl.concat(status))}
+
+
+def _status(counts: pl.DataFrame) -> pl.DataFrame:
+    return status_table(counts.lazy()).collect()
 
 
 # -------------------------------------------------------------------------------------------
@@ -940,9 +965,6 @@ def _contrast_rows(
     """(id, method, segment_kind, segment, estimate) for every advance/referral row."""
     for j, method, kind, segment, est in models[_model_key(c)].estimates(segments):
         yield c.ids[j], method, kind, segment, est
-
-
-ESTIMATE_MARTS = ("tactic_estimates", "hypothesis_tests")
 
 
 def estimate_tables(

@@ -13,8 +13,8 @@ import numpy as np
 import polars as pl
 
 from pipelines.insights.effects import (
-    ESTIMATE_MARTS,
     MIN_PER_ARM,
+    ROUND_MARTS,
     TACTICS,
     hypothesis_tests,
     tactic_estimates,
@@ -276,9 +276,10 @@ MARTS = {
 
 
 def descriptive_marts(fct: pl.DataFrame | pl.LazyFrame) -> dict[str, pl.DataFrame]:
-    """Every mart of ``MARTS`` but the estimates (``effects.estimate_tables``), in one Polars
-    query plan on the streaming engine: they share the scan of ``fct``, read in batches."""
-    names = [name for name in MARTS if name not in ESTIMATE_MARTS]
+    """Every mart of ``MARTS`` but those of the rounds (``effects.round_marts``), in one
+    Polars query plan on the streaming engine: they share the scan of ``fct``, read in
+    batches (the rounds' numbering is a window over applications, which would hold them all)."""
+    names = [name for name in MARTS if name not in ROUND_MARTS]
     lazy = fct.lazy()
     frames = pl.collect_all([MARTS[name](lazy) for name in names], engine="streaming")
     return dict(zip(names, frames, strict=True))

@@ -161,18 +161,32 @@ def tactic_flag(tactic: str) -> pl.Expr:
 def rounds_by_status(fct: pl.LazyFrame) -> pl.LazyFrame:
     """``marts.rounds_by_status``: per firm, how many rounds the estimates use and why the
     others are left out (withdrawn, pending, debriefed only after the outcome)."""
+    return status_table(status_counts(rounds(fct)))
+
+
+STATUS_COUNTS = ("rounds", "clients", "advances_inferred", "corrected_after_outcome")
+
+
+def status_counts(rounds_: pl.LazyFrame) -> pl.LazyFrame:
+    """Per firm and round status, ``STATUS_COUNTS`` of ``rounds``' rows: counts that add up
+    over parts of the clients (a client's rounds all in one part)."""
+    return rounds_.group_by("firm_id", "round_status").agg(
+        pl.len().cast(pl.Int64).alias("rounds"),
+        pl.col("client_key").n_unique().cast(pl.Int64).alias("clients"),
+        pl.col("is_advance_inferred").sum().cast(pl.Int64).alias("advances_inferred"),
+        (pl.col("versions_after_outcome") > 0)
+        .sum()
+        .cast(pl.Int64)
+        .alias("corrected_after_outcome"),
+    )
+
+
+def status_table(counts: pl.LazyFrame) -> pl.LazyFrame:
+    """``marts.rounds_by_status`` from ``status_counts`` (of the whole, or concatenated over
+    parts of the clients)."""
     return (
-        rounds(fct)
-        .group_by("firm_id", "round_status")
-        .agg(
-            pl.len().cast(pl.Int64).alias("rounds"),
-            pl.col("client_key").n_unique().cast(pl.Int64).alias("clients"),
-            pl.col("is_advance_inferred").sum().cast(pl.Int64).alias("advances_inferred"),
-            (pl.col("versions_after_outcome") > 0)
-            .sum()
-            .cast(pl.Int64)
-            .alias("corrected_after_outcome"),
-        )
+        counts.group_by("firm_id", "round_status")
+        .agg(pl.col(c).sum() for c in STATUS_COUNTS)
         .with_columns(pl.col("round_status").is_in(["advanced", "not_advanced"]).alias("is_used"))
         .sort("firm_id", pl.col("round_status").replace_strict(_STATUS_ORDER))
     )

@@ -75,11 +75,11 @@ def test_codes_are_the_dense_rank_of_the_values():
 
 
 @pytest.mark.parametrize(("clients", "seed"), POPULATIONS)
-def test_estimates_from_parts_of_the_clients_equal_those_from_all(clients, seed, tmp_path):
+def test_round_marts_from_parts_of_the_clients_equal_those_from_all(clients, seed, tmp_path):
     """Counts, flags and labels exactly; figures to 1e-9 (the same sums, added part by part),
-    with firms and label groups that some parts lack."""
-    from pipelines.insights.effects import client_part, estimates_in_parts
-    from pipelines.insights.rounds import rounds
+    with firms and label groups that some parts lack; ``rounds_by_status`` exactly."""
+    from pipelines.insights.effects import client_part, round_marts
+    from pipelines.insights.rounds import rounds, rounds_by_status
 
     client = pl.col("client_key")
     # A firm of one client; a label of ten, a group in the whole but too small in any part;
@@ -108,7 +108,9 @@ def test_estimates_from_parts_of_the_clients_equal_those_from_all(clients, seed,
         == 1
     )
     whole = estimate_tables(fct)
-    in_parts = estimates_in_parts(fct.lazy(), 4, tmp_path)
+    in_parts = round_marts(fct.lazy(), 4, tmp_path)
+    status = rounds_by_status(fct.lazy()).collect()
+    assert in_parts["rounds_by_status"].equals(status) and status["clients"].sum() > clients
     for name in ("tactic_estimates", "hypothesis_tests"):
         assert_equivalent(in_parts[name], whole[name], rtol=1e-9)
         assert in_parts[name]["estimate"].is_not_null().sum() > 20

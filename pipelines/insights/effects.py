@@ -736,17 +736,21 @@ def _application_segments(apps: pl.DataFrame, kinds: tuple[str, ...]):
 
 
 def _application_fits(
-    apps: pl.DataFrame, cid: str, kinds: tuple[str, ...]
+    apps: pl.DataFrame, segments: list, cid: str
 ) -> Iterator[tuple[str, str, np.ndarray, np.ndarray, np.ndarray]]:
     """(kind, segment, offer, used, client) of the applications where the tactic could be
-    used, per segment of the applications (the values this part's applications hold)."""
-    apps = apps.filter(pl.col(f"_in_pop:{cid}"))
+    used, per segment of the applications (``segments`` of all of them; a segment none of
+    the tactic's applications fall in is left out unless its value is a preferred one)."""
+    in_pop = apps.get_column(f"_in_pop:{cid}").to_numpy()
     # The codes of the clients left, as ``dense_codes`` would number them.
-    clients = _dense(apps.get_column("_client").to_numpy())
-    used = apps.get_column(f"_used:{cid}").cast(pl.Float64).to_numpy()
-    y = apps.get_column("_offer").cast(pl.Float64).to_numpy()
-    for kind, segment, mask in _application_segments(apps, kinds):
-        yield kind, segment, y[mask], used[mask], clients[mask]
+    clients = _dense(apps.get_column("_client").to_numpy()[in_pop])
+    used = apps.get_column(f"_used:{cid}").cast(pl.Float64).to_numpy()[in_pop]
+    y = apps.get_column("_offer").cast(pl.Float64).to_numpy()[in_pop]
+    for kind, segment, mask in segments:
+        mask = mask[in_pop]
+        preferred = kind == "all" or segment.split("=", 1)[1] in SEGMENT_COLUMNS[kind][1]
+        if preferred or mask.any():
+            yield kind, segment, y[mask], used[mask], clients[mask]
 
 
 @dataclass
@@ -766,19 +770,21 @@ class _ApplicationSums:
     def ids(self) -> tuple[str, ...]:
         return tuple(cid for c in self.contrasts for cid in c.ids)
 
-    def _apps(self, data: Data) -> tuple[pl.DataFrame, np.ndarray]:
-        """The part's applications and treatments (once per part: both passes read them)."""
+    def _apps(self, data: Data) -> tuple[pl.DataFrame, np.ndarray, list]:
+        """The part's applications, their segments and the rounds' treatments (once per
+        part: both passes read them)."""
 
-        def compute() -> tuple[pl.DataFrame, np.ndarray]:
+        def compute() -> tuple[pl.DataFrame, np.ndarray, list]:
             t = _values(data, [t for c in self.contrasts for t in c.treatments])
-            return _applications(data, self.ids, t), t
+            apps = _applications(data, self.ids, t)
+            return apps, t, _application_segments(apps, _kinds(data))
 
         return data.once(("applications", self.ids), compute)
 
     def add_normals(self, data: Data) -> None:
-        apps, t = self._apps(data)
+        apps, t, segments = self._apps(data)
         for cid in self.ids:
-            for kind, segment, y, used, g in _application_fits(apps, cid, _kinds(data)):
+            for kind, segment, y, used, g in _application_fits(apps, segments, cid):
                 key = (cid, segment)
                 self.segments[segment] = kind
                 self.counts[key] = self.counts.get(key, 0) + _counts(used, g)
@@ -796,9 +802,9 @@ class _ApplicationSums:
         self.solved = {key: solve(normal, 1) for key, normal in self.normals.items()}
 
     def add_meats(self, data: Data) -> None:
-        apps, _ = self._apps(data)
+        apps, _, segments = self._apps(data)
         for cid in self.ids:
-            for _, segment, y, used, g in _application_fits(apps, cid, _kinds(data)):
+            for _, segment, y, used, g in _application_fits(apps, segments, cid):
                 fit = self.solved[(cid, segment)]
                 meat = crude_meat(fit, y, used, g) if fit else np.zeros(1)
                 self.meats[(cid, segment)] = self.meats.get((cid, segment), 0) + meat
